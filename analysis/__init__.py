@@ -1,0 +1,1 @@
+"""Design-based estimation for satisfaction surveys (no Flask, no SQLAlchemy)."""
