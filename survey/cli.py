@@ -1,0 +1,100 @@
+"""``flask`` commands: templates, the demo province, the first administrator."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from survey.errors import DomainError
+from survey.extensions import db
+from survey.models import Role, utcnow
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(load_templates_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(create_admin_command)
+
+
+@click.command("load-templates")
+@with_appcontext
+def load_templates_command() -> None:
+    """Load the starter questionnaires (SIPAS, one-stop rating) if they are not there yet."""
+    from survey.services.templates import load_starter_templates
+
+    loaded = load_starter_templates(now=utcnow())
+    db.session.commit()
+    for version in loaded:
+        click.echo(f"loaded {version.template.code} v{version.number}: {len(version.items)} items")
+    if not loaded:
+        click.echo("starter templates already present")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option(
+    "--responses",
+    "responses",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Simulated responses to add to the demo round.",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+def demo_command(responses: int, seed: int) -> None:
+    """Build a demo province with an open round (once) and print every desk's answer URL."""
+    from survey.services.demo import (
+        build_demo_province,
+        demo_desks,
+        find_demo_round,
+        simulate_responses,
+    )
+
+    now = utcnow()
+    round_ = find_demo_round()
+    if round_ is None:
+        round_ = build_demo_province(now=now)
+        db.session.commit()
+        click.echo(f"created the demo province and opened round #{round_.id}: {round_.name}")
+    if responses:
+        started = time.perf_counter()
+        with click.progressbar(length=responses, label="simulating responses") as bar:
+            done = 0
+            while done < responses:
+                batch = min(20000, responses - done)
+                simulate_responses(round_, batch, now=now, seed=seed + done)
+                db.session.commit()
+                done += batch
+                bar.update(batch)
+        click.echo(f"added {responses} responses in {time.perf_counter() - started:.1f} s")
+    base = current_app.config["PUBLIC_BASE_URL"]
+    click.echo("Desk answer URLs (scan or open on a phone):")
+    for desk in demo_desks(round_):
+        click.echo(f"  {desk.unit_name} / {desk.desk_name}: {base}/r/{desk.token}")
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.option("--username", required=True)
+@click.option(
+    "--password",
+    envvar="HAILONG_ADMIN_PASSWORD",
+    default=None,
+    help="Read from HAILONG_ADMIN_PASSWORD or asked for when omitted.",
+)
+def create_admin_command(username: str, password: str | None) -> None:
+    """Create the first administrator (Sở Nội vụ)."""
+    from survey.services.users import create_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_user(username=username, password=password, role=Role.ADMIN, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"administrator {username!r} created")

@@ -1,0 +1,97 @@
+"""Configuration, parsed once and checked.
+
+Defaults suit a developer machine (SQLite in the instance folder). Production is selected by
+``HAILONG_ENV=production`` and then refuses to start without a real secret key and a real database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PUBLIC_BODY_LIMIT = 64 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable application; the message says what to set."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": "dev-only-not-secret",
+    "SQLALCHEMY_DATABASE_URI": None,  # filled from DATABASE_URL or the instance folder
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Citizens may leave a form open for a long time at a queue; the token is still tied to
+    # their session cookie, so an unlimited age only removes a pointless failure.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "PUBLIC_MAX_BODY": PUBLIC_BODY_LIMIT,
+    "BABEL_DEFAULT_LOCALE": "vi",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "LANGUAGES": ("vi", "en"),
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "ENV_NAME": "development",
+}
+
+WEAK_SECRETS = {"", "dev-only-not-secret", "changeme", "secret"}
+
+
+def _database_url(raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"DATABASE_URL is malformed ({exc}); expected e.g. "
+            "postgresql+psycopg://user@host/dbname or sqlite:///path/to/file.sqlite3"
+        ) from exc
+    # The psycopg 3 driver is the one installed; a bare postgresql:// would look for psycopg2.
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None, environ: Mapping[str, str], instance_path: str
+) -> dict[str, Any]:
+    """Merge defaults, the environment and explicit overrides, and check the result."""
+    config = dict(DEFAULTS)
+    env_name = environ.get("HAILONG_ENV", "development")
+    config["ENV_NAME"] = env_name
+    if "SECRET_KEY" in environ:
+        config["SECRET_KEY"] = environ["SECRET_KEY"]
+    if "DATABASE_URL" in environ:
+        config["SQLALCHEMY_DATABASE_URI"] = _database_url(environ["DATABASE_URL"])
+    if "PUBLIC_BASE_URL" in environ:
+        config["PUBLIC_BASE_URL"] = environ["PUBLIC_BASE_URL"].rstrip("/")
+    if overrides:
+        config.update(overrides)
+    if config["SQLALCHEMY_DATABASE_URI"] is None:
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            instance_path, "hailong.sqlite3"
+        )
+    else:
+        config["SQLALCHEMY_DATABASE_URI"] = _database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if env_name == "production":
+        _check_production(config)
+    return config
+
+
+def _check_production(config: Mapping[str, Any]) -> None:
+    secret = str(config.get("SECRET_KEY") or "")
+    if secret in WEAK_SECRETS or len(secret) < 32:
+        raise ConfigError(
+            "SECRET_KEY must be set to a random string of at least 32 characters in production "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        raise ConfigError(
+            "DATABASE_URL must point to PostgreSQL in production "
+            "(postgresql+psycopg://user:password@host/dbname)"
+        )
+    if config.get("DEBUG"):
+        raise ConfigError("DEBUG must be off in production")

@@ -1,0 +1,113 @@
+"""Domain errors and the one place that maps errors to HTTP answers.
+
+Pages get an HTML page in the visitor's language; ``/api/`` gets JSON ``{code, message}``. Nothing
+answers with a traceback, and a 500 rolls the session back first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the product was broken by the request; maps to a 4xx answer."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class IllegalTransitionError(ConflictError):
+    code = "illegal_transition"
+
+
+class TemplateFrozenError(ConflictError):
+    code = "template_frozen"
+
+    def __init__(self, version: Any) -> None:
+        super().__init__(
+            f"Questionnaire version {getattr(version, 'id', '?')} is used by a round that has "
+            "opened and can no longer be changed; clone it into a new draft instead."
+        )
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _render(status: int, code: str, message: str) -> tuple[Any, int]:
+    if _wants_json():
+        return jsonify(code=code, message=message), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _http_message(exc: HTTPException) -> str:
+    messages = {
+        400: _("Yêu cầu không hợp lệ."),
+        403: _("Bạn không có quyền xem trang này."),
+        404: _("Không tìm thấy trang bạn yêu cầu."),
+        405: _("Phương thức không được hỗ trợ."),
+        413: _("Dữ liệu gửi lên quá lớn."),
+        429: _("Quá nhiều yêu cầu. Vui lòng thử lại sau ít phút."),
+        503: _("Hệ thống tạm thời không phục vụ được. Vui lòng thử lại sau."),
+    }
+    return messages.get(exc.code or 500, _("Đã xảy ra lỗi."))
+
+
+class _ServiceUnavailable(HTTPException):
+    code = 503
+
+
+def register_error_handlers(app: Flask) -> None:
+    from survey.extensions import db
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> tuple[Any, int]:
+        db.session.rollback()
+        return _render(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Any, int] | WerkzeugResponse:
+        if exc.code is None or exc.code < 400:
+            return exc.get_response()
+        if exc.code >= 500:
+            db.session.rollback()
+        description = exc.description if _wants_json() else None
+        message = description if isinstance(description, str) else _http_message(exc)
+        return _render(exc.code, exc.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> tuple[Any, int]:
+        db.session.rollback()
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        return _render(503, "unavailable", _http_message(_ServiceUnavailable()))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Any, int]:
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500, "internal_error", _("Đã xảy ra lỗi. Vui lòng thử lại sau."))

@@ -1,0 +1,49 @@
+"""All models, imported here so that Alembic and the app see one complete metadata."""
+
+from survey.models.audit import AuditEvent
+from survey.models.base import Base, utcnow
+from survey.models.org import Desk, ServiceArea, Unit, UnitLevel
+from survey.models.responses import Answer, Channel, Response, ResponseStatus
+from survey.models.rounds import TRANSITIONS, DossierCount, Round, RoundState, RoundUnit
+from survey.models.templates import (
+    Aspect,
+    Element,
+    IndexDefinition,
+    Item,
+    ItemOption,
+    ItemRole,
+    Scale,
+    Template,
+    TemplateVersion,
+)
+from survey.models.users import Role, User
+
+__all__ = [
+    "TRANSITIONS",
+    "Answer",
+    "Aspect",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "Desk",
+    "DossierCount",
+    "Element",
+    "IndexDefinition",
+    "Item",
+    "ItemOption",
+    "ItemRole",
+    "Response",
+    "ResponseStatus",
+    "Role",
+    "Round",
+    "RoundState",
+    "RoundUnit",
+    "Scale",
+    "ServiceArea",
+    "Template",
+    "TemplateVersion",
+    "Unit",
+    "UnitLevel",
+    "User",
+    "utcnow",
+]

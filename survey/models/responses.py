@@ -1,0 +1,97 @@
+"""Responses and their answers, one row per answer (never answer_01..answer_30 columns)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+
+# BIGINT on PostgreSQL where a national deployment can pass 2^31 answers; SQLite needs INTEGER
+# for its rowid alias to autoincrement.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Channel(enum.StrEnum):
+    QR = "qr"
+    KIOSK = "kiosk"
+    WEB = "web"
+    PAPER = "paper"
+
+
+class ResponseStatus(enum.StrEnum):
+    COUNTED = "counted"
+    EXCLUDED = "excluded"
+
+
+CHANNEL_VALUES = ", ".join(f"'{c.value}'" for c in Channel)
+
+
+class Response(Base):
+    __tablename__ = "responses"
+    __table_args__ = (
+        CheckConstraint(f"channel IN ({CHANNEL_VALUES})", name="channel"),
+        CheckConstraint("status IN ('counted', 'excluded')", name="status"),
+        CheckConstraint(
+            "(status = 'counted' AND exclusion_reason IS NULL)"
+            " OR (status = 'excluded' AND exclusion_reason IS NOT NULL)",
+            name="exclusion_reason",
+        ),
+        Index("ix_responses_round_unit_area", "round_id", "unit_id", "service_area_id"),
+        Index("ix_responses_round_received", "round_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    service_area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.QR)
+    # Chosen by the client (or the form the server rendered) so that a retried submission is
+    # recognised and stored once.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default=ResponseStatus.COUNTED)
+    exclusion_reason: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8), default="vi")
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("response_id", "item_id", "value"),
+        CheckConstraint(
+            "(CASE WHEN value IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN text IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN not_applicable THEN 1 ELSE 0 END) = 1",
+            name="one_kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    value: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    not_applicable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    response: Mapped[Response] = relationship(back_populates="answers")

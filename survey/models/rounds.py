@@ -1,0 +1,92 @@
+"""Survey rounds (đợt khảo sát), the units in their scope, and the weighting frame."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+from survey.models.org import ServiceArea, Unit
+from survey.models.templates import TemplateVersion
+
+
+class RoundState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    PUBLISHED = "published"
+
+
+# The legal transitions; the services refuse anything else and the check constraints below make
+# the stored states consistent with the timestamps those transitions set.
+TRANSITIONS: dict[RoundState, frozenset[RoundState]] = {
+    RoundState.DRAFT: frozenset({RoundState.OPEN}),
+    RoundState.OPEN: frozenset({RoundState.CLOSED}),
+    RoundState.CLOSED: frozenset({RoundState.OPEN, RoundState.PUBLISHED}),
+    RoundState.PUBLISHED: frozenset(),
+}
+
+STATE_VALUES = ", ".join(f"'{s.value}'" for s in RoundState)
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({STATE_VALUES})", name="state"),
+        CheckConstraint("closes_at > opens_at", name="period"),
+        CheckConstraint("state = 'draft' OR opened_at IS NOT NULL", name="opened_at"),
+        CheckConstraint(
+            "state NOT IN ('closed', 'published') OR closed_at IS NOT NULL", name="closed_at"
+        ),
+        CheckConstraint("(state = 'published') = (published_at IS NOT NULL)", name="published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_versions.id"))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default=RoundState.DRAFT)
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    template_version: Mapped[TemplateVersion] = relationship()
+    scope: Mapped[list[RoundUnit]] = relationship(
+        back_populates="round", cascade="all, delete-orphan"
+    )
+
+
+class RoundUnit(Base):
+    """A unit in a round's scope, with its target and the name it had when the round opened, so
+    that old rounds report under the names units had then."""
+
+    __tablename__ = "round_units"
+    __table_args__ = (CheckConstraint("target_responses >= 0", name="target"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    target_responses: Mapped[int] = mapped_column(default=0)
+    unit_name: Mapped[str] = mapped_column(String(300))
+
+    round: Mapped[Round] = relationship(back_populates="scope")
+    unit: Mapped[Unit] = relationship()
+
+
+class DossierCount(Base):
+    """Dossiers handled per unit x service area in a round's period: the weighting frame."""
+
+    __tablename__ = "dossier_counts"
+    __table_args__ = (CheckConstraint("dossiers >= 0", name="dossiers"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    service_area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"), primary_key=True)
+    dossiers: Mapped[int]
+
+    unit: Mapped[Unit] = relationship()
+    service_area: Mapped[ServiceArea] = relationship()

@@ -1,0 +1,38 @@
+"""Staff accounts: a role, and for unit officers the unit they may see."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+from survey.models.org import Unit
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # Sở Nội vụ: everything
+    UNIT_OFFICER = "unit_officer"  # their unit and its sub-units only
+    ANALYST = "analyst"  # all results and exports, no configuration
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'unit_officer', 'analyst')", name="role"),
+        CheckConstraint("role <> 'unit_officer' OR unit_id IS NOT NULL", name="officer_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()

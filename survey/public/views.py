@@ -1,0 +1,158 @@
+"""Views for citizens. Thin: validate, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from forms.answer import AnswerFormBase, allowed_field_names, build_answer_form
+from survey.extensions import csrf
+from survey.models import Channel, Desk, ServiceArea, utcnow
+from survey.public import bp
+from survey.services.org import desk_by_token, service_areas_of_desk
+from survey.services.responses import RoundNotOpenError, record_response, response_id_for_key
+from survey.services.rounds import open_round_for_unit
+
+MAX_TOKEN_LENGTH = 64
+
+
+@bp.before_request
+def limit_body() -> None:
+    # Citizens send a few kilobytes; anything far larger is an attack or a mistake.
+    request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
+
+
+def _locale() -> str:
+    return str(get_locale() or "vi")
+
+
+def _desk(token: str) -> Desk:
+    if len(token) > MAX_TOKEN_LENGTH:
+        abort(404)
+    return desk_by_token(token)
+
+
+def _chosen_area(desk: Desk, areas: list[ServiceArea], code: str | None) -> ServiceArea | None:
+    if len(areas) == 1:
+        return areas[0]
+    return next((a for a in areas if a.code == code), None)
+
+
+@bp.app_template_global()
+def condition_answer(item: Any, english: bool) -> str:
+    """The labels of the answers that make a conditional item apply, for its hint."""
+    points = {
+        value: (en if english and en else vi) for value, vi, en in item.condition_item.points()
+    }
+    return " / ".join(points.get(v, str(v)) for v in item.condition_values or [])
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("public/index.html")
+
+
+@bp.get("/r/<token>")
+def desk(token: str) -> Any:
+    desk = _desk(token)
+    round_ = open_round_for_unit(desk.unit_id, now=utcnow())
+    if round_ is None:
+        return render_template("public/closed.html", desk=desk)
+    areas = service_areas_of_desk(desk)
+    if not areas:
+        return render_template("public/closed.html", desk=desk)
+    area = _chosen_area(desk, areas, request.args.get("area"))
+    if area is None:
+        return render_template("public/choose_area.html", desk=desk, areas=areas)
+    form_class = build_answer_form(round_.template_version, _locale())
+    form = form_class(formdata=None, idempotency_key=secrets.token_urlsafe(24), area=area.code)
+    return _render_form(desk, round_, area, form)
+
+
+def _render_form(
+    desk: Desk,
+    round_: Any,
+    area: ServiceArea,
+    form: AnswerFormBase,
+    status: int = 200,
+    notice: str | None = None,
+) -> tuple[str, int]:
+    return (
+        render_template(
+            "public/form.html",
+            desk=desk,
+            round=round_,
+            version=round_.template_version,
+            area=area,
+            form=form,
+            notice=notice,
+            multiple_areas=len(service_areas_of_desk(desk)) > 1,
+        ),
+        status,
+    )
+
+
+@bp.post("/r/<token>")
+@csrf.exempt  # the form checks its own token, so that a stale token re-renders the answers
+def submit(token: str) -> Any:
+    desk = _desk(token)
+    if not _body_is_utf8():
+        abort(400, description="not UTF-8")
+    submitted = request.form
+    key = submitted.get("idempotency_key", "")
+    if key and response_id_for_key(key) is not None:
+        # A retry of a submission already stored: answer as the first time did.
+        return redirect(url_for("public.thanks", token=token), code=303)
+    now = utcnow()
+    round_ = open_round_for_unit(desk.unit_id, now=now)
+    if round_ is None:
+        return render_template("public/closed.html", desk=desk), 409
+    version = round_.template_version
+    if set(submitted.keys()) - allowed_field_names(version):
+        abort(400, description="unknown fields")
+    areas = service_areas_of_desk(desk)
+    area = _chosen_area(desk, areas, submitted.get("area"))
+    if area is None:
+        abort(400, description="unknown service area")
+    form = build_answer_form(version, _locale())()
+    if not form.validate():
+        notice = None
+        if form.csrf_token.errors:
+            notice = "expired"
+        return _render_form(desk, round_, area, form, status=422, notice=notice or "invalid")
+    try:
+        record_response(
+            round_=round_,
+            desk=desk,
+            service_area=area,
+            answers=form.parsed_answers,
+            idempotency_key=form.idempotency_key.data,
+            now=now,
+            channel=Channel.QR,
+            locale=_locale(),
+        )
+    except RoundNotOpenError:
+        return render_template("public/closed.html", desk=desk), 409
+    return redirect(url_for("public.thanks", token=token), code=303)
+
+
+def _body_is_utf8() -> bool:
+    """Werkzeug leaves undecodable escapes in place (or replaces bytes with U+FFFD in multipart
+    bodies); a citizen's answers must be real text, so refuse such bodies outright."""
+    raw = request.get_data(cache=True)  # the form is then parsed from this cached copy
+    if request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return False
+        return True
+    return not any("\ufffd" in v for values in request.form.listvalues() for v in values)
+
+
+@bp.get("/r/<token>/thanks")
+def thanks(token: str) -> str:
+    return render_template("public/thanks.html", desk=_desk(token))

@@ -1,0 +1,1 @@
+"""What the product does, as small typed functions. They flush; the request or command commits."""

@@ -1,0 +1,261 @@
+"""A demo province with an open round, and simulated responses for trying the product out.
+
+The simulated answers follow an ordered-probit-like model: each unit, service area and respondent
+has a latent satisfaction shift, so indices differ realistically between units and areas.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import insert, select
+
+from survey.errors import ConflictError
+from survey.extensions import db
+from survey.models import (
+    Answer,
+    Desk,
+    DossierCount,
+    Item,
+    ItemRole,
+    Response,
+    Round,
+    RoundState,
+    Scale,
+    ServiceArea,
+    Unit,
+    UnitLevel,
+)
+from survey.services.rounds import create_round, transition_round
+from survey.services.templates import latest_version, load_starter_templates
+
+DEMO_ROUND_NAME = "Khảo sát sự hài lòng năm 2026 (demo)"
+
+LEVELS = (
+    ("centre", "Trung tâm Phục vụ hành chính công", "Public administration service centre"),
+    ("department", "Sở, ban, ngành", "Provincial department"),
+    ("district", "UBND cấp huyện", "District People's Committee"),
+    ("commune", "UBND cấp xã", "Commune People's Committee"),
+    ("public_service", "Đơn vị sự nghiệp công lập", "Public service unit"),
+)
+
+AREAS = (
+    ("HT", "Hộ tịch", "Civil status"),
+    ("DD", "Đất đai", "Land"),
+    ("XD", "Xây dựng", "Construction"),
+    ("DKKD", "Đăng ký kinh doanh", "Business registration"),
+    ("CT", "Chứng thực", "Certification"),
+    ("YT", "Y tế", "Health"),
+    ("MT", "Môi trường", "Environment"),
+)
+
+# code, name, level, parent code, areas, desks
+UNITS = (
+    ("TTPV", "Trung tâm Phục vụ hành chính công tỉnh", "centre", None, "DD XD DKKD MT", 4),
+    ("STP", "Sở Tư pháp", "department", None, "HT CT", 1),
+    ("SXD", "Sở Xây dựng", "department", None, "XD", 1),
+    ("SNNMT", "Sở Nông nghiệp và Môi trường", "department", None, "DD MT", 1),
+    ("STC", "Sở Tài chính", "department", None, "DKKD", 1),
+    ("SYT", "Sở Y tế", "department", None, "YT", 1),
+    ("BVDK", "Bệnh viện Đa khoa tỉnh", "public_service", "SYT", "YT", 1),
+    ("PBM", "UBND phường Bình Minh", "commune", None, "HT CT DD XD", 2),
+    ("XPL", "UBND xã Phú Lộc", "commune", None, "HT CT DD", 2),
+    ("XTT", "UBND xã Tân Thành", "commune", None, "HT CT DD", 1),
+)
+
+
+@dataclass(frozen=True)
+class DemoDesk:
+    unit_name: str
+    desk_name: str
+    token: str
+
+
+def build_demo_province(*, now: datetime, seed: int = 2026) -> Round:
+    """Create the demo organisation, its dossier counts, and an open SIPAS round."""
+    if db.session.scalar(select(Round.id).where(Round.name == DEMO_ROUND_NAME)) is not None:
+        raise ConflictError("The demo province already exists.")
+    rng = np.random.default_rng(seed)
+    load_starter_templates(now=now)
+    for position, (code, name, name_en) in enumerate(LEVELS):
+        if db.session.get(UnitLevel, code) is None:
+            db.session.add(UnitLevel(code=code, name=name, name_en=name_en, position=position))
+    areas = {}
+    for code, name, name_en in AREAS:
+        area = ServiceArea(code=code, name=name, name_en=name_en)
+        db.session.add(area)
+        areas[code] = area
+    units: dict[str, Unit] = {}
+    for code, name, level, parent, area_codes, desks in UNITS:
+        unit = Unit(code=code, name=name, level_code=level, parent=units.get(parent or ""))
+        unit.service_areas = [areas[a] for a in area_codes.split()]
+        db.session.add(unit)
+        units[code] = unit
+        for number in range(1, desks + 1):
+            desk = Desk(unit=unit, code=f"{code}-Q{number}", name=f"Quầy số {number}")
+            if code == "TTPV":
+                # Centre desks each serve one department's area.
+                desk.service_areas = [unit.service_areas[number - 1]]
+            db.session.add(desk)
+    db.session.flush()
+    version = latest_version("sipas")
+    if version is None:
+        raise ConflictError("The SIPAS starter template could not be loaded.")
+    round_ = create_round(
+        name=DEMO_ROUND_NAME,
+        version=version,
+        opens_at=now - timedelta(days=14),
+        closes_at=now + timedelta(days=60),
+        units=[(unit, 200) for unit in units.values()],
+        now=now,
+    )
+    for unit in units.values():
+        for area in unit.service_areas:
+            db.session.add(
+                DossierCount(
+                    round_id=round_.id,
+                    unit_id=unit.id,
+                    service_area_id=area.id,
+                    dossiers=int(rng.integers(80, 3000)),
+                )
+            )
+    transition_round(round_, RoundState.OPEN, now=now)
+    return round_
+
+
+def demo_desks(round_: Round) -> list[DemoDesk]:
+    unit_ids = [scoped.unit_id for scoped in round_.scope]
+    desks = db.session.scalars(
+        select(Desk)
+        .join(Unit)
+        .where(Desk.unit_id.in_(unit_ids), Desk.is_active)
+        .order_by(Unit.code, Desk.code)
+    )
+    return [DemoDesk(d.unit.name, d.name, d.token) for d in desks]
+
+
+def find_demo_round() -> Round | None:
+    return db.session.scalar(select(Round).where(Round.name == DEMO_ROUND_NAME))
+
+
+def simulate_responses(round_: Round, count: int, *, now: datetime, seed: int = 7) -> int:
+    """Add ``count`` plausible QR responses to an open round, spread over its elapsed period."""
+    rng = np.random.default_rng(seed)
+    unit_ids = [scoped.unit_id for scoped in round_.scope]
+    desks = list(db.session.scalars(select(Desk).where(Desk.unit_id.in_(unit_ids), Desk.is_active)))
+    if not desks or count <= 0:
+        return 0
+    desk_areas = [[a.id for a in (d.service_areas or d.unit.service_areas)] for d in desks]
+    unit_shift = {uid: rng.normal(0, 0.35) for uid in unit_ids}
+    area_ids = sorted({a for areas in desk_areas for a in areas})
+    area_shift = {aid: rng.normal(0, 0.25) for aid in area_ids}
+    desk_index = rng.choice(len(desks), size=count, p=_desk_popularity(rng, len(desks)))
+    start = max(round_.opens_at, now - timedelta(days=60))
+    span = max((min(now, round_.closes_at) - start).total_seconds(), 1.0)
+    offsets = np.sort(rng.uniform(0, span, size=count))
+    latent = rng.normal(0, 0.6, size=count)
+    rows = []
+    for i in range(count):
+        desk = desks[int(desk_index[i])]
+        areas = desk_areas[int(desk_index[i])]
+        area_id = areas[int(rng.integers(len(areas)))]
+        latent[i] += unit_shift[desk.unit_id] + area_shift[area_id]
+        rows.append(
+            {
+                "round_id": round_.id,
+                "desk_id": desk.id,
+                "unit_id": desk.unit_id,
+                "service_area_id": area_id,
+                "received_at": start + timedelta(seconds=float(offsets[i])),
+                "channel": "qr",
+                "idempotency_key": "sim-" + secrets.token_urlsafe(18),
+                "status": "counted",
+                "locale": "vi",
+            }
+        )
+    ids: list[int] = []
+    for chunk in range(0, count, 5000):
+        result = db.session.execute(
+            insert(Response).returning(Response.id, sort_by_parameter_order=True),
+            rows[chunk : chunk + 5000],
+        )
+        ids.extend(result.scalars().all())
+    answers = _simulated_answers(rng, round_.template_version.items, np.asarray(ids), latent)
+    for chunk in range(0, len(answers), 50000):
+        db.session.execute(insert(Answer), answers[chunk : chunk + 50000])
+    db.session.flush()
+    return count
+
+
+def _desk_popularity(rng: np.random.Generator, n: int) -> np.ndarray:
+    weights = rng.gamma(2.0, 1.0, size=n)
+    return np.asarray(weights / weights.sum())
+
+
+def _simulated_answers(
+    rng: np.random.Generator, items: list[Item], ids: np.ndarray, latent: np.ndarray
+) -> list[dict[str, object]]:
+    n = len(ids)
+    answers: list[dict[str, object]] = []
+    given: dict[int, np.ndarray] = {}
+
+    def add(item: Item, mask: np.ndarray, values: np.ndarray | None, na: np.ndarray | None) -> None:
+        for j in np.flatnonzero(mask):
+            if na is not None and na[j]:
+                answers.append(
+                    {
+                        "response_id": int(ids[j]),
+                        "item_id": item.id,
+                        "value": None,
+                        "text": None,
+                        "not_applicable": True,
+                    }
+                )
+            elif values is not None:
+                answers.append(
+                    {
+                        "response_id": int(ids[j]),
+                        "item_id": item.id,
+                        "value": int(values[j]),
+                        "text": None,
+                        "not_applicable": False,
+                    }
+                )
+
+    for item in items:
+        shown = np.ones(n, dtype=bool)
+        if item.condition_item_id is not None:
+            previous = given.get(item.condition_item_id, np.zeros(n))
+            shown = np.isin(previous, item.condition_values or [])
+        scale = Scale(item.scale)
+        if scale in (Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3):
+            top = {Scale.SAT5: 5, Scale.LEVEL4: 4, Scale.ONESTOP3: 3}[scale]
+            raw = (top - 0.9) + latent + rng.normal(0, 0.7, n) + rng.normal(0, 0.15)
+            values = np.clip(np.rint(raw), 1, top)
+            blank = rng.random(n) < (0.0 if item.required else 0.02)
+            na = (rng.random(n) < 0.03) if item.allow_na else None
+            mask = shown & ~blank
+            add(item, mask, values, na)
+            given[item.id] = np.where(mask, values, 0)
+        elif scale == Scale.YESNO:
+            values = np.where(rng.random(n) < 0.3, 1, 0)
+            add(item, shown, values, None)
+            given[item.id] = np.where(shown, values, -1)
+        elif scale == Scale.CHOICE and item.role == ItemRole.PRIORITIES:
+            options = [o.value for o in item.options]
+            for j in range(n):
+                k = int(rng.integers(0, (item.max_choices or 1) + 1))
+                for value in rng.choice(options, size=k, replace=False):
+                    answers.append(
+                        {
+                            "response_id": int(ids[j]),
+                            "item_id": item.id,
+                            "value": int(value),
+                            "text": None,
+                            "not_applicable": False,
+                        }
+                    )
+    return answers

@@ -1,0 +1,96 @@
+"""Recording a citizen's response: once, whole, and only into an open round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from survey.errors import DomainError
+from survey.extensions import db
+from survey.models import Answer, Channel, Desk, Response, ResponseStatus, Round, ServiceArea
+
+
+@dataclass(frozen=True)
+class AnswerValue:
+    """One answer: a scale value, a chosen option, a text, or 'not applicable'."""
+
+    item_id: int
+    value: int | None = None
+    text: str | None = None
+    not_applicable: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    response_id: int
+    created: bool  # False when the idempotency key had been seen: a retry, stored once
+
+
+class RoundNotOpenError(DomainError):
+    status = 409
+    code = "round_not_open"
+
+
+def record_response(
+    *,
+    round_: Round,
+    desk: Desk,
+    service_area: ServiceArea,
+    answers: list[AnswerValue],
+    idempotency_key: str,
+    now: datetime,
+    channel: Channel = Channel.QR,
+    locale: str = "vi",
+) -> Recorded:
+    """Store a response and all its answers in one transaction, or find the one already stored
+    under the same idempotency key. Commits, because the key's uniqueness is decided by the
+    database at commit time and a retry must see the first attempt."""
+    existing = response_id_for_key(idempotency_key)
+    if existing is not None:
+        return Recorded(existing, created=False)
+    if round_.state != "open" or not (round_.opens_at <= now < round_.closes_at):
+        raise RoundNotOpenError("The survey round is not open.")
+    response = Response(
+        round_id=round_.id,
+        desk_id=desk.id,
+        unit_id=desk.unit_id,
+        service_area_id=service_area.id,
+        received_at=now,
+        channel=channel.value,
+        idempotency_key=idempotency_key,
+        status=ResponseStatus.COUNTED.value,
+        locale=locale,
+    )
+    try:
+        db.session.add(response)
+        db.session.flush()
+        if answers:
+            db.session.execute(
+                insert(Answer),
+                [
+                    {
+                        "response_id": response.id,
+                        "item_id": a.item_id,
+                        "value": a.value,
+                        "text": a.text,
+                        "not_applicable": a.not_applicable,
+                    }
+                    for a in answers
+                ],
+            )
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of the same submission raced; the other one won and holds every answer.
+        db.session.rollback()
+        winner = response_id_for_key(idempotency_key)
+        if winner is None:
+            raise
+        return Recorded(winner, created=False)
+    return Recorded(response.id, created=True)
+
+
+def response_id_for_key(idempotency_key: str) -> int | None:
+    return db.session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))

@@ -1,0 +1,89 @@
+"""Fixtures: an application on a migrated database, SQLite always, PostgreSQL when
+``TEST_DATABASE_URL`` is set. Every test starts from an empty, freshly migrated schema."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from survey import create_app
+from survey.extensions import db
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _config(url: str) -> dict[str, object]:
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"}
+
+
+def migrate_to_head(url: str) -> None:
+    app = create_app(_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def reset_postgres_schema(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database: a SQLite file to copy per test, or the PostgreSQL database itself."""
+    if POSTGRES_URL:
+        reset_postgres_schema(POSTGRES_URL)
+        migrate_to_head(POSTGRES_URL)
+        return POSTGRES_URL
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    migrate_to_head(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        engine = create_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+            ]
+            # TRUNCATE does not fire the audit table's row triggers, so it can empty it.
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(migrated_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app(_config(database_url))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,358 @@
+"""The citizen's path: desk link, area choice, questionnaire, submission, thank-you page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from survey.extensions import db
+from survey.models import Answer, Response, Round, RoundState, utcnow
+from survey.services.rounds import transition_round
+from tests.factories import make_area, make_desk, make_round, make_unit
+
+
+@dataclass(frozen=True)
+class World:
+    token: str  # a desk serving two areas
+    single_token: str  # a desk serving one area
+    other_unit_desk_id: int
+    other_unit_id: int
+    round_id: int
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    with app.app_context():
+        civil = make_area("HT", "Hộ tịch", "Civil status")
+        land = make_area("DD", "Đất đai", "Land")
+        unit = make_unit("STP", "Sở Tư pháp", [civil, land])
+        desk = make_desk(unit)
+        single = make_desk(unit, "STP-Q2", areas=[land])
+        other = make_unit("XPL", "UBND xã Phú Lộc", [civil])
+        other_desk = make_desk(other)
+        round_ = make_round([unit, other])
+        db.session.commit()
+        return World(desk.token, single.token, other_desk.id, other.id, round_.id)
+
+
+def form_page(client: FlaskClient, token: str, area: str | None = "HT", lang: str = "") -> str:
+    url = f"/r/{token}" + (f"?area={area}" if area else "") + (f"&lang={lang}" if lang else "")
+    page = client.get(url)
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" type="hidden" value="([^"]*)"', html)
+    assert match, f"hidden field {name} missing"
+    return match.group(1)
+
+
+def valid_answers(html: str) -> dict[str, object]:
+    """Every criterion answered 4, the overall question 5, two priorities, a comment."""
+    data: dict[str, object] = {
+        "csrf_token": hidden(html, "csrf_token"),
+        "idempotency_key": hidden(html, "idempotency_key"),
+        "area": hidden(html, "area"),
+    }
+    for code in re.findall(r'name="q_([A-E]\d)" type="radio" value="4"', html):
+        data[f"q_{code}"] = "4"
+    data["q_E0"] = "1"
+    data["q_Q_OVERALL"] = "5"
+    data["q_Q_PRIORITY"] = ["2", "4"]
+    data["q_Q_COMMENT"] = "Cán bộ rất nhiệt tình."
+    return data
+
+
+def count(model: type) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_desk_with_several_areas_asks_which_area_first(client: FlaskClient, world: World) -> None:
+    page = client.get(f"/r/{world.token}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Sở Tư pháp" in html and "Quầy số 1" in html
+    assert "lĩnh vực nào" in html
+    assert 'value="HT"' in html and 'value="DD"' in html
+    assert 'name="q_A1"' not in html
+
+
+def test_desk_with_one_area_goes_straight_to_the_questionnaire(
+    client: FlaskClient, world: World
+) -> None:
+    html = form_page(client, world.single_token, area=None)
+    assert 'name="q_A1"' in html
+    assert "Đất đai" in html
+
+
+def test_questionnaire_groups_items_by_element_with_not_applicable(
+    client: FlaskClient, world: World
+) -> None:
+    html = form_page(client, world.token)
+    assert html.count("<fieldset") >= 22
+    for element in ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Kết quả cung ứng dịch vụ"):
+        assert f">{element}</h2>" in html
+    assert "Không áp dụng" in html
+    assert '<html lang="vi">' in html
+    assert "<script" not in html  # works with JavaScript off
+
+
+def test_english_switch_translates_questions_and_interface(
+    client: FlaskClient, world: World
+) -> None:
+    html = form_page(client, world.token, lang="en")
+    assert '<html lang="en">' in html
+    assert "The waiting area has enough seats" in html
+    assert "Not applicable" in html
+    assert "Gửi phiếu" not in html and "Submit" in html
+    # The choice is remembered for the next page.
+    assert '<html lang="en">' in client.get(f"/r/{world.token}").get_data(as_text=True)
+
+
+def test_happy_path_stores_response_and_answers_then_thanks(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    html = form_page(client, world.token)
+    answer = client.post(f"/r/{world.token}", data=valid_answers(html))
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith(f"/r/{world.token}/thanks")
+    thanks = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Cảm ơn" in thanks
+    with app.app_context():
+        response = db.session.scalars(select(Response)).one()
+        assert response.round_id == world.round_id
+        assert response.channel == "qr" and response.status == "counted"
+        values = {(a.item_id, a.value, a.text) for a in db.session.scalars(select(Answer))}
+        assert len(values) == 22 + 1 + 1 + 2 + 1  # criteria, E0, overall, 2 priorities, comment
+        assert any(text == "Cán bộ rất nhiệt tình." for _, _, text in values)
+
+
+def test_same_submission_twice_is_stored_once_and_both_see_thanks(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    first = client.post(f"/r/{world.token}", data=data)
+    second = client.post(f"/r/{world.token}", data=data)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"].endswith("/thanks")
+    with app.app_context():
+        assert count(Response) == 1
+        assert count(Answer) == 27
+
+
+def test_not_applicable_is_stored_as_such_not_as_a_score(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["q_A1"] = "na"
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        na = db.session.scalars(select(Answer).where(Answer.not_applicable)).one()
+        assert na.value is None
+
+
+def test_conditional_items_are_not_stored_when_condition_is_not_met(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["q_E0"] = "0"  # never gave feedback: E3 and E4 do not apply
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        assert count(Answer) == 27 - 2
+
+
+def test_unknown_token_is_a_vietnamese_404(client: FlaskClient, world: World) -> None:
+    for token in ("khong-ton-tai", "x" * 500, world.token + "x"):
+        page = client.get(f"/r/{token}")
+        assert page.status_code == 404
+        assert "Không tìm thấy" in page.get_data(as_text=True)
+
+
+def test_revoked_token_stops_working(app: Flask, client: FlaskClient, world: World) -> None:
+    html = form_page(client, world.token)
+    with app.app_context():
+        from survey.models import Desk
+
+        desk = db.session.scalars(select(Desk).where(Desk.token == world.token)).one()
+        desk.is_active = False
+        db.session.commit()
+    assert client.get(f"/r/{world.token}").status_code == 404
+    assert client.post(f"/r/{world.token}", data=valid_answers(html)).status_code == 404
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_closed_round_shows_a_polite_page_and_stores_nothing(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    html = form_page(client, world.token)
+    with app.app_context():
+        round_ = db.session.get(Round, world.round_id)
+        assert round_ is not None
+        transition_round(round_, RoundState.CLOSED, now=utcnow())
+        db.session.commit()
+    page = client.get(f"/r/{world.token}")
+    assert page.status_code == 200
+    assert "chưa có đợt khảo sát nào đang mở" in page.get_data(as_text=True)
+    late = client.post(f"/r/{world.token}", data=valid_answers(html))
+    assert late.status_code == 409
+    assert "chưa có đợt khảo sát nào đang mở" in late.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_unit_outside_every_open_round_gets_the_polite_page(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        unit = make_unit("LONE", "Đơn vị không khảo sát", [make_area()])
+        token = make_desk(unit).token
+        db.session.commit()
+    page = client.get(f"/r/{token}")
+    assert page.status_code == 200
+    assert "chưa có đợt khảo sát nào đang mở" in page.get_data(as_text=True)
+
+
+BAD_VALUES = [
+    ("q_A1", "6", "Giá trị không hợp lệ"),
+    ("q_A1", "0", "Giá trị không hợp lệ"),
+    ("q_A1", "-1", "Giá trị không hợp lệ"),
+    ("q_A1", "4.5", "Giá trị không hợp lệ"),
+    ("q_A1", "<script>alert(1)</script>", "Giá trị không hợp lệ"),
+    ("q_Q_OVERALL", "na", "không có lựa chọn"),
+    ("q_Q_OVERALL", "", "Vui lòng trả lời"),
+    ("q_Q_PRIORITY", ["1", "2", "3", "4"], "tối đa 3"),
+    ("q_Q_PRIORITY", ["99"], "Lựa chọn không hợp lệ"),
+    ("q_Q_COMMENT", "x" * 2001, "tối đa 2000"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES)
+def test_bad_values_come_back_with_a_vietnamese_message_beside_the_item(
+    app: Flask, client: FlaskClient, world: World, field: str, value: object, message: str
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data[field] = value
+    page = client.post(f"/r/{world.token}", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert message in html
+    # The message sits in the item's own error list, which the item points to for screen readers.
+    assert re.search(rf'id="{field}-error"[^>]*>\s*<li>[^<]*{re.escape(message)}', html)
+    assert f'aria-describedby="{field}-error"' in html
+    # The other answers are still filled in.
+    if field != "q_Q_OVERALL":
+        assert re.search(r'<input checked id="q_Q_OVERALL-4"', html)
+    with app.app_context():
+        assert count(Response) == 0 and count(Answer) == 0
+
+
+def test_missing_required_answer_is_named(app: Flask, client: FlaskClient, world: World) -> None:
+    data = valid_answers(form_page(client, world.token))
+    del data["q_Q_OVERALL"]
+    page = client.post(f"/r/{world.token}", data=data)
+    assert page.status_code == 422
+    assert "Vui lòng trả lời câu hỏi này." in page.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"desk_id": "999"},
+        {"unit_id": "1"},
+        {"q_NOT_AN_ITEM": "5"},
+        {"round_id": "1"},
+    ],
+)
+def test_injected_or_unknown_fields_are_refused(
+    app: Flask, client: FlaskClient, world: World, extra: dict[str, str]
+) -> None:
+    data = valid_answers(form_page(client, world.token)) | extra
+    page = client.post(f"/r/{world.token}", data=data)
+    assert page.status_code == 400
+    assert "Yêu cầu không hợp lệ" in page.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_area_not_served_by_the_desk_is_refused(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["area"] = "YT"
+    assert client.post(f"/r/{world.token}", data=data).status_code == 400
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_body_over_64_kb_is_refused(app: Flask, client: FlaskClient, world: World) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["q_Q_COMMENT"] = "a" * (65 * 1024)
+    page = client.post(f"/r/{world.token}", data=data)
+    assert page.status_code == 413
+    assert "quá lớn" in page.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_non_utf8_body_is_refused(app: Flask, client: FlaskClient, world: World) -> None:
+    data = valid_answers(form_page(client, world.token))
+    body = (
+        "&".join(
+            f"{k}={v}" for k, v in data.items() if isinstance(v, str) and k != "q_Q_COMMENT"
+        ).encode()
+        + b"&q_Q_COMMENT=C%E1n+b%F4"
+    )  # Latin-1 bytes, not UTF-8
+    page = client.post(
+        f"/r/{world.token}", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert page.status_code == 400
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_malformed_idempotency_key_is_refused(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["idempotency_key"] = "' OR 1=1 --"
+    assert client.post(f"/r/{world.token}", data=data).status_code == 422
+    with app.app_context():
+        assert count(Response) == 0
+
+
+def test_missing_csrf_token_keeps_the_answers_and_asks_to_resend(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    del data["csrf_token"]
+    page = client.post(f"/r/{world.token}", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "Phiên làm việc đã hết hạn" in html
+    assert "Cán bộ rất nhiệt tình." in html
+    with app.app_context():
+        assert count(Response) == 0
+    resend = valid_answers(html)
+    assert client.post(f"/r/{world.token}", data=resend).status_code == 303
+    with app.app_context():
+        assert count(Response) == 1
+
+
+def test_response_belongs_to_the_desk_in_the_url(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    data = valid_answers(form_page(client, world.single_token, area=None))
+    assert client.post(f"/r/{world.single_token}", data=data).status_code == 303
+    with app.app_context():
+        response = db.session.scalars(select(Response)).one()
+        assert response.unit_id != world.other_unit_id
+        assert response.desk_id != world.other_unit_desk_id
