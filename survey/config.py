@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ("vi", "en"),
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "SESSION_COOKIE_HTTPONLY": True,
+    # Staff sessions end after a working day; citizens' sessions only carry a CSRF token.
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
 }

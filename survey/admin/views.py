@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from forms.auth import LoginForm
 from survey.admin import bp
-from survey.models import Role
+from survey.admin.access import any_staff
+from survey.services.access import visible_unit_ids
 from survey.services.monitoring import round_summaries
 from survey.services.users import authenticate
 
@@ -34,6 +35,7 @@ def login() -> Any:
     if form.validate_on_submit():
         user = authenticate(form.username.data or "", form.password.data or "")
         if user is not None:
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
@@ -48,10 +50,7 @@ def logout() -> Any:
 
 
 @bp.get("/")
-@login_required
+@any_staff
 def dashboard() -> str:
-    units = None
-    if current_user.role == Role.UNIT_OFFICER:
-        units = {current_user.unit_id}
-    summaries = round_summaries(units)
+    summaries = round_summaries(visible_unit_ids(current_user))
     return render_template("admin/dashboard.html", summaries=summaries)
