@@ -39,7 +39,7 @@ def login() -> Any:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
-    status = 200 if request.method == "GET" or form.errors == {} else 422
+    status = 200 if request.method == "GET" else 422
     return render_template("admin/login.html", form=form), status
 
 
