@@ -3,7 +3,7 @@
 from survey.models.audit import AuditEvent
 from survey.models.base import Base, utcnow
 from survey.models.org import Desk, ServiceArea, Unit, UnitLevel
-from survey.models.responses import Answer, Channel, Response, ResponseStatus
+from survey.models.responses import Answer, Channel, DossierCodeUse, Response, ResponseStatus
 from survey.models.rounds import TRANSITIONS, DossierCount, Round, RoundState, RoundUnit
 from survey.models.templates import (
     Aspect,
@@ -26,6 +26,7 @@ __all__ = [
     "Base",
     "Channel",
     "Desk",
+    "DossierCodeUse",
     "DossierCount",
     "Element",
     "IndexDefinition",

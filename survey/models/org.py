@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -95,6 +96,11 @@ class Desk(Base):
     name: Mapped[str] = mapped_column(String(300))
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_desk_token)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When set, a citizen must type the dossier code printed on their receipt; each code answers
+    # once per round and is kept only as a keyed hash.
+    requires_dossier_code: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     token_issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -73,6 +73,17 @@ class Response(Base):
     )
 
 
+class DossierCodeUse(Base):
+    """A dossier code that has answered in a round, as HMAC-SHA256 under a server key: enough to
+    refuse a second answer, useless for finding the citizen. Not linked to the response."""
+
+    __tablename__ = "dossier_code_uses"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Answer(Base):
     __tablename__ = "answers"
     __table_args__ = (

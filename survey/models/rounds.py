@@ -42,6 +42,10 @@ class Round(Base):
             "state NOT IN ('closed', 'published') OR closed_at IS NOT NULL", name="closed_at"
         ),
         CheckConstraint("(state = 'published') = (published_at IS NOT NULL)", name="published_at"),
+        CheckConstraint("min_answer_seconds >= 0", name="min_answer_seconds"),
+        CheckConstraint("device_period_hours >= 0", name="device_period_hours"),
+        CheckConstraint("desk_limit_per_hour >= 1", name="desk_limit_per_hour"),
+        CheckConstraint("network_limit_per_hour >= 1", name="network_limit_per_hour"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +58,13 @@ class Round(Base):
     closed_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Anti-abuse settings (0 turns the first two off). A submission faster than
+    # min_answer_seconds is treated as a bot; one device answers a desk once per period; the
+    # limits bound submissions per desk and per client network, generous enough for a queue.
+    min_answer_seconds: Mapped[int] = mapped_column(default=10, server_default="10")
+    device_period_hours: Mapped[int] = mapped_column(default=12, server_default="12")
+    desk_limit_per_hour: Mapped[int] = mapped_column(default=240, server_default="240")
+    network_limit_per_hour: Mapped[int] = mapped_column(default=240, server_default="240")
 
     template_version: Mapped[TemplateVersion] = relationship()
     scope: Mapped[list[RoundUnit]] = relationship(
