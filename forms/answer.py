@@ -20,12 +20,14 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectMultipleField,
+    StringField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.models import Item, Scale, TemplateVersion
+from survey.services.abuse import normalise_dossier_code
 from survey.services.responses import AnswerValue
 
 NOT_APPLICABLE = "na"
@@ -50,8 +52,13 @@ class AnswerFormBase(FlaskForm):
         ]
     )
     area = HiddenField()
+    # Signed moment the form was served: answers faster than the round's minimum are automated.
+    started = HiddenField()
+    # A honeypot: hidden from people (and from screen readers), filled in by form-filling bots.
+    website = StringField()
 
     items: tuple[Item, ...] = ()
+    asks_dossier_code = False
 
     def item_field(self, item: Item) -> Field:
         return self[field_name(item)]
@@ -68,6 +75,16 @@ class AnswerFormBase(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         self.parsed_answers: list[AnswerValue] = []
+        self.parsed_dossier_code: str | None = None
+        if self.asks_dossier_code:
+            field = self["dossier_code"]
+            self.parsed_dossier_code = normalise_dossier_code(field.data or "")
+            if self.parsed_dossier_code is None:
+                field.errors = [
+                    *field.errors,
+                    _("Vui lòng nhập đúng mã hồ sơ in trên giấy tiếp nhận (4 đến 40 ký tự)."),
+                ]
+                ok = False
         parsed: dict[int, list[int]] = {}
         # Items are in display order and conditions point backwards, so one pass suffices.
         for item in self.items:
@@ -122,9 +139,14 @@ def _label(vi: str, en: str, locale: str) -> str:
     return en if locale == "en" and en else vi
 
 
-def build_answer_form(version: TemplateVersion, locale: str) -> type[AnswerFormBase]:
-    """A form class for this version; labels in ``locale`` (falling back to Vietnamese)."""
-    attrs: dict[str, Any] = {"items": tuple(version.items)}
+def build_answer_form(
+    version: TemplateVersion, locale: str, *, dossier_code: bool = False
+) -> type[AnswerFormBase]:
+    """A form class for this version; labels in ``locale`` (falling back to Vietnamese).
+    ``dossier_code`` adds the receipt's dossier code as a required first field."""
+    attrs: dict[str, Any] = {"items": tuple(version.items), "asks_dossier_code": dossier_code}
+    if dossier_code:
+        attrs["dossier_code"] = StringField(_("Mã hồ sơ (in trên giấy tiếp nhận)"))
     for item in version.items:
         label = _label(item.text, item.text_en, locale)
         scale = Scale(item.scale)
@@ -143,5 +165,8 @@ def build_answer_form(version: TemplateVersion, locale: str) -> type[AnswerFormB
     return type("AnswerForm", (AnswerFormBase,), attrs)
 
 
-def allowed_field_names(version: TemplateVersion) -> set[str]:
-    return {"csrf_token", "idempotency_key", "area"} | {field_name(i) for i in version.items}
+def allowed_field_names(version: TemplateVersion, *, dossier_code: bool = False) -> set[str]:
+    fixed = {"csrf_token", "idempotency_key", "area", "started", "website"}
+    if dossier_code:
+        fixed.add("dossier_code")
+    return fixed | {field_name(i) for i in version.items}

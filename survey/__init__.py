@@ -11,7 +11,7 @@ from flask import Flask
 
 from survey import cli, errors, i18n
 from survey.config import load_config
-from survey.extensions import babel, csrf, db, login_manager, migrate
+from survey.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
     app.jinja_env.trim_blocks = True

@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    # Key for hashing dossier codes; derived from SECRET_KEY unless set on its own.
+    "DOSSIER_CODE_KEY": None,
 }
 
 WEAK_SECRETS = {"", "dev-only-not-secret", "changeme", "secret"}
@@ -68,6 +72,9 @@ def load_config(
         config["SECRET_KEY"] = environ["SECRET_KEY"]
     if "DATABASE_URL" in environ:
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(environ["DATABASE_URL"])
+    for name in ("RATELIMIT_STORAGE_URI", "DOSSIER_CODE_KEY"):
+        if name in environ:
+            config[name] = environ[name]
     if "PUBLIC_BASE_URL" in environ:
         config["PUBLIC_BASE_URL"] = environ["PUBLIC_BASE_URL"].rstrip("/")
     if overrides:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,6 +21,8 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
+# Storage from RATELIMIT_STORAGE_URI: memory:// by default, redis://... in production.
+limiter = Limiter(key_func=get_remote_address)
 login_manager.login_view = "admin.login"
 
 

@@ -72,7 +72,10 @@ def make_round(
     state: RoundState = RoundState.OPEN,
     now: datetime | None = None,
     name: str = "Đợt 1",
+    min_answer_seconds: int = 0,
 ) -> Round:
+    """A round over ``units``. Tests answer instantly, so the minimum answering time that
+    flags bots is off unless a test asks for it."""
     now = now or utcnow()
     round_ = create_round(
         name=name,
@@ -82,6 +85,7 @@ def make_round(
         units=[(u, 100) for u in units],
         now=now,
     )
+    round_.min_answer_seconds = min_answer_seconds
     if state != RoundState.DRAFT:
         transition_round(round_, RoundState.OPEN, now=now)
     if state in (RoundState.CLOSED, RoundState.PUBLISHED):

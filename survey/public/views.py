@@ -1,20 +1,36 @@
-"""Views for citizens. Thin: validate, call one service, render or redirect."""
+"""Views for citizens. Thin: validate, call the services, render or redirect."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from forms.answer import AnswerFormBase, allowed_field_names, build_answer_form
-from survey.extensions import csrf
-from survey.models import Channel, Desk, ServiceArea, utcnow
+from survey.extensions import csrf, limiter
+from survey.models import Channel, Desk, Round, ServiceArea, utcnow
 from survey.public import bp
+from survey.public.signing import (
+    answered_recently,
+    remember_answer,
+    seconds_since_started,
+    sign_started,
+)
+from survey.services.abuse import client_network, keyed_hash, suspicion, within_rate_limits
 from survey.services.org import desk_by_token, service_areas_of_desk
-from survey.services.responses import RoundNotOpenError, record_response, response_id_for_key
+from survey.services.responses import (
+    DossierCodeUsedError,
+    RoundNotOpenError,
+    record_response,
+    response_id_for_key,
+)
 from survey.services.rounds import open_round_for_unit
 
 MAX_TOKEN_LENGTH = 64
@@ -36,10 +52,26 @@ def _desk(token: str) -> Desk:
     return desk_by_token(token)
 
 
-def _chosen_area(desk: Desk, areas: list[ServiceArea], code: str | None) -> ServiceArea | None:
+def _chosen_area(areas: list[ServiceArea], code: str | None) -> ServiceArea | None:
     if len(areas) == 1:
         return areas[0]
     return next((a for a in areas if a.code == code), None)
+
+
+def _form_class(desk: Desk, round_: Round) -> type[AnswerFormBase]:
+    return build_answer_form(
+        round_.template_version, _locale(), dossier_code=desk.requires_dossier_code
+    )
+
+
+def _secret(name: str) -> bytes:
+    configured = current_app.config.get(name)
+    if configured:
+        return str(configured).encode()
+    # Derived, so that it differs from the session-signing key itself.
+    return hmac.new(
+        str(current_app.config["SECRET_KEY"]).encode(), name.encode(), hashlib.sha256
+    ).digest()
 
 
 @bp.app_template_global()
@@ -65,17 +97,21 @@ def desk(token: str) -> Any:
     areas = service_areas_of_desk(desk)
     if not areas:
         return render_template("public/closed.html", desk=desk)
-    area = _chosen_area(desk, areas, request.args.get("area"))
+    area = _chosen_area(areas, request.args.get("area"))
     if area is None:
         return render_template("public/choose_area.html", desk=desk, areas=areas)
-    form_class = build_answer_form(round_.template_version, _locale())
-    form = form_class(formdata=None, idempotency_key=secrets.token_urlsafe(24), area=area.code)
+    form = _form_class(desk, round_)(
+        formdata=None,
+        idempotency_key=secrets.token_urlsafe(24),
+        area=area.code,
+        started=sign_started(),
+    )
     return _render_form(desk, round_, area, form)
 
 
 def _render_form(
     desk: Desk,
-    round_: Any,
+    round_: Round,
     area: ServiceArea,
     form: AnswerFormBase,
     status: int = 200,
@@ -111,19 +147,44 @@ def submit(token: str) -> Any:
     round_ = open_round_for_unit(desk.unit_id, now=now)
     if round_ is None:
         return render_template("public/closed.html", desk=desk), 409
-    version = round_.template_version
-    if set(submitted.keys()) - allowed_field_names(version):
+    if set(submitted.keys()) - allowed_field_names(
+        round_.template_version, dossier_code=desk.requires_dossier_code
+    ):
         abort(400, description="unknown fields")
-    areas = service_areas_of_desk(desk)
-    area = _chosen_area(desk, areas, submitted.get("area"))
+    area = _chosen_area(service_areas_of_desk(desk), submitted.get("area"))
     if area is None:
         abort(400, description="unknown service area")
-    form = build_answer_form(version, _locale())()
+    form = _form_class(desk, round_)()
     if not form.validate():
-        notice = None
-        if form.csrf_token.errors:
-            notice = "expired"
-        return _render_form(desk, round_, area, form, status=422, notice=notice or "invalid")
+        notice = "expired" if form.csrf_token.errors else "invalid"
+        return _render_form(desk, round_, area, form, status=422, notice=notice)
+    clock = time.time()
+    elapsed = seconds_since_started(form.started.data, clock)
+    if elapsed is None:
+        # Not a form we served (or served under another key): ask to send it again.
+        form.started.data = sign_started(clock)
+        return _render_form(desk, round_, area, form, status=422, notice="expired")
+    network = keyed_hash(client_network(request.remote_addr), _secret("NETWORK_KEY"))
+    if not within_rate_limits(
+        limiter.limiter,
+        round_=round_,
+        desk=desk,
+        network_key=network,
+        namespace=current_app.config.get("RATELIMIT_KEY_PREFIX", ""),
+    ):
+        return _render_form(desk, round_, area, form, status=429, notice="busy")
+    slot = f"r{round_.id}d{desk.id}"
+    reason = suspicion(
+        honeypot=form.website.data or "",
+        elapsed_seconds=elapsed,
+        round_=round_,
+        repeat_device=answered_recently(request, slot, round_.device_period_hours, clock),
+    )
+    code_hash = (
+        keyed_hash(form.parsed_dossier_code, _secret("DOSSIER_CODE_KEY"))
+        if form.parsed_dossier_code
+        else None
+    )
     try:
         record_response(
             round_=round_,
@@ -134,10 +195,21 @@ def submit(token: str) -> Any:
             now=now,
             channel=Channel.QR,
             locale=_locale(),
+            exclusion_reason=reason.reason if reason else None,
+            dossier_code_hash=code_hash,
         )
     except RoundNotOpenError:
         return render_template("public/closed.html", desk=desk), 409
-    return redirect(url_for("public.thanks", token=token), code=303)
+    except DossierCodeUsedError:
+        form["dossier_code"].errors = [_dossier_code_used_message()]
+        return _render_form(desk, round_, area, form, status=422, notice="invalid")
+    answer = redirect(url_for("public.thanks", token=token), code=303)
+    remember_answer(request, answer, slot, clock)
+    return answer
+
+
+def _dossier_code_used_message() -> str:
+    return _("Mã hồ sơ này đã được dùng để đánh giá trong đợt khảo sát này.")
 
 
 def _body_is_utf8() -> bool:

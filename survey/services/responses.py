@@ -10,7 +10,17 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.errors import DomainError
 from survey.extensions import db
-from survey.models import Answer, Channel, Desk, Response, ResponseStatus, Round, ServiceArea
+from survey.models import (
+    Answer,
+    Channel,
+    Desk,
+    DossierCodeUse,
+    Response,
+    ResponseStatus,
+    Round,
+    ServiceArea,
+)
+from survey.services.abuse import dossier_code_used
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,11 @@ class RoundNotOpenError(DomainError):
     code = "round_not_open"
 
 
+class DossierCodeUsedError(DomainError):
+    status = 409
+    code = "dossier_code_used"
+
+
 def record_response(
     *,
     round_: Round,
@@ -44,15 +59,22 @@ def record_response(
     now: datetime,
     channel: Channel = Channel.QR,
     locale: str = "vi",
+    exclusion_reason: str | None = None,
+    dossier_code_hash: str | None = None,
 ) -> Recorded:
     """Store a response and all its answers in one transaction, or find the one already stored
     under the same idempotency key. Commits, because the key's uniqueness is decided by the
-    database at commit time and a retry must see the first attempt."""
+    database at commit time and a retry must see the first attempt.
+
+    ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
+    claims a one-time dossier code in the same transaction."""
     existing = response_id_for_key(idempotency_key)
     if existing is not None:
         return Recorded(existing, created=False)
     if round_.state != "open" or not (round_.opens_at <= now < round_.closes_at):
         raise RoundNotOpenError("The survey round is not open.")
+    if dossier_code_hash is not None and dossier_code_used(round_.id, dossier_code_hash):
+        raise DossierCodeUsedError("This dossier code has already been used in this round.")
     response = Response(
         round_id=round_.id,
         desk_id=desk.id,
@@ -61,11 +83,16 @@ def record_response(
         received_at=now,
         channel=channel.value,
         idempotency_key=idempotency_key,
-        status=ResponseStatus.COUNTED.value,
+        status=(ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED).value,
+        exclusion_reason=exclusion_reason,
         locale=locale,
     )
     try:
         db.session.add(response)
+        if dossier_code_hash is not None:
+            db.session.add(
+                DossierCodeUse(round_id=round_.id, code_hash=dossier_code_hash, used_at=now)
+            )
         db.session.flush()
         if answers:
             db.session.execute(
@@ -87,6 +114,10 @@ def record_response(
         db.session.rollback()
         winner = response_id_for_key(idempotency_key)
         if winner is None:
+            if dossier_code_hash is not None and dossier_code_used(round_.id, dossier_code_hash):
+                raise DossierCodeUsedError(
+                    "This dossier code has already been used in this round."
+                ) from None
             raise
         return Recorded(winner, created=False)
     return Recorded(response.id, created=True)

@@ -59,6 +59,8 @@ def valid_answers(html: str) -> dict[str, object]:
         "csrf_token": hidden(html, "csrf_token"),
         "idempotency_key": hidden(html, "idempotency_key"),
         "area": hidden(html, "area"),
+        "started": hidden(html, "started"),
+        "website": "",
     }
     for code in re.findall(r'name="q_([A-E]\d)" type="radio" value="4"', html):
         data[f"q_{code}"] = "4"
