@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -16,7 +17,6 @@ from sqlalchemy import insert, select
 from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import (
-    Answer,
     Desk,
     DossierCount,
     Item,
@@ -183,9 +183,7 @@ def simulate_responses(round_: Round, count: int, *, now: datetime, seed: int = 
             rows[chunk : chunk + 5000],
         )
         ids.extend(result.scalars().all())
-    answers = _simulated_answers(rng, round_.template_version.items, np.asarray(ids), latent)
-    for chunk in range(0, len(answers), 50000):
-        db.session.execute(insert(Answer), answers[chunk : chunk + 50000])
+    _insert_answers(_simulated_answers(rng, round_.template_version.items, np.asarray(ids), latent))
     db.session.flush()
     return count
 
@@ -197,34 +195,11 @@ def _desk_popularity(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _simulated_answers(
     rng: np.random.Generator, items: list[Item], ids: np.ndarray, latent: np.ndarray
-) -> list[dict[str, object]]:
+) -> list[tuple[int, int, int | None, bool]]:
+    """Answer rows (response id, item id, value or None, not applicable), item by item."""
     n = len(ids)
-    answers: list[dict[str, object]] = []
+    columns: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
     given: dict[int, np.ndarray] = {}
-
-    def add(item: Item, mask: np.ndarray, values: np.ndarray | None, na: np.ndarray | None) -> None:
-        for j in np.flatnonzero(mask):
-            if na is not None and na[j]:
-                answers.append(
-                    {
-                        "response_id": int(ids[j]),
-                        "item_id": item.id,
-                        "value": None,
-                        "text": None,
-                        "not_applicable": True,
-                    }
-                )
-            elif values is not None:
-                answers.append(
-                    {
-                        "response_id": int(ids[j]),
-                        "item_id": item.id,
-                        "value": int(values[j]),
-                        "text": None,
-                        "not_applicable": False,
-                    }
-                )
-
     for item in items:
         shown = np.ones(n, dtype=bool)
         if item.condition_item_id is not None:
@@ -234,28 +209,55 @@ def _simulated_answers(
         if scale in (Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3):
             top = {Scale.SAT5: 5, Scale.LEVEL4: 4, Scale.ONESTOP3: 3}[scale]
             raw = (top - 0.9) + latent + rng.normal(0, 0.7, n) + rng.normal(0, 0.15)
-            values = np.clip(np.rint(raw), 1, top)
+            values = np.clip(np.rint(raw), 1, top).astype(np.int64)
             blank = rng.random(n) < (0.0 if item.required else 0.02)
-            na = (rng.random(n) < 0.03) if item.allow_na else None
+            na = (rng.random(n) < 0.03) if item.allow_na else np.zeros(n, dtype=bool)
             mask = shown & ~blank
-            add(item, mask, values, na)
-            given[item.id] = np.where(mask, values, 0)
+            columns.append((ids[mask], item.id, values[mask], na[mask]))
+            given[item.id] = np.where(mask & ~na, values, 0)
         elif scale == Scale.YESNO:
             values = np.where(rng.random(n) < 0.3, 1, 0)
-            add(item, shown, values, None)
+            columns.append((ids[shown], item.id, values[shown], np.zeros(int(shown.sum()), bool)))
             given[item.id] = np.where(shown, values, -1)
         elif scale == Scale.CHOICE and item.role == ItemRole.PRIORITIES:
-            options = [o.value for o in item.options]
-            for j in range(n):
-                k = int(rng.integers(0, (item.max_choices or 1) + 1))
-                for value in rng.choice(options, size=k, replace=False):
-                    answers.append(
-                        {
-                            "response_id": int(ids[j]),
-                            "item_id": item.id,
-                            "value": int(value),
-                            "text": None,
-                            "not_applicable": False,
-                        }
+            options = np.array([o.value for o in item.options])
+            # Each respondent picks 0..max options: a random permutation's first k entries.
+            picks = np.argsort(rng.random((n, len(options))), axis=1)
+            chosen = rng.integers(0, (item.max_choices or 1) + 1, size=n)
+            for rank in range(item.max_choices or 1):
+                take = chosen > rank
+                columns.append(
+                    (
+                        ids[take],
+                        item.id,
+                        options[picks[take, rank]],
+                        np.zeros(int(take.sum()), bool),
                     )
-    return answers
+                )
+    rows: list[tuple[int, int, int | None, bool]] = []
+    for response_ids, item_id, values, na in columns:
+        rows.extend(
+            (int(r), item_id, None if a else int(v), bool(a))
+            for r, v, a in zip(response_ids.tolist(), values.tolist(), na.tolist(), strict=True)
+        )
+    return rows
+
+
+def _insert_answers(rows: list[tuple[int, int, int | None, bool]]) -> None:
+    """Bulk insert: COPY on PostgreSQL, executemany elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        dbapi: Any = connection.connection.dbapi_connection
+        with (
+            dbapi.cursor() as cursor,
+            cursor.copy(
+                "COPY answers (response_id, item_id, value, not_applicable) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    connection.exec_driver_sql(
+        "INSERT INTO answers (response_id, item_id, value, not_applicable) VALUES (?, ?, ?, ?)",
+        rows,
+    )
