@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from survey.errors import NotFoundError
 from survey.extensions import db
@@ -12,7 +13,14 @@ from survey.models import Desk, ServiceArea, Unit
 def desk_by_token(token: str) -> Desk:
     """The active desk of an active unit behind a URL token; revoked tokens no longer match."""
     desk = db.session.scalar(
-        select(Desk).join(Unit).where(Desk.token == token, Desk.is_active, Unit.is_active)
+        select(Desk)
+        .join(Unit)
+        .where(Desk.token == token, Desk.is_active, Unit.is_active)
+        # Everything the citizen's pages read, in two queries rather than one per attribute.
+        .options(
+            contains_eager(Desk.unit).selectinload(Unit.service_areas),
+            selectinload(Desk.service_areas),
+        )
     )
     if desk is None:
         raise NotFoundError("Unknown or revoked desk link")

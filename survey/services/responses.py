@@ -68,6 +68,8 @@ def record_response(
 
     ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
     claims a one-time dossier code in the same transaction."""
+    # A retry usually finds its first attempt here; a race between two copies is settled by the
+    # unique key at commit below.
     existing = response_id_for_key(idempotency_key)
     if existing is not None:
         return Recorded(existing, created=False)

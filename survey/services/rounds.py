@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from survey.errors import DomainError, IllegalTransitionError
 from survey.extensions import db
@@ -99,4 +100,5 @@ def open_round_for_unit(unit_id: int, *, now: datetime) -> Round | None:
         )
         .order_by(Round.opened_at.desc(), Round.id.desc())
         .limit(1)
+        .options(joinedload(Round.template_version))
     )

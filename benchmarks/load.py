@@ -1,0 +1,245 @@
+"""Load on the real submit path: gunicorn + PostgreSQL, driven by wrk.
+
+    python benchmarks/load.py [--seconds 20] [--connections 50] [--workers 5]
+
+Creates a scratch PostgreSQL database (TEST_DATABASE_URL's server, default the local one),
+builds the demo province, starts the app under gunicorn, and posts complete SIPAS questionnaires
+(each with its own idempotency key) from wrk's Lua script. Then it does the same against a bare
+Flask endpoint started the same way, prints throughput and latency percentiles for both, and
+checks that every submission answered with a redirect is in the database exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SERVER = os.environ.get("LOAD_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
+
+LUA = r"""
+local counter = 0
+local prefix = "%(prefix)s"
+request = function()
+  counter = counter + 1
+  local key = string.format("%%s%%07d-%%09d", prefix, wrk.thread_id or 0, counter)
+  local body = wrk.body_head .. key .. wrk.body_tail
+  return wrk.format("POST", wrk.path_submit, wrk.hdrs, body)
+end
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+init = function(args)
+  wrk.thread_id = tid
+  wrk.path_submit = "%(path)s"
+  wrk.hdrs = {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "%(cookie)s"}
+  wrk.body_head = "%(head)s"
+  wrk.body_tail = "%(tail)s"
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (loopback only)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    figures: dict[str, float] = {}
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    for pct in ("50", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            figures[f"p{pct}_ms"] = float(m.group(1)) * units[m.group(2)]
+    m = re.search(r"(\d+) requests in", out)
+    figures["requests"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    figures["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Socket errors: (.*)", out)
+    figures["socket_errors"] = (
+        float(sum(int(x) for x in re.findall(r"\d+", m.group(1)))) if m else 0
+    )
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    name = f"hailong_load_{os.getpid()}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{SERVER}/{name}"
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        FLASK_APP="wsgi",
+        SECRET_KEY="load-" + "x" * 40,
+        PUBLIC_BASE_URL="http://127.0.0.1",
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        demo = subprocess.run(
+            [str(VENV_BIN / "flask"), "demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        token = re.search(r"/r/([\w-]+)", demo.split("Sở Tư pháp")[1]).group(1)  # type: ignore[union-attr]
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Measure the path, not the limits: the bench is one client at one desk.
+            conn.execute(
+                "UPDATE rounds SET min_answer_seconds = 0, device_period_hours = 0, "
+                "desk_limit_per_hour = 100000000, network_limit_per_hour = 100000000"
+            )
+
+        port = free_port()
+        processes.append(gunicorn("wsgi:app", port, args.workers, env))
+        wait_for(f"http://127.0.0.1:{port}/")
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"http://127.0.0.1:{port}/r/{token}?area=HT").read().decode()
+        fields = dict(
+            re.findall(r'name="(csrf_token|area|started)" type="hidden" value="([^"]*)"', page)
+        )
+        answers = {
+            f"q_{c}": "4" for c in re.findall(r'name="q_([A-E]\d)" type="radio" value="4"', page)
+        }
+        answers |= {"q_E0": "1", "q_Q_OVERALL": "5", "q_Q_COMMENT": "Cán bộ nhiệt tình, chu đáo."}
+        body = urllib.parse.urlencode(fields | answers | {"website": ""}) + "&idempotency_key="
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        tmp = Path(tempfile.mkdtemp())
+        script = tmp / "submit.lua"
+        script.write_text(
+            LUA
+            % {"prefix": "load-", "path": f"/r/{token}", "cookie": cookie, "head": body, "tail": ""}
+        )
+        app_figures = run_wrk(f"http://127.0.0.1:{port}", script, args.seconds, args.connections)
+        time.sleep(1)
+        with psycopg.connect(url) as conn:
+            stored, distinct = conn.execute(
+                "SELECT count(*), count(DISTINCT idempotency_key) FROM responses "
+                "WHERE idempotency_key LIKE 'load-%'"
+            ).fetchone() or (0, 0)
+            partial = conn.execute(
+                "SELECT count(*) FROM responses r WHERE idempotency_key LIKE 'load-%%' AND "
+                "(SELECT count(*) FROM answers a WHERE a.response_id = r.id) <> %s",
+                (len(answers),),
+            ).fetchone()
+        processes[-1].send_signal(signal.SIGTERM)
+        processes[-1].wait(timeout=30)
+
+        bare_port = free_port()
+        processes.append(
+            gunicorn(
+                "bare_app:app",
+                bare_port,
+                args.workers,
+                dict(env, PYTHONPATH=str(ROOT / "benchmarks")),
+            )
+        )
+        time.sleep(2)  # the bare app has no GET route to poll; it starts in well under that
+        bare = run_wrk(f"http://127.0.0.1:{bare_port}", script, args.seconds, args.connections)
+
+        ok = app_figures["requests"] - app_figures["errors"]
+        print(f"machine: {describe()}")
+        print(
+            f"load: {args.connections} connections, {args.seconds} s, "
+            f"gunicorn {args.workers} sync workers, PostgreSQL"
+        )
+        for label, f in (("submit path", app_figures), ("bare Flask", bare)):
+            print(
+                f"{label:12s}: {f['rps']:8.1f} req/s  p50 {f.get('p50_ms', 0):7.1f} ms  "
+                f"p90 {f.get('p90_ms', 0):7.1f} ms  p99 {f.get('p99_ms', 0):7.1f} ms  "
+                f"non-3xx {f['errors']:.0f}  socket errors {f['socket_errors']:.0f}"
+            )
+        print(f"ratio submit/bare throughput: {app_figures['rps'] / max(bare['rps'], 1e-9):.2f}")
+        print(
+            f"redirects {ok:.0f}, stored {stored}, distinct keys {distinct}, "
+            f"responses with a missing answer {partial[0] if partial else '?'}"
+        )
+        lost = ok - stored
+        print("nothing lost" if lost <= 0 and stored == distinct else f"LOST {lost:.0f}")
+        return 0 if lost <= 0 and stored == distinct else 1
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
