@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from survey import cli, errors, i18n
+from survey import cli, errors, i18n, ops
 from survey.config import load_config
 from survey.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 
+    ops.init_app(app)
     errors.register_error_handlers(app)
     cli.register(app)
     return app

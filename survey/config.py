@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # How many reverse proxies (nginx) stand in front; their X-Forwarded-* headers are trusted.
+    "PROXY_FIX_X_FOR": 0,
     "RATELIMIT_HEADERS_ENABLED": False,
     # Key for hashing dossier codes; derived from SECRET_KEY unless set on its own.
     "DOSSIER_CODE_KEY": None,
@@ -75,6 +77,11 @@ def load_config(
     for name in ("RATELIMIT_STORAGE_URI", "DOSSIER_CODE_KEY"):
         if name in environ:
             config[name] = environ[name]
+    if "PROXY_FIX_X_FOR" in environ:
+        try:
+            config["PROXY_FIX_X_FOR"] = int(environ["PROXY_FIX_X_FOR"])
+        except ValueError as exc:
+            raise ConfigError("PROXY_FIX_X_FOR must be a whole number of proxies") from exc
     if "PUBLIC_BASE_URL" in environ:
         config["PUBLIC_BASE_URL"] = environ["PUBLIC_BASE_URL"].rstrip("/")
     if overrides:

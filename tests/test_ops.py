@@ -1,0 +1,69 @@
+"""Health checks, security headers and request logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from survey import create_app
+from survey.extensions import db
+
+
+def test_healthz_and_readyz_on_a_migrated_database(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+def test_readyz_reports_a_schema_behind_the_migrations(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        db.session.commit()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["migrations"] == "at 0001"
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path: pytest.TempPathFactory) -> None:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/x.db"})
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["database"].startswith("unavailable")
+
+
+def test_every_page_carries_security_headers(client: FlaskClient) -> None:
+    for url in ("/", "/admin/login", "/r/unknown", "/healthz"):
+        headers = client.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers  # plain HTTP here
+
+
+def test_hsts_behind_a_trusted_tls_proxy(database_url: str) -> None:
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "PROXY_FIX_X_FOR": 1}
+    )
+    answer = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "max-age" in answer.headers["Strict-Transport-Security"]
+
+
+def test_request_log_is_json_without_tokens_or_addresses(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="survey.requests"):
+        client.get("/r/SECRET-DESK-TOKEN-123", environ_base={"REMOTE_ADDR": "113.161.4.20"})
+    [record] = [r for r in caplog.records if r.name == "survey.requests"]
+    entry = json.loads(record.getMessage())
+    assert entry["route"] == "/r/<token>" and entry["status"] == 404
+    assert len(entry["request_id"]) == 32 and entry["duration_ms"] >= 0
+    assert "SECRET-DESK-TOKEN" not in record.getMessage()
+    assert "113.161" not in record.getMessage()
