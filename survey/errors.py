@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class TemplateFrozenError(ConflictError):
             f"Questionnaire version {getattr(version, 'id', '?')} is used by a round that has "
             "opened and can no longer be changed; clone it into a new draft instead."
         )
+
+
+def _route() -> str:
+    # The route pattern, not the path: paths carry desk tokens.
+    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
 
 
 def _wants_json() -> bool:
@@ -100,14 +106,26 @@ def register_error_handlers(app: Flask) -> None:
         message = description if isinstance(description, str) else _http_message(exc)
         return _render(exc.code, exc.name.lower().replace(" ", "_"), message)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError) -> tuple[Any, int]:
-        db.session.rollback()
-        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+    def database_unavailable(exc: Exception) -> tuple[Any, int]:
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.remove()  # the connection is gone; start the next request afresh
+        log.error("database unavailable on %s %s: %s", request.method, _route(), exc)
         return _render(503, "unavailable", _http_message(_ServiceUnavailable()))
+
+    # A lost or refused database connection is an outage, not a bug: 503, and the citizen's
+    # client (or the script on the page) tries again.
+    for outage in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.register_error_handler(outage, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Any, int]:
-        db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return database_unavailable(exc)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.remove()
+        log.exception("unhandled error on %s %s", request.method, _route())
         return _render(500, "internal_error", _("Đã xảy ra lỗi. Vui lòng thử lại sau."))
