@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from forms.auth import LoginForm
 from survey.admin import bp
 from survey.admin.access import any_staff
+from survey.extensions import db, limiter
+from survey.models import utcnow
+from survey.services.abuse import client_network
 from survey.services.access import visible_unit_ids
+from survey.services.login_guard import LoginGuard
 from survey.services.monitoring import round_summaries
 from survey.services.users import authenticate
 
@@ -32,14 +36,23 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
+    status = 200 if request.method == "GET" else 422
     if form.validate_on_submit():
-        user = authenticate(form.username.data or "", form.password.data or "")
+        username = form.username.data or ""
+        guard = LoginGuard(limiter.limiter, current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
+        network = client_network(request.remote_addr)
+        if guard.locked(username, network):
+            flash(_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút."), "error")
+            return render_template("admin/login.html", form=form), 429
+        user = authenticate(username, form.password.data or "")
         if user is not None:
+            guard.succeeded(username, network)
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        guard.failed(username, network, now=utcnow())
+        db.session.commit()
         flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
-    status = 200 if request.method == "GET" else 422
     return render_template("admin/login.html", form=form), status
 
 

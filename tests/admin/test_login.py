@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from tests.admin.conftest import Staff, csrf_token, login
+from survey.extensions import db
+from survey.models import AuditEvent
+from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
 
 
 def test_console_sends_anonymous_visitors_to_login(client: FlaskClient, staff: Staff) -> None:
@@ -49,3 +53,39 @@ def test_next_parameter_cannot_send_users_off_site(client: FlaskClient, staff: S
         data={"username": "admin", "password": "mat-khau-2026", "csrf_token": token.group(1)},
     )
     assert answer.headers["Location"].endswith("/admin/")
+
+
+def _attempt(client: FlaskClient, username: str, password: str, says: str = "") -> int:
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    data = {"username": username, "password": password, "csrf_token": token.group(1)}
+    answer = client.post("/admin/login", data=data)
+    assert says in answer.get_data(as_text=True)
+    return answer.status_code
+
+
+def test_repeated_failures_lock_the_account_and_are_audited(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    for _ in range(5):
+        assert _attempt(client, "admin", "doan-mat-khau-1") == 422
+    # Locked now, even with the right password.
+    assert _attempt(client, "admin", PASSWORD, says="Đăng nhập sai quá nhiều lần") == 429
+    # Another account is not affected.
+    assert _attempt(client, "analyst", PASSWORD) == 302
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "login")
+        ).all()
+    assert actions.count("login.failed") == 4 and actions.count("login.locked") == 1
+
+
+def test_a_success_clears_earlier_failures(client: FlaskClient, staff: Staff) -> None:
+    for _ in range(4):
+        _attempt(client, "officer", "sai-mat-khau-9")
+    assert _attempt(client, "officer", PASSWORD) == 302
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client)})
+    for _ in range(4):
+        assert _attempt(client, "officer", "sai-mat-khau-9") == 422
+    assert _attempt(client, "officer", PASSWORD) == 302
