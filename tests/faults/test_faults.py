@@ -44,13 +44,15 @@ def _free_port() -> int:
 def _wait(port: int, path: str = "/healthz", seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", path)
             if conn.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            conn.close()
         time.sleep(0.2)
     raise AssertionError(f"nothing answered on port {port}")
 
@@ -104,8 +106,12 @@ def _start_app(database_url: str, workers: int = 3) -> Server:
             env=env,
             stderr=errors,
         )
-    _wait(port)
-    return Server(database_url, port, token, process, log)
+    server = Server(database_url, port, token, process, log)
+    try:
+        _wait(port)
+    except AssertionError:
+        raise AssertionError(f"gunicorn did not start:\n{_stop(server)[-2000:]}") from None
+    return server
 
 
 def _stop(server: Server) -> str:
@@ -144,10 +150,13 @@ class Citizen:
         headers = {"Cookie": self.cookie}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        answer = conn.getresponse()
-        text = answer.read().decode(errors="replace")
-        return answer.status, text, dict(answer.getheaders())
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            answer = conn.getresponse()
+            text = answer.read().decode(errors="replace")
+            return answer.status, text, dict(answer.getheaders())
+        finally:
+            conn.close()
 
     def load_form(self) -> None:
         status, page, headers = self._request("GET", f"/r/{self.token}?area=HT")
@@ -215,12 +224,12 @@ def _check_stored(database_url: str, outcome: Outcome, answers_per_response: int
 def scratch_database() -> Iterator[str]:
     name = f"hailong_fault_{uuid.uuid4().hex[:8]}"
     try:
-        admin = psycopg.connect(f"{SHARED_SERVER}/postgres", autocommit=True)
+        with psycopg.connect(f"{SHARED_SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError:
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{SHARED_SERVER}/{name}"
+    yield f"{SHARED_SERVER}/{name}"
+    with psycopg.connect(f"{SHARED_SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
