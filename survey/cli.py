@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(load_templates_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(export_command)
 
 
 @click.command("load-templates")
@@ -50,6 +51,7 @@ def demo_command(responses: int, seed: int) -> None:
         build_demo_province,
         demo_desks,
         find_demo_round,
+        keep_frame_plausible,
         simulate_responses,
     )
 
@@ -69,6 +71,8 @@ def demo_command(responses: int, seed: int) -> None:
                 db.session.commit()
                 done += batch
                 bar.update(batch)
+        keep_frame_plausible(round_)
+        db.session.commit()
         click.echo(f"added {responses} responses in {time.perf_counter() - started:.1f} s")
     base = current_app.config["PUBLIC_BASE_URL"]
     click.echo("Desk answer URLs (scan or open on a phone):")
@@ -98,3 +102,47 @@ def create_admin_command(username: str, password: str | None) -> None:
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"administrator {username!r} created")
+
+
+EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec")
+
+
+@click.command("export")
+@click.option(
+    "--round",
+    "round_id",
+    type=int,
+    default=None,
+    help="Round id; default: the most recently opened round.",
+)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True)
+@with_appcontext
+def export_command(round_id: int | None, fmt: str, out: str) -> None:
+    """Write a round's responses (csv, xlsx, sav, dta) or its SPEC.json for python -m analysis."""
+    from pathlib import Path
+
+    from survey.services import exports
+    from survey.services.rounds import find_round
+
+    round_ = find_round(round_id)
+    if round_ is None:
+        raise click.ClickException(
+            f"no round with id {round_id}" if round_id else "no round has been opened yet"
+        )
+    path = Path(out)
+    if fmt == "csv":
+        with path.open("wb") as f:
+            count = exports.write_csv(round_, f)
+    elif fmt == "xlsx":
+        count = exports.write_xlsx(round_, path)
+    elif fmt == "sav":
+        count = exports.write_sav(round_, path)
+    elif fmt == "dta":
+        count = exports.write_dta(round_, path)
+    else:
+        with path.open("wb") as f:
+            exports.write_spec(round_, f, data_file=path.with_suffix(".csv").name)
+        click.echo(f"wrote {path} (reads {path.with_suffix('.csv').name} beside it)")
+        return
+    click.echo(f"wrote {count} responses of round #{round_.id} to {path}")

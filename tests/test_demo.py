@@ -46,6 +46,21 @@ def test_demo_responses_vary_by_unit(app: Flask) -> None:
             .where(Item.role == "criterion", Answer.value.is_not(None))
             .group_by(Response.unit_id)
         ).all()
+        # The weighting frame stays plausible: responses are a fraction of dossiers.
+        from survey.models import DossierCount
+        from survey.services.results import cell_counts
+
+        round_id = db.session.scalar(select(Response.round_id).limit(1))
+        frame = {
+            (c.unit_id, c.service_area_id): c.dossiers
+            for c in db.session.scalars(
+                select(DossierCount).where(DossierCount.round_id == round_id)
+            )
+        }
+        from survey.models import Round
+
+        responses = cell_counts(db.session.get(Round, round_id))  # type: ignore[arg-type]
+        assert all(frame[cell] >= 5 * n for cell, n in responses.items())
         means = [float(m) for _, m in rows]
         assert len(means) >= 8
         assert max(means) - min(means) > 0.2  # units really differ, as in the field

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -48,10 +49,8 @@ def test_every_page_carries_security_headers(client: FlaskClient) -> None:
         assert "Strict-Transport-Security" not in headers  # plain HTTP here
 
 
-def test_hsts_behind_a_trusted_tls_proxy(database_url: str) -> None:
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "PROXY_FIX_X_FOR": 1}
-    )
+def test_hsts_behind_a_trusted_tls_proxy(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(PROXY_FIX_X_FOR=1)
     answer = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert "max-age" in answer.headers["Strict-Transport-Security"]
 

@@ -261,3 +261,21 @@ def _insert_answers(rows: list[tuple[int, int, int | None, bool]]) -> None:
         "INSERT INTO answers (response_id, item_id, value, not_applicable) VALUES (?, ?, ?, ?)",
         rows,
     )
+
+
+def keep_frame_plausible(round_: Round, *, seed: int = 11) -> int:
+    """Raise the demo's dossier counts where simulated responses outgrew them, so that every
+    cell's responses stay 5 to 20% of its dossiers as in the field. Returns cells changed."""
+    from survey.services.results import cell_counts
+
+    rng = np.random.default_rng(seed)
+    changed = 0
+    counts = db.session.scalars(select(DossierCount).where(DossierCount.round_id == round_.id))
+    responses = cell_counts(round_)
+    for count in counts:
+        n = responses.get((count.unit_id, count.service_area_id), 0)
+        if count.dossiers < 5 * n:
+            count.dossiers = int(n * rng.uniform(5, 20))
+            changed += 1
+    db.session.flush()
+    return changed

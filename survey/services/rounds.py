@@ -102,3 +102,15 @@ def open_round_for_unit(unit_id: int, *, now: datetime) -> Round | None:
         .limit(1)
         .options(joinedload(Round.template_version))
     )
+
+
+def find_round(round_id: int | None) -> Round | None:
+    """A round by id, or, without one, the round opened most recently."""
+    if round_id is not None:
+        return db.session.get(Round, round_id)
+    return db.session.scalar(
+        select(Round)
+        .where(Round.opened_at.is_not(None))
+        .order_by(Round.opened_at.desc(), Round.id.desc())
+        .limit(1)
+    )

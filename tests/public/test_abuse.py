@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from survey import create_app
 from survey.extensions import db
 from survey.models import Desk, DossierCodeUse, Response, Round
 from survey.public.signing import sign_started
@@ -201,20 +201,20 @@ def _redis_available() -> bool:
         return False
 
 
-def test_rate_limits_are_shared_through_redis_between_app_servers(database_url: str) -> None:
+def test_rate_limits_are_shared_through_redis_between_app_servers(
+    app_factory: Callable[..., Flask],
+) -> None:
     if not _redis_available():
         if os.environ.get("CI"):
             pytest.fail("Redis is not reachable on 127.0.0.1:6379 in CI")
         pytest.skip("Redis is not running on 127.0.0.1:6379 (start redis-server to run this)")
     config = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "shared-secret",
         "RATELIMIT_STORAGE_URI": REDIS_URL,
         # A fresh key prefix per run, so earlier runs' counts do not leak in.
         "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
     }
-    first, second = create_app(config), create_app(config)
+    first, second = app_factory(**config), app_factory(**config)
     site = _site(first, desk_limit_per_hour=2)
     assert _answer(_phone(first, "1.1.1.1"), site.token)[0] == 303
     assert _answer(_phone(second, "1.1.2.1"), site.token)[0] == 303
