@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -88,12 +94,25 @@ class _ServiceUnavailable(HTTPException):
     code = 503
 
 
-def register_error_handlers(app: Flask) -> None:
+def _reset_session() -> None:
+    """Roll back; when the connection itself is gone, drop the session (the pool replaces the
+    connection on the next checkout). Never raises: an error page must always render."""
     from survey.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        try:
+            db.session.remove()
+        except SQLAlchemyError:
+            log.warning("could not close a broken database session", exc_info=True)
+
+
+def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> tuple[Any, int]:
-        db.session.rollback()
+        _reset_session()
         return _render(exc.status, exc.code, exc.message)
 
     @app.errorhandler(HTTPException)
@@ -101,31 +120,25 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc.get_response()
         if exc.code >= 500:
-            db.session.rollback()
+            _reset_session()
         description = exc.description if _wants_json() else None
         message = description if isinstance(description, str) else _http_message(exc)
         return _render(exc.code, exc.name.lower().replace(" ", "_"), message)
 
     def database_unavailable(exc: Exception) -> tuple[Any, int]:
-        try:
-            db.session.rollback()
-        except DBAPIError:
-            db.session.remove()  # the connection is gone; start the next request afresh
+        _reset_session()
         log.error("database unavailable on %s %s: %s", request.method, _route(), exc)
         return _render(503, "unavailable", _http_message(_ServiceUnavailable()))
 
     # A lost or refused database connection is an outage, not a bug: 503, and the citizen's
     # client (or the script on the page) tries again.
-    for outage in (OperationalError, InterfaceError, PoolTimeoutError):
+    for outage in (OperationalError, InterfaceError, PoolTimeoutError, PendingRollbackError):
         app.register_error_handler(outage, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Any, int]:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return database_unavailable(exc)
-        try:
-            db.session.rollback()
-        except DBAPIError:
-            db.session.remove()
+        _reset_session()
         log.exception("unhandled error on %s %s", request.method, _route())
         return _render(500, "internal_error", _("Đã xảy ra lỗi. Vui lòng thử lại sau."))
