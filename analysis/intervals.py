@@ -85,7 +85,8 @@ def proportion_interval(
         centre = (p + z2 / (2 * n)) / (1 + z2 / n)
         half = t * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
         return centre - half, centre + half
-    return _likelihood(p, se, df, n_eff, level)
+    rows = n_rows if n_rows is not None else max(round(n_eff), 2)
+    return _likelihood(p, se, df, rows, level)
 
 
 def _expit(eta: float) -> float:
@@ -101,21 +102,23 @@ def _degenerate(p: float, n: float, alpha: float) -> tuple[float, float]:
     return p, p
 
 
-def _likelihood(p: float, se: float, df: float, n_eff: float, level: float) -> tuple[float, float]:
-    """Rao-Scott: the binomial deviance on the effective sample size, referred to F(1, df)
-    (chi-square when df is infinite), solved for the two bounds."""
-    n = p * (1 - p) / se**2
-    crit = (
-        float(stats.f.ppf(level, 1, df))
-        if df > 0 and math.isfinite(df)
-        else float(stats.chi2.ppf(level, 1))
-    )
+def _likelihood(p: float, se: float, df: float, n: int, level: float) -> tuple[float, float]:
+    """R's profile-likelihood interval for the intercept of a quasibinomial svyglm: the
+    binomial deviance of the n rows (weights scaled to mean 1, dispersion n / (n - 1)), its
+    level widened by the design effect lambda = n se^2 / (p (1 - p)) of the coefficient:
+
+        { q : 2 (n - 1) KL(p || q) <= t_{df, 1 - alpha/2}^2 lambda }
+
+    R interpolates the profile on a grid, so bounds agree with it to about 1e-5 (and less
+    closely for p near 0 or 1)."""
+    lam = n * se**2 / (p * (1 - p))
+    crit = _t(level, df) ** 2 * lam
 
     def excess(q: float) -> float:
-        deviance = 2 * n * (p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q)))
-        return deviance - crit
+        kl = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+        return 2 * (n - 1) * kl - crit
 
     eps = 1e-12
-    lower = optimize.brentq(excess, eps, p, xtol=1e-14) if excess(eps) > 0 else 0.0
-    upper = optimize.brentq(excess, p, 1 - eps, xtol=1e-14) if excess(1 - eps) > 0 else 1.0
+    lower = optimize.brentq(excess, eps, p, xtol=1e-15) if excess(eps) > 0 else 0.0
+    upper = optimize.brentq(excess, p, 1 - eps, xtol=1e-15) if excess(1 - eps) > 0 else 1.0
     return float(lower), float(upper)

@@ -26,12 +26,9 @@ NOT_IN_CONTRACT = {
     "api_clus1_rake_total_enroll_by_calibrate": "calibrate(calfun='raking'): GREG-style variance",
     "api_clus1_greg_domain_mean_api00__comp.imp=Yes": "calibrate(): linear GREG calibration",
 }
-LIKELIHOOD_GAP = {
-    "api_dclus1_ciprop_likelihood_schwideYes",
-    "api_dstrat_ciprop_likelihood_schwideYes",
-    "api_dclus1p_ciprop_likelihood_schwideYes",
-    "api_dclus1_ciprop_likelihood_ell0",
-}
+# R profiles the likelihood on a grid and interpolates; at p = 0.005 that interpolation moves
+# its bounds by about 3e-3 from the exact root this library solves for.
+LIKELIHOOD_GAP = {"api_dclus1_ciprop_likelihood_ell0"}
 # The file's conventions say domain cases use the domain's df (as its svyby cases do); this one
 # records the full design's 14. Estimate and SE are checked, and the interval with that df.
 RECORDED_FULL_DF = {"api_clus1_ratio_apistu_enroll_domain_H"}
@@ -263,9 +260,9 @@ def test_the_real_command_line(name: str, tmp_path: Path) -> None:
 
 
 def test_known_gaps_are_still_gaps() -> None:
-    """Likelihood intervals: ours (binomial deviance on the effective sample size, F(1, df))
-    are within 2e-3 of R's svyglm profile but not within 1e-4. Calibration by calibrate() is
-    outside the estimation contract (poststratify and rake only)."""
+    """The likelihood interval at p near 0 agrees with R's interpolated profile to 5e-3, not
+    1e-4. Calibration by calibrate() is outside the estimation contract (poststratify and rake
+    only)."""
     for name in LIKELIHOOD_GAP:
         case = next(c for c in CASES if c["name"] == name)
         e = run(case)
@@ -275,7 +272,7 @@ def test_known_gaps_are_still_gaps() -> None:
             (e.ci_low, case["expected"]["ci"]["lower"]),
             (e.ci_high, case["expected"]["ci"]["upper"]),
         ):
-            assert math.isclose(ours, theirs, rel_tol=2e-2)
+            assert math.isclose(ours, theirs, rel_tol=5e-3)
     for name in NOT_IN_CONTRACT:
         with pytest.raises(NotImplementedError):
             run(next(c for c in CASES if c["name"] == name))
