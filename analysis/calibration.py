@@ -98,3 +98,50 @@ def rake(
         return x
 
     return design.with_weights(final, residualize)
+
+
+def calibrate(
+    design: Design,
+    matrix: np.ndarray,
+    totals: Sequence[float],
+    *,
+    calfun: str = "linear",
+    maxit: int = 50,
+    epsilon: float = 1e-7,
+) -> Design:
+    """Generalised regression calibration (Deville and Särndal 1992) as R's ``calibrate``:
+    weights w g_i with sum_i w_i g_i x_i = totals, g linear (g = 1 + x'lambda) or raking
+    (g = exp(x'lambda)). The variance uses the residuals of the weighted regression on x."""
+    x = np.asarray(matrix, dtype=float)
+    target = np.asarray(totals, dtype=float)
+    if x.ndim != 2 or x.shape[0] != design.n or x.shape[1] != len(target):
+        raise ValueError("the calibration matrix needs one row per unit and one column per total")
+    w = design.weights
+    lam = np.zeros(x.shape[1])
+    for _step in range(maxit):
+        eta = x @ lam
+        g = 1 + eta if calfun == "linear" else np.exp(eta)
+        derivative = np.ones_like(eta) if calfun == "linear" else np.exp(eta)
+        gap = target - (w * g) @ x
+        if np.abs(gap).max() <= epsilon * np.abs(target).max():
+            break
+        jacobian = (x * (w * derivative)[:, None]).T @ x
+        lam = lam + np.linalg.solve(jacobian, gap)
+        if calfun == "linear":
+            g = 1 + x @ lam
+            break
+    else:
+        raise ValueError("calibration did not converge")
+    if calfun not in ("linear", "raking"):
+        raise ValueError('calfun must be "linear" or "raking"')
+    g = 1 + x @ lam if calfun == "linear" else np.exp(x @ lam)
+    root = np.sqrt(w)
+    scaled = x * root[:, None]
+    q, _r = np.linalg.qr(scaled)
+    factor = g * root
+
+    def residualize(values: np.ndarray) -> np.ndarray:
+        b = values / np.where(factor != 0, factor, 1.0)[:, None]
+        return (b - q @ (q.T @ b)) * factor[:, None]
+
+    return design.with_weights(w * g, residualize)

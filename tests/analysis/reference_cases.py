@@ -94,6 +94,27 @@ def _adjust(design: Design, text: str, data: dict[str, np.ndarray]) -> Design:
             population = {k: float(v) for k, v in re.findall(r"(\w+)=(\d+)", part)}
             margins.append((data[column].astype(str), population))
         return calibration.rake(design, margins, epsilon=1e-10, maxit=100)
+    if text.startswith("calibrate(~stype+sch.wide"):
+        # Totals from apipop: N, stype H and M, sch.wide Yes (the rake case's margins).
+        matrix = np.column_stack(
+            [
+                np.ones(design.n),
+                data["stype"] == "H",
+                data["stype"] == "M",
+                data["sch.wide"] == "Yes",
+            ]
+        )
+        return calibration.calibrate(design, matrix, [6194, 755, 1018, 5122], calfun="raking")
+    if text.startswith("calibrate(~stype+api99"):
+        matrix = np.column_stack(
+            [
+                np.ones(design.n),
+                data["stype"] == "H",
+                data["stype"] == "M",
+                data["api99"],
+            ]
+        )
+        return calibration.calibrate(design, matrix, [6194, 755, 1018, 3914069])
     raise NotImplementedError(text)
 
 
