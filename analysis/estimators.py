@@ -173,26 +173,7 @@ def mean(
     deff: bool | str = False,
 ) -> Estimate:
     """Weighted mean of ``y`` over the domain's rows where it is present (NaN = missing)."""
-    values = _values(design, y)
-    lin = _linear_mean(design, values, _mask(design, domain))
-    variance = float(variance_of_totals(design, lin.z, lin.rows)[0, 0])
-    kind = deff_kind(deff)
-    reported, ratio = _deff(
-        variance,
-        _srs_variance(design, values, lin.rows, kind or DeffKind.WITHOUT_REPLACEMENT),
-        kind,
-    )
-    return _finish(
-        design,
-        value=lin.value,
-        variance=variance,
-        rows=lin.rows,
-        df_rows=lin.rows,
-        level=level,
-        deff=reported,
-        n_eff=_n_eff(int(lin.rows.sum()), ratio),
-        proportion_ci=None,
-    )
+    return _mean_estimate(design, y, domain, level=level, deff=deff, ci=None)
 
 
 def proportion(
@@ -206,15 +187,26 @@ def proportion(
 ) -> Estimate:
     """Share of the domain's rows (with the variable present) that are successes.
     ``success`` holds 1.0 / 0.0, NaN where the variable is missing."""
-    method = CIMethod(ci) if not isinstance(ci, CIMethod) else ci
-    values = _values(design, success)
+    method = ci if isinstance(ci, CIMethod) else CIMethod(ci)
+    return _mean_estimate(design, success, domain, level=level, deff=deff, ci=method)
+
+
+def _mean_estimate(
+    design: Design,
+    y: np.ndarray,
+    domain: np.ndarray | None,
+    *,
+    level: float,
+    deff: bool | str,
+    ci: CIMethod | None,
+) -> Estimate:
+    values = _values(design, y)
     lin = _linear_mean(design, values, _mask(design, domain))
     variance = float(variance_of_totals(design, lin.z, lin.rows)[0, 0])
     kind = deff_kind(deff)
-    srs = _srs_variance(
-        design, values, lin.rows, kind if kind != DeffKind.NONE else DeffKind.WITHOUT_REPLACEMENT
-    )
-    reported, ratio = _deff(variance, srs, kind)
+    # n_eff always uses the design effect against sampling without replacement.
+    basis = kind if kind != DeffKind.NONE else DeffKind.WITHOUT_REPLACEMENT
+    reported, ratio = _deff(variance, _srs_variance(design, values, lin.rows, basis), kind)
     return _finish(
         design,
         value=lin.value,
@@ -224,7 +216,7 @@ def proportion(
         level=level,
         deff=reported,
         n_eff=_n_eff(int(lin.rows.sum()), ratio),
-        proportion_ci=method,
+        proportion_ci=ci,
     )
 
 
