@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from analysis.flags import reliability_flags
 from analysis.intervals import CIMethod, proportion_interval, t_interval
@@ -131,10 +132,7 @@ def cell_key(unit: str, area: str) -> str:
 def weigh(responses: Responses, dossiers: Mapping[str, float]) -> Weighting:
     """w = N_cell / n_cell. Responses in a cell without a dossier count get weight 0 and are
     listed; so are frame cells without responses and cells with fewer dossiers than responses."""
-    cells = np.array(
-        [cell_key(str(u), str(a)) for u, a in zip(responses.unit, responses.area, strict=True)],
-        dtype=object,
-    )
+    cells = np.char.add(np.char.add(responses.unit.astype(str), ":"), responses.area.astype(str))
     labels, inverse, counts = np.unique(cells.astype(str), return_inverse=True, return_counts=True)
     n_cell = counts[inverse].astype(float)
     big_n = np.array([float(dossiers.get(c, math.nan)) for c in labels])[inverse]
@@ -154,27 +152,6 @@ def weigh(responses: Responses, dossiers: Mapping[str, float]) -> Weighting:
     )
 
 
-def _stratum_variance(
-    z: np.ndarray,
-    stratum: np.ndarray,
-    n_h: np.ndarray,
-    scale: np.ndarray,
-    domain_of_stratum: np.ndarray,
-    n_domains: int,
-) -> np.ndarray:
-    """Per-domain variance of totals of z (columns) for a stratified design of single-row PSUs."""
-    k = len(n_h)
-    z2 = z * z
-    sums = np.zeros((k, z.shape[1]))
-    squares = np.zeros((k, z.shape[1]))
-    np.add.at(sums, stratum, z)
-    np.add.at(squares, stratum, z2)
-    per_stratum = scale[:, None] * (squares - sums**2 / np.maximum(n_h, 1)[:, None])
-    out = np.zeros((n_domains, z.shape[1]))
-    np.add.at(out, domain_of_stratum, per_stratum)
-    return out
-
-
 def index_table(
     responses: Responses,
     template: TemplateSpec,
@@ -190,72 +167,85 @@ def index_table(
     answers = np.asarray(responses.answers, dtype=float)
     if answers.shape[1] != len(template.criteria):
         raise ValueError("answers must have one column per criterion of the template")
-    w = weighting.weights
+    _cells, stratum = np.unique(weighting.cell, return_inverse=True)
+    # Rows are put in cell order once, so that every per-cell sum below is a plain reduceat.
+    order = np.argsort(stratum, kind="stable")
+    stratum = stratum[order]
+    answers = answers[order]
+    w = weighting.weights[order]
+    population = weighting.population[order]
     keep = w > 0
-    stratum_labels, stratum = np.unique(weighting.cell, return_inverse=True)
-    n_h = np.bincount(stratum[keep], minlength=len(stratum_labels)).astype(float)
-    first = np.zeros(len(stratum_labels), dtype=np.int64)
-    first[stratum[::-1]] = np.arange(len(stratum))[::-1]
-    big_n = weighting.population[first]
+    starts = np.r_[0, np.flatnonzero(np.diff(stratum)) + 1]
+
+    def by_cell(matrix: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(matrix, starts, axis=0)
+
+    n_h = by_cell(keep.astype(float)[:, None])[:, 0]
+    first = starts
+    big_n = population[first]
     f = np.where(np.isinf(big_n), 0.0, n_h / np.where(np.isinf(big_n), 1.0, big_n))
     scale = np.where(n_h > 1, (1 - f) * n_h / np.maximum(n_h - 1, 1), 0.0)
-    rows: list[IndexRow] = []
     composites = _composites(template)
-    for lvl in levels:
-        keys = _domain_keys(lvl, responses, weighting)
-        labels, domain = np.unique(keys, return_inverse=True)
-        domain_of_stratum = domain[first]
-        for measure in measures:
-            values = _measure_values(answers, template, measure)
-            answered = ~np.isnan(values) & keep[:, None]
-            wa = np.where(answered, w[:, None], 0.0)
-            totals = np.zeros((len(labels), values.shape[1]))
-            weight_sums = np.zeros_like(totals)
-            np.add.at(totals, domain, wa * np.nan_to_num(values))
-            np.add.at(weight_sums, domain, wa)
+    weights_matrix = np.column_stack([a for _name, _kind, a in composites])
+    domains = {
+        lvl: np.unique(_domain_keys(lvl, responses, weighting)[order], return_inverse=True)
+        for lvl in levels
+    }
+    rows: list[IndexRow] = []
+    for measure in measures:
+        values = _measure_values(answers, template, measure)
+        answered = ~np.isnan(values) & keep[:, None]
+        wa = np.where(answered, w[:, None], 0.0)
+        y = np.nan_to_num(values)
+        cell_wy, cell_w, cell_answering = by_cell(wa * y), by_cell(wa), by_cell(answered * 1.0)
+        for lvl in levels:
+            labels, domain_of_row = domains[lvl]
+            domain_of_cell = domain_of_row[first]
+            size = len(labels)
+
+            def to_domain(
+                per_cell: np.ndarray, size: int = size, cells: np.ndarray = domain_of_cell
+            ) -> np.ndarray:
+                out = np.zeros((size, *per_cell.shape[1:]))
+                np.add.at(out, cells, per_cell)
+                return out
+
+            totals, weight_sums = to_domain(cell_wy), to_domain(cell_w)
+            n_answering = to_domain(cell_answering)
             with np.errstate(invalid="ignore", divide="ignore"):
-                p = totals / weight_sums  # (domains, criteria)
-            z = (
-                wa
-                * (np.nan_to_num(values) - np.nan_to_num(p[domain]))
-                / np.where(weight_sums[domain] > 0, weight_sums[domain], 1.0)
+                p = totals / weight_sums
+            safe_w = np.where(weight_sums > 0, weight_sums, 1.0)
+            z = wa * (y - np.nan_to_num(p)[domain_of_row]) / safe_w[domain_of_row]
+            zc = z @ weights_matrix
+            per_cell = scale[:, None] * (
+                by_cell(zc * zc) - by_cell(zc) ** 2 / np.maximum(n_h, 1)[:, None]
             )
-            n_domain = np.bincount(domain, weights=keep.astype(float), minlength=len(labels))
-            n_answering = np.zeros_like(totals)
-            np.add.at(n_answering, domain, answered.astype(float))
-            strata_in_domain = np.bincount(domain_of_stratum[n_h > 0], minlength=len(labels))
-            df = n_domain - strata_in_domain
+            variance = to_domain(per_cell)
+            n_domain = to_domain(n_h)
+            df = n_domain - to_domain((n_h > 0).astype(float))
             # A criterion's df counts only the rows (and cells) that answered it, as R's degf
             # on the subset where the variable is present.
-            answering_in_stratum = np.zeros((len(stratum_labels), values.shape[1]))
-            np.add.at(answering_in_stratum, stratum, answered.astype(float))
-            strata_answering = np.zeros_like(totals)
-            np.add.at(strata_answering, domain_of_stratum, (answering_in_stratum > 0).astype(float))
-            criterion_df = n_answering - strata_answering
-            for name, kind, a in composites:
-                estimate = p @ a if kind != "criterion" else p[:, int(np.argmax(a))]
-                variance = _stratum_variance(
-                    (z @ a)[:, None], stratum, n_h, scale, domain_of_stratum, len(labels)
-                )[:, 0]
+            criterion_df = n_answering - to_domain((cell_answering > 0).astype(float))
+            estimates = np.nan_to_num(p) @ weights_matrix
+            for c, (name, kind, a) in enumerate(composites):
                 j = int(np.argmax(a))
-                for d, label in enumerate(labels):
-                    criterion = kind == "criterion"
-                    rows.append(
-                        _row(
-                            lvl,
-                            str(label),
-                            name,
-                            kind,
-                            measure,
-                            float(estimate[d]),
-                            float(variance[d]),
-                            float(criterion_df[d, j] if criterion else df[d]),
-                            int(n_domain[d]),
-                            int(n_answering[d, j] if criterion else n_answering[d] @ (a > 0)),
-                            level,
-                            method,
-                        )
+                criterion = kind == "criterion"
+                rows.extend(
+                    _rows(
+                        lvl,
+                        labels,
+                        name,
+                        kind,
+                        measure,
+                        p[:, j] if criterion else estimates[:, c],
+                        variance[:, c],
+                        criterion_df[:, j] if criterion else df,
+                        n_domain,
+                        n_answering[:, j] if criterion else n_answering @ (a > 0),
+                        level,
+                        method,
                     )
+                )
     return rows
 
 
@@ -304,74 +294,117 @@ def _domain_keys(lvl: Level, responses: Responses, weighting: Weighting) -> np.n
     return weighting.cell.astype(str)
 
 
-def _row(
+def _rows(
     lvl: Level,
-    domain: str,
+    labels: np.ndarray,
     name: str,
     kind: str,
     measure: Measure,
-    estimate: float,
-    variance: float,
-    df: float,
-    n: int,
-    n_answering: int,
+    estimate: np.ndarray,
+    variance: np.ndarray,
+    df: np.ndarray,
+    n: np.ndarray,
+    n_answering: np.ndarray,
     level: float,
     method: CIMethod,
-) -> IndexRow:
-    se = math.sqrt(max(variance, 0.0)) if math.isfinite(variance) else math.nan
-    if n_answering == 0 or not math.isfinite(estimate):
-        return IndexRow(
-            lvl,
-            domain,
-            name,
-            kind,
-            measure,
-            math.nan,
-            math.nan,
-            df,
-            math.nan,
-            math.nan,
-            n,
-            n_answering,
-            0.0,
-            None,
-            ("no_answers",),
-        )
+) -> list[IndexRow]:
+    """Intervals and flags for every domain of one index, computed on arrays."""
+    se = np.sqrt(np.clip(np.nan_to_num(variance), 0.0, None))
     proportion = measure == Measure.TOP2BOX
-    deff: float | None = None
-    n_eff = float(n_answering)
-    if proportion and kind == "criterion" and 0 < estimate < 1 and se > 0:
-        srs = estimate * (1 - estimate) / n_answering
-        deff = se**2 / srs
-        n_eff = n_answering / deff
-        low, high = proportion_interval(estimate, se, df, n_eff, method, level, n_rows=n_answering)
-    elif proportion and kind == "criterion":
-        low, high = proportion_interval(estimate, se, df, n_eff, method, level, n_rows=n_answering)
-    else:
-        low, high = t_interval(estimate, se, df, level)
-        if proportion:
-            low, high = max(low, 0.0), min(high, 1.0)
-    flags = reliability_flags(
-        n=n, n_eff=n_eff, df=df, value=estimate, ci_low=low, ci_high=high, is_proportion=proportion
+    alpha = 1 - level
+    t = np.where(
+        df > 0, stats.t.ppf(1 - alpha / 2, np.maximum(df, 1)), stats.norm.ppf(1 - alpha / 2)
     )
+    low, high = estimate - t * se, estimate + t * se
+    deff = np.full(len(labels), np.nan)
+    n_eff = n_answering.astype(float)
+    if proportion:
+        low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    if proportion and kind == "criterion":
+        inner = (estimate > 0) & (estimate < 1) & (se > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            srs = estimate * (1 - estimate) / n_answering
+            deff = np.where(inner, se**2 / srs, np.nan)
+            n_eff = np.where(inner, n_answering / deff, n_answering)
+        if method == CIMethod.BETA:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kg = (
+                    estimate
+                    * (1 - estimate)
+                    / se**2
+                    * (
+                        stats.t.ppf(alpha / 2, np.maximum(n_answering - 1, 1))
+                        / stats.t.ppf(alpha / 2, np.maximum(df, 1))
+                    )
+                    ** 2
+                )
+                beta_low = stats.beta.ppf(alpha / 2, kg * estimate, kg * (1 - estimate) + 1)
+                beta_high = stats.beta.ppf(1 - alpha / 2, kg * estimate + 1, kg * (1 - estimate))
+            low, high = np.where(inner, beta_low, low), np.where(inner, beta_high, high)
+        for k in np.flatnonzero(~inner | (method != CIMethod.BETA)):
+            if n_answering[k] > 0 and np.isfinite(estimate[k]):
+                low[k], high[k] = proportion_interval(
+                    float(estimate[k]),
+                    float(se[k]),
+                    float(df[k]),
+                    float(n_eff[k]),
+                    method,
+                    level,
+                    n_rows=int(n_answering[k]),
+                )
     factor = 100.0 if proportion else 1.0
-    return IndexRow(
-        lvl,
-        domain,
-        name,
-        kind,
-        measure,
-        estimate * factor,
-        se * factor,
-        df,
-        low * factor,
-        high * factor,
-        n,
-        n_answering,
-        n_eff,
-        deff,
-        flags,
-    )
+    out = []
+    for d, label in enumerate(labels):
+        if n_answering[d] == 0 or not np.isfinite(estimate[d]):
+            out.append(
+                IndexRow(
+                    lvl,
+                    str(label),
+                    name,
+                    kind,
+                    measure,
+                    math.nan,
+                    math.nan,
+                    float(df[d]),
+                    math.nan,
+                    math.nan,
+                    int(n[d]),
+                    0,
+                    0.0,
+                    None,
+                    ("no_answers",),
+                )
+            )
+            continue
+        flags = reliability_flags(
+            n=int(n[d]),
+            n_eff=float(n_eff[d]),
+            df=float(df[d]),
+            value=float(estimate[d]),
+            ci_low=float(low[d]),
+            ci_high=float(high[d]),
+            is_proportion=proportion,
+        )
+        out.append(
+            IndexRow(
+                lvl,
+                str(label),
+                name,
+                kind,
+                measure,
+                float(estimate[d]) * factor,
+                float(se[d]) * factor,
+                float(df[d]),
+                float(low[d]) * factor,
+                float(high[d]) * factor,
+                int(n[d]),
+                int(n_answering[d]),
+                float(n_eff[d]),
+                None if math.isnan(deff[d]) else float(deff[d]),
+                flags,
+            )
+        )
+    return out
 
 
 class Verdict(enum.StrEnum):

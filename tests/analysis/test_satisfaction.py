@@ -120,10 +120,11 @@ def test_index_table_equals_the_general_estimators() -> None:
     element_b = estimators.composite(
         design, [responses.answers[:, j] for j in (2, 3, 4)], None, item_weights=[1 / 3] * 3
     )
-    # composite() takes success indicators; for scores, compare with the mean of item means.
+    # The mean-score element is the mean of its criteria's mean scores, with their covariances.
     means = [estimators.mean(design, responses.answers[:, j]).value for j in (2, 3, 4)]
     assert province.estimate == pytest.approx(np.mean(means), rel=1e-12)
-    assert element_b.value != province.estimate  # indicators of "not NaN" are not scores
+    assert province.estimate == pytest.approx(element_b.value, rel=1e-12)
+    assert province.se == pytest.approx(element_b.se, rel=1e-9)
 
 
 def test_every_level_and_index_is_reported() -> None:
