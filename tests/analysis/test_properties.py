@@ -83,3 +83,21 @@ def test_coverage_of_95_percent_intervals_on_a_synthetic_population() -> None:
     print(f"coverage of the 95% beta interval: {coverage:.3f} over {runs} samples")
     # Binomial sampling error of the simulation itself at 400 runs is about 1.1 points.
     assert 0.92 <= coverage <= 0.985
+
+
+def test_all_successes_get_a_one_sided_interval_and_a_flag() -> None:
+    """R returns NaN bounds at p = 1 (zero variance). Here: the Clopper-Pearson bound on n,
+    (alpha/2)^(1/n) to 1, flagged."""
+    design = Design.build(n=40, strata=np.repeat([0, 1], 20), weights=np.full(40, 5.0))
+    e = estimators.proportion(design, np.ones(40), ci="beta")
+    assert e.value == 1.0 and e.ci_high == 1.0
+    assert e.ci_low == np.float64(0.025) ** (1 / 40)
+    assert "p_is_0_or_1" in e.flags
+
+
+def test_small_and_imprecise_estimates_are_flagged_not_hidden() -> None:
+    design = Design.build(n=12, weights=np.arange(1, 13, dtype=float))
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1], dtype=float)
+    e = estimators.proportion(design, y, ci="beta")
+    assert {"n<30", "n_eff<30", "wide_ci"} <= set(e.flags)
+    assert 0 < e.value < 1 and e.ci_low < e.value < e.ci_high
