@@ -61,6 +61,7 @@ def make_round(n: int, seed: int = 2026) -> tuple[Responses, TemplateSpec, dict[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--r-sample", type=int, default=50_000)
     args = parser.parse_args()
     responses, template, dossiers = make_round(args.responses)
     started = time.perf_counter()
@@ -73,7 +74,70 @@ def main() -> int:
     print(f"full index table: {seconds:.1f} s; peak memory of the process: {peak:.2f} GB")
     if shutil.which("Rscript") is None:
         print("R is not installed here (apt-get install r-cran-survey to time R on a sample)")
+    else:
+        time_r(responses, template, weighting, sample=min(args.r_sample, args.responses))
     return 0
+
+
+R_SCRIPT = """
+suppressMessages(library(survey))
+options(survey.lonely.psu = "remove")  # as the index table: a one-response cell adds nothing
+d <- read.csv("{csv}")
+items <- names(d)[grepl("^c_", names(d))]
+start <- Sys.time()
+des <- svydesign(ids=~1, strata=~cell, weights=~w, fpc=~N, data=d)
+f <- as.formula(paste("~", paste(items, collapse="+")))
+by_unit <- svyby(f, ~unit, des, svymean, na.rm.all=TRUE, keep.var=TRUE)
+cat(as.numeric(difftime(Sys.time(), start, units="secs")), "\\n")
+"""
+
+
+def time_r(responses: Responses, template: TemplateSpec, weighting: object, sample: int) -> None:
+    """R's svyby(svymean) of every criterion's top-2-box indicator by unit on a sample, and
+    this library's unit-level criterion indices on the same sample, for the ratio."""
+    import csv
+    import subprocess
+    import tempfile
+
+    from analysis.satisfaction import Level, Measure
+
+    rng = np.random.default_rng(1)
+    pick = np.sort(rng.choice(len(responses.unit), size=sample, replace=False))
+    small = Responses(responses.unit[pick], responses.area[pick], responses.answers[pick])
+    cells = np.char.add(np.char.add(small.unit.astype(str), ":"), small.area.astype(str))
+    big = {c: 10.0 * n for c, n in zip(*np.unique(cells, return_counts=True), strict=True)}
+    small_weighting = weigh(small, big)
+    satisfied = np.where(np.isnan(small.answers), np.nan, (small.answers >= 4).astype(float))
+    folder = Path(tempfile.mkdtemp())
+    with (folder / "d.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["unit", "cell", "w", "N"] + [f"c_{c.code}" for c in template.criteria])
+        for i in range(sample):
+            writer.writerow(
+                [
+                    small.unit[i],
+                    small_weighting.cell[i],
+                    small_weighting.weights[i],
+                    small_weighting.population[i],
+                ]
+                + ["NA" if np.isnan(v) else int(v) for v in satisfied[i]]
+            )
+    (folder / "bench.R").write_text(R_SCRIPT.format(csv=folder / "d.csv"))
+    done = subprocess.run(
+        ["Rscript", str(folder / "bench.R")], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        print(f"R failed: {done.stderr.strip()[:300]}")
+        return
+    r_seconds = float(done.stdout.split()[-1])
+    started = time.perf_counter()
+    index_table(small, template, small_weighting, levels=[Level.UNIT], measures=[Measure.TOP2BOX])
+    ours = time.perf_counter() - started
+    print(
+        f"sample of {sample:,}: R survey svyby(svymean) of 22 criteria by unit {r_seconds:.1f} s; "
+        f"this library (all unit indices with intervals) {ours:.2f} s; "
+        f"ratio {r_seconds / ours:.0f}x"
+    )
 
 
 if __name__ == "__main__":
