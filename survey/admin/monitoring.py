@@ -26,16 +26,12 @@ from survey.services.exclusions import (
 )
 from survey.services.monitoring import (
     BURST_RULE,
-    DESKS_PER_PAGE,
-    area_tallies,
+    PER_PAGE,
     daily_chart,
     daily_tallies,
-    desk_tallies,
+    desk_totals,
     figure_svg,
-    find_bursts,
-    period_elapsed,
-    round_totals,
-    unit_progress,
+    monitor_round,
 )
 from survey.services.paging import paginate_list
 from survey.services.rounds import visible_round
@@ -57,26 +53,15 @@ def _page(name: str) -> int:
 def round_monitoring(round_id: int) -> str:
     unit_ids = visible_unit_ids(_actor())
     round_ = visible_round(round_id, unit_ids)
-    now = utcnow()
-    desks = desk_tallies(round_, unit_ids)
-    units = unit_progress(round_, unit_ids)
+    monitor = monitor_round(round_, unit_ids, now=utcnow())
     return render_template(
         "admin/rounds/monitoring.html",
         round=round_,
-        elapsed=period_elapsed(round_, now),
-        totals=round_totals(round_, unit_ids),
-        target=sum(u.target for u in units),
-        units=paginate_list(units, _page("unit_page"), DESKS_PER_PAGE),
-        areas=area_tallies(round_, unit_ids),
-        days=daily_tallies(round_, unit_ids, now=now),
-        bursts=find_bursts(round_, unit_ids),
+        monitor=monitor,
         rule=BURST_RULE,
-        desks=paginate_list(desks, _page("desk_page"), DESKS_PER_PAGE),
-        idle=paginate_list(
-            [d for d in desks if d.counted == 0 and d.is_active],
-            _page("idle_page"),
-            DESKS_PER_PAGE,
-        ),
+        units=paginate_list(monitor.units, _page("unit_page"), PER_PAGE),
+        desks=paginate_list(monitor.desks, _page("desk_page"), PER_PAGE),
+        idle=paginate_list(monitor.idle_desks, _page("idle_page"), PER_PAGE),
     )
 
 
@@ -110,7 +95,6 @@ def _render_desk(
     window: Window | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    unit_ids = visible_unit_ids(_actor())
     shown = request.args.get("status")
     window = window or _window_from_args()
     if batch is None:
@@ -119,7 +103,7 @@ def _render_desk(
             batch.window_start.data = window.start.isoformat()
             batch.window_end.data = window.end.isoformat()
     page = desk_responses(round_, desk, page=_page("page"), status=shown, window=window)
-    tally = next((d for d in desk_tallies(round_, unit_ids) if d.desk_id == desk.id), None)
+    tally = desk_totals(round_, desk.id)
     return render_template(
         "admin/rounds/desk.html",
         round=round_,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response as FlaskResponse
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,7 +17,7 @@ from survey.errors import IllegalTransitionError
 from survey.extensions import db
 from survey.models import Round, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.dossier_import import COLUMNS, import_dossier_counts
+from survey.services.dossier_import import COLUMNS, frame_csv, import_dossier_counts
 from survey.services.monitoring import frame_view, round_rows
 from survey.services.paging import paginate_list
 from survey.services.rounds import (
@@ -200,3 +201,13 @@ def round_dossiers(round_id: int) -> Any:
     return render_template(
         "admin/rounds/dossiers.html", round=round_, form=form, outcome=outcome, columns=COLUMNS
     ), status
+
+
+@bp.get("/rounds/<int:round_id>/dossiers.csv")
+@admin_only
+def round_dossiers_csv(round_id: int) -> FlaskResponse:
+    """The frame to fill in: every unit x service area of the round, with the counts so far."""
+    round_ = visible_round(round_id, None)
+    answer = FlaskResponse(frame_csv(round_), mimetype="text/csv")
+    answer.headers["Content-Disposition"] = f'attachment; filename="ho-so-dot-{round_.id}.csv"'
+    return answer

@@ -102,7 +102,7 @@ def _header_map(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
 def _count(raw: str) -> tuple[int | None, Any]:
     text = raw.strip()
     if not text:
-        return None, _l("Thiếu số hồ sơ.")
+        return None, _l("Thiếu số hồ sơ; nếu ô này không có số liệu, hãy xoá dòng.")
     if not WHOLE_NUMBER.fullmatch(text):
         return None, _l("“%(value)s” không phải số nguyên.", value=text[:40])
     value = int(text)
@@ -288,3 +288,33 @@ def _codes() -> _Codes:
         dict(db.session.execute(select(Unit.id, Unit.code)).all()),
         dict(db.session.execute(select(ServiceArea.id, ServiceArea.code)).all()),
     )
+
+
+def frame_csv(round_: Round) -> bytes:
+    """The round's frame as a file to fill in and import again: one row per unit in scope and
+    service area it serves (and per cell already counted), with the counts stored so far.
+    UTF-8 with a byte-order mark, which spreadsheet programs need to show Vietnamese."""
+    stored = {
+        (c.unit_id, c.service_area_id): c.dossiers
+        for c in db.session.scalars(select(DossierCount).where(DossierCount.round_id == round_.id))
+    }
+    cells = set(stored)
+    for scoped in round_.scope:
+        cells |= {(scoped.unit_id, area.id) for area in scoped.unit.service_areas}
+    units = {s.unit_id: (s.unit.code, s.unit_name) for s in round_.scope}
+    areas = {a.id: (a.code, a.name) for a in db.session.scalars(select(ServiceArea))}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*COLUMNS, "unit_name", "service_area_name"])
+    for unit_id, area_id in sorted(cells, key=lambda c: (units[c[0]][0], areas[c[1]][0])):
+        count = stored.get((unit_id, area_id))
+        writer.writerow(
+            [
+                units[unit_id][0],
+                areas[area_id][0],
+                "" if count is None else count,
+                units[unit_id][1],
+                areas[area_id][1],
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -496,8 +496,14 @@ HEADER = "unit_code,service_area_code,dossiers\n"
         ),
         ((HEADER + "U01,HT,-4\n").encode(), ["2", "dossiers", "Số hồ sơ không được âm."]),
         ((HEADER + "U01,HT,12.5\n").encode(), ["2", "dossiers", "“12.5” không phải số nguyên."]),
-        ((HEADER + "U01,HT,\n").encode(), ["2", "dossiers", "Thiếu số hồ sơ."]),
-        ((HEADER + "U01,HT\n").encode(), ["2", "dossiers", "Thiếu số hồ sơ."]),
+        (
+            (HEADER + "U01,HT,\n").encode(),
+            ["2", "dossiers", "Thiếu số hồ sơ; nếu ô này không có số liệu, hãy xoá dòng."],
+        ),
+        (
+            (HEADER + "U01,HT\n").encode(),
+            ["2", "dossiers", "Thiếu số hồ sơ; nếu ô này không có số liệu, hãy xoá dòng."],
+        ),
         (
             (HEADER + "U01,HT,99999999999\n").encode(),
             ["2", "dossiers", "Số hồ sơ quá lớn."],
@@ -593,3 +599,24 @@ def test_the_round_page_flags_cells_without_counts_or_without_responses(
     assert row_starting(page, "U01A – Trạm")[2:] == ["40", "0", "Có số hồ sơ, chưa có phiếu"]
     assert "Ô có phiếu nhưng chưa có số hồ sơ: <strong>1</strong>" in page
     assert "Ô có số hồ sơ nhưng chưa có phiếu: <strong>1</strong>" in page
+
+
+def test_the_frame_template_downloads_and_imports_back_unchanged(
+    app: Flask, client: FlaskClient, staff: Staff, frame_round: int
+) -> None:
+    login(client, "admin")
+    _upload(client, frame_round, (HEADER + "U01,HT,1200\nU01A,HT,300\n").encode())
+    answer = client.get(f"/admin/rounds/{frame_round}/dossiers.csv")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/csv"
+    body = answer.get_data()
+    assert body.startswith("\ufeff".encode())
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines[0] == "unit_code,service_area_code,dossiers,unit_name,service_area_name"
+    assert "U01,HT,1200,UBND phường Bình Minh,Hộ tịch" in lines
+    status, page = _upload(client, frame_round, body)
+    assert status == 303 and "không có gì thay đổi" in page
+    login_as_officer = client.post("/admin/logout", data={"csrf_token": csrf_token(client)})
+    assert login_as_officer.status_code == 302
+    login(client, "officer")
+    assert client.get(f"/admin/rounds/{frame_round}/dossiers.csv").status_code == 403
