@@ -21,7 +21,7 @@ def test_demo_builds_a_province_with_an_open_round_and_prints_desk_urls(app: Fla
         assert len(urls) == desks
         assert (db.session.scalar(select(func.count(ServiceArea.id))) or 0) >= 6
         levels = set(db.session.scalars(select(Unit.level_code)))
-        assert {"department", "commune"} <= levels
+        assert {"department", "district", "commune"} <= levels
     # Every printed link opens a questionnaire (or the area choice) for a citizen.
     client = app.test_client()
     for url in urls:

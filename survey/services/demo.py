@@ -63,7 +63,8 @@ UNITS = (
     ("BVDK", "Bệnh viện Đa khoa tỉnh", "public_service", "SYT", "YT", 1),
     ("PBM", "UBND phường Bình Minh", "commune", None, "HT CT DD XD", 2),
     ("XPL", "UBND xã Phú Lộc", "commune", None, "HT CT DD", 2),
-    ("XTT", "UBND xã Tân Thành", "commune", None, "HT CT DD", 1),
+    ("HPD", "UBND huyện Phong Điền", "district", None, "HT DD XD", 1),
+    ("XTT", "UBND xã Tân Thành", "commune", "HPD", "HT CT DD", 1),
 )
 
 
