@@ -417,3 +417,24 @@ def test_a_published_round_refuses_exclusions(
     assert answer.status_code == 409
     with app.app_context():
         assert _status(ids) == [ResponseStatus.COUNTED.value]
+
+
+def test_anonymous_visitors_are_sent_to_login_and_cannot_post(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    with app.app_context():
+        rid = round_over([staff.unit_id], now=utcnow())
+        ids = add_responses(rid, staff.desk_id, [utcnow() - timedelta(minutes=3)])
+    for url in (
+        f"/admin/rounds/{rid}/monitoring",
+        f"/admin/rounds/{rid}/monitoring/daily.svg",
+        f"/admin/rounds/{rid}/desks/{staff.desk_id}",
+    ):
+        answer = client.get(url)
+        assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+    data = {"reason": "không đăng nhập", "confirm": "y", "action": "exclude"}
+    data["response_ids"] = str(ids[0])
+    answer = client.post(f"/admin/rounds/{rid}/desks/{staff.desk_id}/responses", data=data)
+    assert answer.status_code == 400  # no CSRF token, no session
+    with app.app_context():
+        assert _status(ids) == ["counted"]
