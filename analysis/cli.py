@@ -211,9 +211,40 @@ def calibrate(design: Design, table: Table, spec: Any, base: Path) -> Design:
                 epsilon=float(spec.get("epsilon", 1e-10)),
                 maxit=int(spec.get("maxit", 100)),
             )
+        if method == "calibrate":
+            return _greg(design, table, spec)
     except ValueError as exc:
         raise SpecError(f"calibration: {exc}") from None
-    raise SpecError('calibration.method must be "poststratify" or "rake"')
+    raise SpecError('calibration.method must be "poststratify", "rake" or "calibrate"')
+
+
+def _greg(design: Design, table: Table, spec: Mapping[str, Any]) -> Design:
+    """{"method": "calibrate", "calfun": "linear" | "raking", "terms": [columns],
+    "population": {"(Intercept)": N, "col=level": count, "numeric col": total, ...}} — the
+    model matrix of R's calibrate(~terms): an intercept, one indicator per level of a text
+    column but its first, and numeric columns as they are."""
+    population = _object(spec.get("population"), "calibration.population")
+    names = ["(Intercept)"]
+    columns = [np.ones(table.n)]
+    for term in _list(spec.get("terms"), "calibration.terms"):
+        column = table.require(term, "calibration.terms")
+        numeric = table.numeric(column)
+        if numeric is not None and not np.isnan(numeric).any():
+            names.append(column)
+            columns.append(numeric)
+            continue
+        labels = table.labels(column)
+        for level in sorted(set(labels.tolist()))[1:]:
+            names.append(f"{column}={level}")
+            columns.append((labels == level).astype(float))
+    missing = [n for n in names if n not in population]
+    if missing:
+        raise SpecError(f"calibration.population lacks {', '.join(missing)}")
+    calfun = spec.get("calfun", "linear")
+    if calfun not in ("linear", "raking"):
+        raise SpecError('calibration.calfun must be "linear" or "raking"')
+    totals = [float(population[n]) for n in names]
+    return calibration.calibrate(design, np.column_stack(columns), totals, calfun=calfun)
 
 
 def _success(table: Table, column: str, success: Any) -> np.ndarray:
