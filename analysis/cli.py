@@ -1,13 +1,18 @@
 """``python -m analysis estimate SPEC.json``: design-based estimates on any CSV file.
 
-The contract is shared/analysis-cli.md: one JSON document on standard output; on bad input, exit
-status 2 and a one-line message on standard error naming the problem, never a traceback.
+The contract is shared/analysis-cli.md (the spec is parsed by ``analysis.spec``): one JSON
+document on standard output; on bad input, exit status 2 and a one-line message on standard
+error naming the problem, never a traceback.
+
+Values: a CSV cell that is empty or ``NA`` is missing; a column is numeric when every present
+value parses as a number. Group values (``by``, ``where``, ``between``, calibration groups) are
+compared as numbers in numeric columns (``1``, ``1.0`` and ``"1"`` are the same group) and as
+text otherwise.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 import sys
@@ -16,14 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from analysis import calibration, estimators
 from analysis.design import Design, LonelyPSUError
-from analysis.intervals import CIMethod
 from analysis.results import Estimate
+from analysis.spec import (
+    CalibrationMethod,
+    CalibrationSpec,
+    DesignSpec,
+    EstimateSpec,
+    Margin,
+    Scalar,
+    SpecError,
+    Statistic,
+    parse_spec,
+)
 
-STATISTICS = ("mean", "proportion", "total", "ratio", "composite", "difference")
-OPERATORS = {
+MISSING = ("", "NA")
+COMPARE = {
     "==": np.equal,
     "!=": np.not_equal,
     "<": np.less,
@@ -33,107 +49,148 @@ OPERATORS = {
 }
 
 
-class SpecError(ValueError):
-    """The spec or its data cannot be estimated; the message names the problem."""
+def _number_key(value: float) -> str:
+    """The text form under which a number is matched: 3.0 -> "3", 0.5 -> "0.5"."""
+    if value == math.floor(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _display(value: float) -> int | float:
+    return int(value) if value == math.floor(value) and abs(value) < 1e15 else float(value)
 
 
 class Table:
-    """The CSV's columns: numeric where every present value parses as a number."""
+    """The CSV's columns, read once; numeric forms and group codes computed on demand."""
 
     def __init__(self, path: Path) -> None:
         try:
             with path.open(encoding="utf-8-sig", newline="") as f:
-                rows = list(csv.reader(f))
+                header = next(csv.reader(f), [])
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding="utf-8-sig",
+            )
         except FileNotFoundError:
             raise SpecError(f"data file not found: {path}") from None
+        except IsADirectoryError:
+            raise SpecError(f"data path is a folder, not a CSV file: {path}") from None
         except UnicodeDecodeError:
-            raise SpecError(f"data file is not UTF-8: {path}") from None
-        if not rows or not rows[0]:
+            raise SpecError(f"data file is not UTF-8 text: {path}") from None
+        except pd.errors.EmptyDataError:
+            raise SpecError(f"data file has no header row: {path}") from None
+        except pd.errors.ParserError as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed"
+            raise SpecError(f"data file is not valid CSV ({detail}): {path}") from None
+        if not header or all(not h.strip() for h in header):
             raise SpecError(f"data file has no header row: {path}")
-        header, body = rows[0], rows[1:]
-        if not body:
-            raise SpecError(f"data file has no data rows: {path}")
         if len(set(header)) != len(header):
-            raise SpecError("data file has duplicate column names")
-        self.n = len(body)
-        self.raw: dict[str, list[str | None]] = {}
-        for index, name in enumerate(header):
-            values: list[str | None] = []
-            for line, row in enumerate(body, start=2):
-                if len(row) != len(header):
-                    raise SpecError(
-                        f"data row {line} has {len(row)} fields, expected {len(header)}"
-                    )
-                cell = row[index].strip()
-                values.append(None if cell in ("", "NA") else cell)
-            self.raw[name] = values
+            raise SpecError(f"data file has duplicate column names: {path}")
+        if frame.empty:
+            raise SpecError(f"data file has no data rows: {path}")
+        self.path = path
+        self.n = len(frame)
+        self._raw: dict[str, np.ndarray] = {}
+        for name, column in zip(header, frame.columns, strict=True):
+            # Short rows leave NaN even as text; they are missing values like empty cells.
+            values = frame[column].fillna("").astype(str).str.strip()
+            self._raw[name] = values.to_numpy(dtype=object)
         self._numeric: dict[str, np.ndarray | None] = {}
+        self._groups: dict[str, tuple[np.ndarray, list[Any], list[str]]] = {}
 
-    def has(self, name: str) -> bool:
-        return name in self.raw
-
-    def require(self, name: Any, what: str) -> str:
-        if not isinstance(name, str) or name not in self.raw:
-            raise SpecError(f"unknown column {name!r} ({what})")
+    def require(self, name: str, what: str) -> str:
+        if name not in self._raw:
+            raise SpecError(f"unknown column {name!r} ({what}) in {self.path.name}")
         return name
 
+    def missing(self, name: str) -> np.ndarray:
+        return np.isin(self._raw[name], MISSING)
+
     def numeric(self, name: str) -> np.ndarray | None:
+        """The column as floats (NaN = missing), or None when some present value is text."""
         if name not in self._numeric:
-            try:
-                self._numeric[name] = np.array(
-                    [math.nan if v is None else float(v) for v in self.raw[name]]
-                )
-            except ValueError:
-                self._numeric[name] = None
+            raw = self._raw[name]
+            missing = self.missing(name)
+            present = raw.copy()
+            present[missing] = None
+            converted = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce").to_numpy(
+                dtype=float
+            )
+            self._numeric[name] = None if (np.isnan(converted) & ~missing).any() else converted
         return self._numeric[name]
 
-    def number(self, name: Any, what: str) -> np.ndarray:
+    def number(self, name: str, what: str) -> np.ndarray:
         values = self.numeric(self.require(name, what))
         if values is None:
             raise SpecError(f"column {name!r} ({what}) is not numeric")
+        if np.isinf(values).any():
+            raise SpecError(f"column {name!r} ({what}) has infinite values")
         return values
 
-    def labels(self, name: str) -> np.ndarray:
-        numeric = self.numeric(name)
-        if numeric is not None:
-            return np.array([_format(v) for v in numeric], dtype=object)
-        return np.array(["" if v is None else v for v in self.raw[name]], dtype=object)
+    def groups(self, name: str) -> tuple[np.ndarray, list[Any], list[str]]:
+        """(code per row, -1 where missing; display value and match key of each code), codes in
+        numeric order for numeric columns, in text order otherwise."""
+        if name not in self._groups:
+            numeric = self.numeric(name)
+            if numeric is not None:
+                present = ~np.isnan(numeric)
+                uniques = np.unique(numeric[present])
+                codes = np.full(self.n, -1, dtype=np.int64)
+                codes[present] = np.searchsorted(uniques, numeric[present])
+                labels: list[Any] = [_display(float(v)) for v in uniques]
+                keys = [_number_key(float(v)) for v in uniques]
+            else:
+                text = self._raw[name].copy()
+                text[self.missing(name)] = None
+                codes_all, uniques_text = pd.factorize(pd.Series(text, dtype=object), sort=True)
+                codes = np.asarray(codes_all, dtype=np.int64)
+                labels = [str(v) for v in uniques_text]
+                keys = list(labels)
+            self._groups[name] = (codes, labels, keys)
+        return self._groups[name]
 
-    def missing(self, name: str) -> np.ndarray:
-        return np.array([v is None for v in self.raw[name]])
+    def key(self, name: str, value: Scalar, what: str) -> str:
+        """The match key of a spec value for this column (numbers in numeric columns)."""
+        if self.numeric(name) is not None:
+            try:
+                number = float(value)
+            except ValueError:
+                raise SpecError(
+                    f"{what}: {value!r} is not a number, but column {name!r} is numeric"
+                ) from None
+            if not math.isfinite(number):
+                raise SpecError(f"{what}: {value!r} is not a finite number")
+            return _number_key(number)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            return _number_key(float(value))
+        return str(value).strip()
+
+    def labelled(self, name: str, what: str) -> np.ndarray:
+        """Each row's match key as text (for design and calibration columns, which R requires
+        to be complete)."""
+        codes, _labels, keys = self.groups(self.require(name, what))
+        if (codes < 0).any():
+            raise SpecError(f"column {name!r} ({what}) has missing values")
+        return np.asarray(keys, dtype=object)[codes]
 
 
-def _format(value: float) -> str:
-    if math.isnan(value):
-        return ""
-    return str(int(value)) if value == int(value) else repr(value)
-
-
-def _object(spec: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(spec, dict):
-        raise SpecError(f"{what} must be a JSON object")
-    return spec
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise SpecError(f"{what} must be a list")
-    return value
-
-
-def build_design(table: Table, spec: Mapping[str, Any]) -> Design:
-    ids = [table.labels(table.require(c, "design.ids")) for c in _list(spec.get("ids"), "ids")]
-    strata_name = spec.get("strata")
-    strata = table.labels(table.require(strata_name, "design.strata")) if strata_name else None
-    weights_name = spec.get("weights")
-    weights = table.number(weights_name, "design.weights") if weights_name else None
-    if weights is not None and np.isnan(weights).any():
-        raise SpecError(f"weights column {weights_name!r} has missing values")
-    fpc = [table.number(c, "design.fpc") for c in _list(spec.get("fpc"), "fpc")]
+def build_design(table: Table, spec: DesignSpec) -> Design:
+    ids = [table.labelled(c, "design.ids") for c in spec.ids]
+    strata = table.labelled(spec.strata, "design.strata") if spec.strata else None
+    weights = None
+    if spec.weights:
+        weights = table.number(spec.weights, "design.weights")
+        if np.isnan(weights).any():
+            raise SpecError(f"column {spec.weights!r} (design.weights) has missing values")
+    fpc = []
+    for column in spec.fpc:
+        values = table.number(column, "design.fpc")
+        if np.isnan(values).any():
+            raise SpecError(f"column {column!r} (design.fpc) has missing values")
+        fpc.append(values)
     try:
         return Design.build(
             n=table.n,
@@ -141,331 +198,306 @@ def build_design(table: Table, spec: Mapping[str, Any]) -> Design:
             strata=strata,
             weights=weights,
             fpc=fpc or None,
-            nest=bool(spec.get("nest", False)),
-            lonely_psu=spec.get("lonely_psu", "fail"),
+            nest=spec.nest,
+            lonely_psu=spec.lonely_psu,
         )
     except ValueError as exc:
         raise SpecError(f"design: {exc}") from None
 
 
-def _population(table: Table, spec: Any, by: list[str], base: Path) -> dict[str, float]:
-    if isinstance(spec, dict) and "csv" in spec:
-        other = Table(base / str(spec["csv"]))
-        count = other.require(spec.get("count", "N"), "population count")
-        rows = [{k: other.raw[k][i] for k in other.raw} for i in range(other.n)]
-        count_name = count
-    elif isinstance(spec, list):
-        rows = spec
-        count_name = "N"
+def _cells(table: Table, by: Sequence[str]) -> np.ndarray:
+    columns = [table.labelled(c, "calibration.by") for c in by]
+    if len(columns) == 1:
+        return columns[0]
+    joined = columns[0].astype(str)
+    for column in columns[1:]:
+        joined = np.char.add(np.char.add(joined, "\x1f"), column.astype(str))
+    return joined.astype(object)
+
+
+def _population(table: Table, margin: Margin, what: str) -> dict[str, float]:
+    population = margin.population
+    rows: Sequence[Mapping[str, Any]]
+    if population.csv is not None:
+        other = Table(population.csv)
+        other.require(population.count, f"{what} count")
+        names = [other.require(c, f"{what} by") for c in margin.by]
+        raw = {c: other._raw[c] for c in (*names, population.count)}
+        rows = [{c: raw[c][i] for c in raw} for i in range(other.n)]
     else:
-        raise SpecError('calibration population must be a list or {"csv": ...}')
-    population: dict[str, float] = {}
+        rows = population.rows
+    counts: dict[str, float] = {}
     for row in rows:
-        if not isinstance(row, dict):
-            raise SpecError("each population entry must be an object")
-        key_parts = []
-        for column in by:
-            if column not in row:
-                raise SpecError(f"population entry lacks {column!r}")
-            key_parts.append(_key(row[column]))
+        parts = []
+        for column in margin.by:
+            if column not in row or row[column] in (None, *MISSING):
+                raise SpecError(f"{what}: a population row lacks {column!r}")
+            parts.append(table.key(column, row[column], what))
+        key = "\x1f".join(parts)
+        if key in counts:
+            raise SpecError(f"{what}: group {key.replace(chr(31), ', ')!r} appears twice")
         try:
-            population["\x1f".join(key_parts)] = float(row[count_name])  # type: ignore[arg-type]
+            count = float(row[population.count])
         except (KeyError, TypeError, ValueError):
-            raise SpecError(f"population entry lacks a numeric {count_name!r}") from None
-    return population
+            raise SpecError(
+                f"{what}: a population row lacks a numeric {population.count!r}"
+            ) from None
+        if not math.isfinite(count):
+            raise SpecError(f"{what}: population counts must be finite")
+        counts[key] = count
+    return counts
 
 
-def _key(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
-        return str(int(value))
-    return str(value)
-
-
-def _cells(table: Table, by: list[str]) -> np.ndarray:
-    columns = [table.labels(table.require(c, "calibration.by")) for c in by]
-    return np.array(["\x1f".join(str(c[i]) for c in columns) for i in range(table.n)], dtype=object)
-
-
-def calibrate(design: Design, table: Table, spec: Any, base: Path) -> Design:
+def calibrate(design: Design, table: Table, spec: CalibrationSpec | None) -> Design:
     if spec is None:
         return design
-    spec = _object(spec, "calibration")
-    method = spec.get("method")
+    what = f"calibration {spec.method.value}"
+    for margin in spec.margins:
+        for column in margin.by:
+            table.require(column, "calibration.by")
+    margins = [
+        (_cells(table, m.by), _population(table, m, f"{what} margin {', '.join(m.by)}"))
+        for m in spec.margins
+    ]
     try:
-        if method == "poststratify":
-            by = _list(spec.get("by"), "calibration.by")
-            return calibration.poststratify(
-                design, _cells(table, by), _population(table, spec.get("population"), by, base)
-            )
-        if method == "rake":
-            margins = []
-            for margin in _list(spec.get("margins"), "calibration.margins"):
-                margin = _object(margin, "calibration margin")
-                by = _list(margin.get("by"), "margin.by")
-                margins.append(
-                    (_cells(table, by), _population(table, margin.get("population"), by, base))
-                )
+        if spec.method == CalibrationMethod.POSTSTRATIFY:
+            return calibration.poststratify(design, *margins[0])
+        if spec.method == CalibrationMethod.RAKE:
             return calibration.rake(
                 design,
                 margins,
-                epsilon=float(spec.get("epsilon", 1e-10)),
-                maxit=int(spec.get("maxit", 100)),
+                epsilon=1.0 if spec.epsilon is None else spec.epsilon,
+                maxit=10 if spec.maxit is None else spec.maxit,
             )
-        if method == "calibrate":
-            return _greg(design, table, spec)
+        names, matrix = _model_matrix(table, spec.terms)
+        given = spec.totals or {}
+        missing = [name for name in names if name not in given]
+        if missing:
+            raise SpecError(f"{what}: population lacks {', '.join(map(repr, missing))}")
+        extra = sorted(set(given) - set(names))
+        if extra:
+            raise SpecError(
+                f"{what}: population names {', '.join(map(repr, extra))}, which is not a column "
+                f"of the model matrix ({', '.join(names)})"
+            )
+        totals = [given[name] for name in names]
+        return calibration.calibrate(
+            design,
+            matrix,
+            totals,
+            calfun=spec.calfun,
+            maxit=50 if spec.maxit is None else spec.maxit,
+            epsilon=1e-7 if spec.epsilon is None else spec.epsilon,
+        )
+    except SpecError:
+        raise
     except ValueError as exc:
-        raise SpecError(f"calibration: {exc}") from None
-    raise SpecError('calibration.method must be "poststratify", "rake" or "calibrate"')
+        raise SpecError(f"{what}: {exc}") from None
 
 
-def _greg(design: Design, table: Table, spec: Mapping[str, Any]) -> Design:
-    """{"method": "calibrate", "calfun": "linear" | "raking", "terms": [columns],
-    "population": {"(Intercept)": N, "col=level": count, "numeric col": total, ...}} — the
-    model matrix of R's calibrate(~terms): an intercept, one indicator per level of a text
-    column but its first, and numeric columns as they are."""
-    population = _object(spec.get("population"), "calibration.population")
+def _model_matrix(table: Table, terms: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """R's ``model.matrix(~terms)``: "(Intercept)", numeric columns as they are, and for a text
+    column one indicator "column=level" per level but the first (levels in sorted order)."""
     names = ["(Intercept)"]
     columns = [np.ones(table.n)]
-    for term in _list(spec.get("terms"), "calibration.terms"):
+    for term in terms:
         column = table.require(term, "calibration.terms")
         numeric = table.numeric(column)
-        if numeric is not None and not np.isnan(numeric).any():
+        if numeric is not None:
+            if np.isnan(numeric).any():
+                raise SpecError(f"column {column!r} (calibration.terms) has missing values")
             names.append(column)
             columns.append(numeric)
             continue
-        labels = table.labels(column)
-        for level in sorted(set(labels.tolist()))[1:]:
+        codes, labels, _keys = table.groups(column)
+        if (codes < 0).any():
+            raise SpecError(f"column {column!r} (calibration.terms) has missing values")
+        for index, level in enumerate(labels[1:], start=1):
             names.append(f"{column}={level}")
-            columns.append((labels == level).astype(float))
-    missing = [n for n in names if n not in population]
-    if missing:
-        raise SpecError(f"calibration.population lacks {', '.join(missing)}")
-    calfun = spec.get("calfun", "linear")
-    if calfun not in ("linear", "raking"):
-        raise SpecError('calibration.calfun must be "linear" or "raking"')
-    totals = [float(population[n]) for n in names]
-    return calibration.calibrate(design, np.column_stack(columns), totals, calfun=calfun)
+            columns.append((codes == index).astype(float))
+    return names, np.column_stack(columns)
 
 
-def _success(table: Table, column: str, success: Any) -> np.ndarray:
-    values = _list(success, "success")
-    if not values:
-        raise SpecError("success must list at least one value")
-    numeric = table.numeric(column)
-    if numeric is not None:
-        try:
-            wanted = [float(v) for v in values]
-        except (TypeError, ValueError):
-            raise SpecError(
-                f"success values for numeric column {column!r} must be numbers"
-            ) from None
-        hit = np.isin(numeric, wanted).astype(float)
-        return np.where(np.isnan(numeric), np.nan, hit)
-    labels = table.labels(column)
-    hit = np.isin(labels, [str(v) for v in values]).astype(float)
-    return np.where(table.missing(column), np.nan, hit)
+def _success(table: Table, column: str, success: Sequence[Scalar], what: str) -> np.ndarray:
+    """1.0 where the value is a success, 0.0 where it is not, NaN where missing."""
+    codes, _labels, keys = table.groups(column)
+    wanted = {table.key(column, v, what) for v in success}
+    hit = np.array([k in wanted for k in keys] + [False])[codes]  # code -1 reads the False
+    return np.where(codes < 0, np.nan, hit.astype(float))
 
 
-def _where(table: Table, conditions: Any) -> np.ndarray:
+def _where(table: Table, spec: EstimateSpec, what: str) -> np.ndarray:
     mask = np.ones(table.n, dtype=bool)
-    for condition in _list(conditions, "where"):
-        condition = _object(condition, "where condition")
-        column = table.require(condition.get("column"), "where")
-        op = condition.get("op")
-        if op not in OPERATORS:
-            raise SpecError(f"where op must be one of {', '.join(OPERATORS)}")
-        value = condition.get("value")
+    for condition in spec.where:
+        column = table.require(condition.column, f"{what}: where")
         numeric = table.numeric(column)
-        if numeric is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        if numeric is not None:
+            target = float(table.key(column, condition.value, f"{what}: where"))
             with np.errstate(invalid="ignore"):
-                hit = OPERATORS[op](numeric, float(value)) & ~np.isnan(numeric)
+                hit = COMPARE[condition.op](numeric, target) & ~np.isnan(numeric)
         else:
-            if op not in ("==", "!="):
-                raise SpecError(f"where on text column {column!r} supports only == and !=")
-            labels = table.labels(column)
-            hit = OPERATORS[op](labels, _key(value)) & ~table.missing(column)
+            if condition.op not in ("==", "!="):
+                raise SpecError(
+                    f"{what}: where {condition.op} needs a numeric column; {column!r} is text"
+                )
+            codes, _labels, keys = table.groups(column)
+            key = table.key(column, condition.value, f"{what}: where")
+            match = np.array([k == key for k in keys] + [False])[codes]
+            hit = (match if condition.op == "==" else ~match) & (codes >= 0)
         mask &= hit
     return mask
 
 
-def _output(
-    entry: Mapping[str, Any], domain: dict[str, Any] | None, e: Estimate, deff: bool
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "id": entry["id"],
-        "statistic": entry["statistic"],
+def _groups(
+    table: Table, spec: EstimateSpec, base: np.ndarray, what: str
+) -> list[tuple[dict[str, Any] | None, np.ndarray]]:
+    if not spec.by:
+        return [(None, base)]
+    by = [table.require(c, f"{what}: by") for c in spec.by]
+    combined = np.zeros(table.n, dtype=np.int64)
+    present = base.copy()
+    for column in by:
+        codes, labels, _keys = table.groups(column)
+        present &= codes >= 0
+        combined = combined * len(labels) + np.maximum(codes, 0)
+    if not present.any():
+        raise SpecError(f"{what}: no row of the domain has values for {', '.join(by)}")
+    out: list[tuple[dict[str, Any] | None, np.ndarray]] = []
+    for code in np.unique(combined[present]):
+        rest = int(code)
+        parts: list[Any] = []
+        for column in reversed(by):
+            _codes, labels, _keys = table.groups(column)
+            rest, index = divmod(rest, len(labels))
+            parts.append(labels[index])
+        domain = dict(zip(by, reversed(parts), strict=True))
+        out.append((domain, present & (combined == code)))
+    return out
+
+
+def _estimate(
+    design: Design, table: Table, spec: EstimateSpec, mask: np.ndarray, what: str
+) -> Estimate:
+    common: dict[str, Any] = {"level": spec.level, "deff": spec.deff, "df": spec.df}
+
+    def values(column: str | None) -> np.ndarray:
+        assert column is not None  # noqa: S101 (the spec parser requires it)
+        name = table.require(column, f"{what}: variable")
+        if spec.success is not None:
+            return _success(table, name, spec.success, what)
+        return table.number(name, f"{what}: variable")
+
+    if spec.statistic == Statistic.MEAN:
+        return estimators.mean(design, values(spec.variable), mask, **common)
+    if spec.statistic == Statistic.PROPORTION:
+        return estimators.proportion(design, values(spec.variable), mask, ci=spec.ci, **common)
+    if spec.statistic == Statistic.TOTAL:
+        y = values(spec.variable)
+        if spec.success is not None:
+            y = np.nan_to_num(y, nan=0.0)  # missing counts as not a success
+        return estimators.total(design, y, mask, **common)
+    if spec.statistic == Statistic.RATIO:
+        assert spec.numerator is not None and spec.denominator is not None  # noqa: S101
+        return estimators.ratio(
+            design,
+            table.number(spec.numerator, f"{what}: numerator"),
+            table.number(spec.denominator, f"{what}: denominator"),
+            mask,
+            **common,
+        )
+    if spec.statistic == Statistic.COMPOSITE:
+        return estimators.composite(
+            design,
+            [values(item) for item in spec.items],
+            mask,
+            item_weights=spec.item_weights,
+            **common,
+        )
+    between = spec.between
+    assert between is not None  # noqa: S101 (the spec parser requires it)
+    column = table.require(between.column, f"{what}: between.column")
+    codes, _labels, keys = table.groups(column)
+    sides = []
+    for side in (between.a, between.b):
+        key = table.key(column, side, f"{what}: between")
+        if key not in keys:
+            raise SpecError(f"{what}: between value {side!r} does not occur in {column!r}")
+        sides.append(codes == keys.index(key))
+    return estimators.difference(design, values(spec.variable), sides[0], sides[1], mask, **common)
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN: undefined numbers are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _row(spec: EstimateSpec, domain: dict[str, Any] | None, e: Estimate) -> dict[str, Any]:
+    df: float | int = int(e.df) if math.isfinite(e.df) and e.df == int(e.df) else e.df
+    row: dict[str, Any] = {
+        "id": spec.id,
+        "statistic": spec.statistic.value,
         "domain": domain,
         "estimate": e.value,
         "se": e.se,
-        "df": e.df,
+        "df": df,
         "ci": {"method": e.ci_method, "level": e.level, "lower": e.ci_low, "upper": e.ci_high},
         "n": e.n,
         "n_eff": e.n_eff,
         "flags": list(e.flags),
     }
-    if deff:
-        result["deff"] = e.deff
-    return result
+    if spec.deff is not False:
+        row["deff"] = e.deff
+    return row
 
 
-def estimate_one(design: Design, table: Table, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
-    entry = _object(entry, "estimate")
-    if "id" not in entry:
-        raise SpecError("every estimate needs an id")
-    statistic = entry.get("statistic")
-    if statistic not in STATISTICS:
-        raise SpecError(
-            f"estimate {entry['id']!r}: statistic must be one of {', '.join(STATISTICS)}"
-        )
-    level = float(entry.get("level", 0.95))
-    if not 0 < level < 1:
-        raise SpecError(f"estimate {entry['id']!r}: level must be between 0 and 1")
-    deff = entry.get("deff", False)
-    if deff not in (True, False, "replace"):
-        raise SpecError(f'estimate {entry["id"]!r}: deff must be true, false or "replace"')
-    base = _where(table, entry.get("where"))
-    by = [table.require(c, "by") for c in _list(entry.get("by"), "by")]
-    groups: list[tuple[dict[str, Any] | None, np.ndarray]] = [(None, base)]
-    if by:
-        labels = [table.labels(c) for c in by]
-        present = base.copy()
-        for c in by:
-            present &= ~table.missing(c)
-        combos = sorted(
-            {tuple(str(column[i]) for column in labels) for i in np.flatnonzero(present)}
-        )
-        groups = []
-        for combo in combos:
-            mask = present.copy()
-            for column_labels, value in zip(labels, combo, strict=True):
-                mask &= column_labels == value
-            groups.append(
-                (
-                    dict(
-                        zip(
-                            by,
-                            (_typed(table, c, v) for c, v in zip(by, combo, strict=True)),
-                            strict=True,
-                        )
-                    ),
-                    mask,
-                )
-            )
-        if not groups:
-            raise SpecError(f"estimate {entry['id']!r}: the by-groups are empty")
+def estimate_all(design: Design, table: Table, spec: EstimateSpec) -> list[dict[str, Any]]:
+    """One output row per domain of one estimate."""
+    what = f"estimate {spec.id!r}"
+    base = _where(table, spec, what)
+    if not base.any():
+        raise SpecError(f"{what}: no row satisfies where")
     out = []
-    for domain, mask in groups:
+    for domain, mask in _groups(table, spec, base, what):
+        where = what if domain is None else f"{what}, domain {domain}"
         try:
-            result = _compute(design, table, entry, statistic, mask, level, deff)
+            result = _estimate(design, table, spec, mask, where)
         except estimators.EmptyDomainError as exc:
-            raise SpecError(f"estimate {entry['id']!r}, domain {domain}: {exc}") from None
+            raise SpecError(f"{where}: {exc}") from None
         except LonelyPSUError as exc:
-            raise SpecError(f"estimate {entry['id']!r}: {exc}") from None
-        out.append(_output(entry, domain, result, bool(deff)))
+            raise SpecError(f"{where}: {exc}") from None
+        except SpecError:
+            raise
+        except ValueError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        out.append(_row(spec, domain, result))
     return out
 
 
-def _typed(table: Table, column: str, value: str) -> Any:
-    if table.numeric(column) is not None:
-        number = float(value)
-        return int(number) if number == int(number) else number
-    return value
-
-
-def _compute(
-    design: Design,
-    table: Table,
-    entry: Mapping[str, Any],
-    statistic: str,
-    mask: np.ndarray,
-    level: float,
-    deff: bool | str,
-) -> Estimate:
-    if statistic == "mean":
-        return estimators.mean(
-            design, table.number(entry.get("variable"), "variable"), mask, level=level, deff=deff
-        )
-    if statistic == "proportion":
-        column = table.require(entry.get("variable"), "variable")
-        method = entry.get("ci", "beta")
-        if method not in {m.value for m in CIMethod}:
-            raise SpecError(f"ci must be one of {', '.join(m.value for m in CIMethod)}")
-        return estimators.proportion(
-            design,
-            _success(table, column, entry.get("success")),
-            mask,
-            ci=method,
-            level=level,
-            deff=deff,
-        )
-    if statistic == "total":
-        column = table.require(entry.get("variable"), "variable")
-        if "success" in entry:
-            values = np.nan_to_num(_success(table, column, entry["success"]), nan=0.0)
-        else:
-            values = table.number(column, "variable")
-        return estimators.total(design, values, mask, level=level, deff=deff)
-    if statistic == "ratio":
-        return estimators.ratio(
-            design,
-            table.number(entry.get("numerator"), "numerator"),
-            table.number(entry.get("denominator"), "denominator"),
-            mask,
-            level=level,
-        )
-    if statistic == "composite":
-        items = [table.require(c, "items") for c in _list(entry.get("items"), "items")]
-        if not items:
-            raise SpecError("composite needs items")
-        try:
-            return estimators.composite(
-                design,
-                [_success(table, c, entry.get("success")) for c in items],
-                mask,
-                item_weights=entry.get("item_weights"),
-                level=level,
-            )
-        except estimators.EmptyDomainError:
-            raise
-        except ValueError as exc:
-            raise SpecError(f"estimate {entry['id']!r}: {exc}") from None
-    between = _object(entry.get("between"), "between")
-    column = table.require(between.get("column"), "between.column")
-    labels = table.labels(column)
-    a, b = labels == _key(between.get("a")), labels == _key(between.get("b"))
-    if not a.any() or not b.any():
-        raise SpecError(f"estimate {entry['id']!r}: between names a value absent from {column!r}")
-    variable = table.require(entry.get("variable"), "variable")
-    values = (
-        _success(table, variable, entry["success"])
-        if "success" in entry
-        else table.number(variable, "variable")
-    )
-    return estimators.difference(design, values, a, b, mask, level=level)
-
-
 def run(spec_path: Path) -> dict[str, Any]:
+    """Parse SPEC.json, read its data, build and calibrate the design, estimate everything."""
     try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        text = spec_path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SpecError(f"spec file not found: {spec_path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise SpecError(f"spec file is not UTF-8 JSON text: {spec_path}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise SpecError(f"spec is not valid JSON: {exc}") from None
-    spec = _object(spec, "the spec")
-    if not isinstance(spec.get("data"), str):
-        raise SpecError('spec needs "data": the CSV path')
-    base = spec_path.parent
-    table = Table(base / spec["data"])
-    design = build_design(table, _object(spec.get("design") or {}, "design"))
-    design = calibrate(design, table, spec.get("calibration"), base)
-    entries = _list(spec.get("estimates"), "estimates")
-    if not entries:
-        raise SpecError("spec has no estimates")
-    return {
-        "estimates": list(
-            itertools.chain.from_iterable(estimate_one(design, table, e) for e in entries)
-        )
-    }
+    spec = parse_spec(raw, spec_path.parent)
+    table = Table(spec.data)
+    design = calibrate(build_design(table, spec.design), table, spec.calibration)
+    rows: list[dict[str, Any]] = []
+    for estimate in spec.estimates:
+        rows.extend(estimate_all(design, table, estimate))
+    return {"estimates": rows}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -476,15 +508,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run(Path(args[1]))
     except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except (ValueError, ArithmeticError) as exc:
-        print(f"error: cannot estimate: {exc}".splitlines()[0], file=sys.stderr)
+    except (ValueError, ArithmeticError, TypeError, MemoryError) as exc:
+        print(f"error: cannot estimate: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    json.dump(result, sys.stdout, allow_nan=False, default=_nan_safe)
+    json.dump(_clean(result), sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
     return 0
 
 
-def _nan_safe(value: Any) -> Any:
-    return None
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "unknown problem"

@@ -1,15 +1,29 @@
 """Survey designs and the Taylor-linearisation variance of estimated totals.
 
-The variance follows R's survey package (Lumley 2004, 2010; ``svyrecvar``): for each stage,
-PSU totals of the weighted influence values are centred within their stratum and combined as
+The variance is that of R's survey package (Lumley 2004; Lumley 2010, sec. 2.2 and appendix C;
+``svyrecvar`` in survey 4.x). At each stage, the totals z_hi of the weighted influence values
+over the PSUs i of stratum h are centred within their stratum and combined as
 
-    V = sum_h (1 - f_h) n_h / (n_h - 1) sum_i (z_hi - zbar_h)(z_hi - zbar_h)'
+    V_1 = sum_h (1 - f_h) n_h / (n_h - 1) sum_i (z_hi - zbar_h)(z_hi - zbar_h)'
 
-with f_h = n_h / N_h when population sizes are known (0 otherwise). Later stages add their
-variance scaled by the earlier stage's sampling fraction (``multistage``). Strata with one PSU are
-handled as R's ``survey.lonely.psu`` option: fail, remove, certainty, adjust (centre at the grand
-mean of PSU totals) or average (the mean variance of the other strata). Domains are estimated on
-the full design: influence values are zero outside the domain, never dropped.
+where n_h is the number of PSUs the design sampled in the stratum, zbar_h = sum_i z_hi / n_h,
+and f_h = n_h / N_h when the population size N_h is known (``fpc``), 0 otherwise (sampling with
+replacement). With an fpc, later stages add their own variance within each sampled unit, scaled
+by the sampling fraction of the stage above (R's default, not ``survey.ultimate.cluster``):
+
+    V = V_1 + sum_i (n_h / N_h) V_2(i) + ...
+
+Strata with a single PSU are handled as R's ``survey.lonely.psu``: ``fail``; ``remove`` and
+``certainty`` (the stratum contributes nothing); ``adjust`` (the lonely PSU is centred at the
+mean of all PSU totals instead of its stratum mean); ``average`` (the variance is scaled up by
+the number of strata over the number of strata with two or more PSUs). A stratum whose fpc says
+it was sampled completely (f_h = 0, e.g. a certainty PSU with N_h = 1) contributes 0 before any
+lonely-PSU rule applies, as in R.
+
+Domains are estimated on the full design: influence values are zero outside the domain and
+rows are never dropped, so the design's n_h stay those of the whole sample (R's subsets keep
+them too). Calibration (``analysis.calibration``) adds residualising steps applied to the
+influence values before the variance, as R's ``postStrata``.
 """
 
 from __future__ import annotations
@@ -22,8 +36,13 @@ import numpy as np
 
 Residualizer = Callable[[np.ndarray], np.ndarray]
 
+# R treats a stratum as self-representing when its finite-population correction is below this.
+SELF_REPRESENTING = 1e-7
+
 
 class LonelyPSU(enum.StrEnum):
+    """R's ``options(survey.lonely.psu=...)``."""
+
     FAIL = "fail"
     ADJUST = "adjust"
     REMOVE = "remove"
@@ -32,35 +51,48 @@ class LonelyPSU(enum.StrEnum):
 
 
 class LonelyPSUError(ValueError):
-    """A stratum has a single PSU and the design says to fail."""
+    """A stratum has a single PSU and the design says to fail (or there is nothing to average)."""
 
 
-def _codes(values: np.ndarray) -> np.ndarray:
-    """Integer codes for any hashable values (strings, numbers), in order of first sort."""
-    _, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    return inverse.astype(np.int64)
+@dataclass(frozen=True)
+class Stage:
+    """One sampling stage, with integer codes prepared once so that variances need no search.
 
+    Rows carry ``strata`` (0..H-1) and ``clusters`` (0..C-1, unique over the whole design: a
+    cluster id is read within the unit above it, and within its stratum when ``nest``). Per
+    cluster: its stratum. Per stratum: the PSUs sampled (n_h), the population size (N_h, inf when
+    unknown), the unit of the stage above it belongs to (``scope``: R computes each unit's
+    later-stage variance separately), the product of the sampling fractions of the stages above,
+    and a label for messages."""
 
-def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _codes(np.char.add(np.char.add(a.astype(str), "\x1f"), b.astype(str)))
+    strata: np.ndarray
+    clusters: np.ndarray
+    stratum_of_cluster: np.ndarray
+    sampled: np.ndarray
+    popsize: np.ndarray
+    scope: np.ndarray
+    fraction_above: np.ndarray
+    labels: tuple[str, ...]
+    one_row_per_cluster: bool
 
 
 @dataclass(frozen=True)
 class Design:
-    """A sampling design over ``n`` rows: per stage, stratum and cluster codes, the number of
-    sampled units in the row's stratum, and the population size of that stratum (inf if
-    unknown). ``residualizers`` are the calibration steps (post-stratification, raking) that
-    the variance removes from influence values, in order."""
+    """A sampling design over ``n`` rows (R's ``svydesign``), possibly calibrated.
+
+    ``weights`` are the analysis weights (after calibration); ``residualizers`` are the
+    calibration steps, in order, that the variance applies to influence values (R's
+    ``postStrata``); ``flags`` are warnings every estimate on this design carries (for example
+    raking that did not converge)."""
 
     n: int
     weights: np.ndarray
-    strata: tuple[np.ndarray, ...]
-    clusters: tuple[np.ndarray, ...]
-    sampled: tuple[np.ndarray, ...]
-    popsize: tuple[np.ndarray, ...] | None
+    stages: tuple[Stage, ...]
+    has_fpc: bool
+    has_strata: bool = False
     lonely_psu: LonelyPSU = LonelyPSU.FAIL
     residualizers: tuple[Residualizer, ...] = field(default=())
-    has_strata: bool = False
+    flags: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -76,109 +108,140 @@ class Design:
     ) -> Design:
         """A design as R's ``svydesign(ids, strata, weights, fpc, nest)``.
 
-        ``ids``: one array per stage (none, or empty: every row is its own PSU); ``fpc``: per
-        stage, population sizes (values > 1) or sampling fractions (values <= 1)."""
+        ``ids``: one array per stage (none, or empty: every row is its own PSU); later-stage ids
+        are read within the unit above. ``strata``: first-stage strata. ``weights``: sampling
+        weights (without them, the product over stages of N_h / n_h when ``fpc`` gives every
+        stage, else 1). ``fpc``: per stage, population sizes (all values > 1 somewhere, none
+        below 1) or sampling fractions (all <= 1), as R; a stage without one is sampled with
+        replacement. ``nest``: first-stage ids repeat across strata and are read within them.
+        """
         try:
             lonely = LonelyPSU(lonely_psu)
         except ValueError:
             raise ValueError(
-                f"lonely_psu must be one of {', '.join(m.value for m in LonelyPSU)}"
+                f"lonely_psu must be one of {', '.join(m.value for m in LonelyPSU)}, "
+                f"not {lonely_psu!r}"
             ) from None
-        if n <= 0:
+        if not isinstance(n, int | np.integer) or n <= 0:
             raise ValueError("the design has no rows")
-        stages = [np.asarray(i) for i in ids] if ids else [np.arange(n)]
-        for stage in stages:
-            if len(stage) != n:
-                raise ValueError("cluster ids must have one value per row")
-            if _has_missing(stage):
-                raise ValueError("cluster ids have missing values")
+        stage_ids = [_row_array(i, n, "cluster ids") for i in ids] if ids else []
+        if not stage_ids:
+            stage_ids = [np.arange(n)]
         has_strata = strata is not None
-        first_strata = np.zeros(n, dtype=np.int64) if strata is None else _codes(strata)
-        if strata is not None and (len(strata) != n or _has_missing(np.asarray(strata))):
-            raise ValueError("strata must have one non-missing value per row")
+        if strata is not None:
+            strata_values = _row_array(strata, n, "strata")
+            first_strata, strata_labels = _codes(strata_values)
+        else:
+            first_strata, strata_labels = np.zeros(n, dtype=np.int64), np.array(["(all rows)"])
+
+        # Cluster and stratum codes per stage.
         cluster_codes: list[np.ndarray] = []
         strata_codes: list[np.ndarray] = []
-        for level, stage in enumerate(stages):
-            stratum = (
-                first_strata
-                if level == 0
-                else _pair_codes(np.zeros(n, dtype=np.int64), cluster_codes[level - 1])
-            )
-            cluster = _codes(stage)
-            if level == 0 and nest:
-                cluster = _pair_codes(stratum, cluster)
-            elif level > 0:
-                # Later-stage units are nested in the unit above them, as R forces.
-                cluster = _pair_codes(cluster_codes[level - 1], cluster)
-            if level == 0 and not nest and has_strata:
-                per_cluster: dict[int, int] = {}
-                for c, s in zip(cluster.tolist(), stratum.tolist(), strict=True):
-                    if per_cluster.setdefault(c, s) != s:
+        cluster_labels: list[np.ndarray] = []
+        for level, values in enumerate(stage_ids):
+            own, own_labels = _codes(values)
+            if level == 0:
+                stratum = first_strata
+                if nest:
+                    cluster = _pair(first_strata, own)
+                else:
+                    cluster = own
+                    if has_strata and _count(_pair(own, first_strata)) != _count(own):
                         raise ValueError(
                             "clusters are not nested in strata (the same id appears in two "
                             'strata); set "nest": true if ids repeat across strata'
                         )
+            else:
+                # R reads later-stage ids within the unit above, and the unit above is the
+                # stratum of the later stage.
+                stratum = cluster_codes[level - 1]
+                cluster = _pair(stratum, own)
             cluster_codes.append(cluster)
             strata_codes.append(stratum)
-        sampled = tuple(
-            _units_per_stratum(s, c) for s, c in zip(strata_codes, cluster_codes, strict=True)
-        )
-        popsize: tuple[np.ndarray, ...] | None = None
-        if fpc:
-            if len(fpc) > len(stages):
-                raise ValueError("more fpc columns than sampling stages")
-            raw = [np.asarray(f, dtype=float) for f in fpc]
-            if any(len(f) != n or np.isnan(f).any() for f in raw):
-                raise ValueError("fpc must have one non-missing value per row")
-            values = np.concatenate(raw)
-            if (values > 1).any() and not (values >= 1).all():
-                raise ValueError("fpc must be all population sizes (> 1) or all fractions (<= 1)")
-            sizes = (
-                list(raw)
-                if (values > 1).any()
-                else [s / f for s, f in zip(sampled, raw, strict=False)]
-            )
-            for _later in range(len(sizes), len(stages)):
-                sizes.append(np.full(n, np.inf))  # later stages taken as sampled with replacement
-            for level, size in enumerate(sizes):
-                if (size < sampled[level] - 1e-9).any():
-                    raise ValueError("fpc implies more than 100% sampling in some stratum")
-                _constant_within(size, strata_codes[level], "fpc")
-            popsize = tuple(sizes)
+            cluster_labels.append(own_labels[own])
+
+        sampled_by_row = [
+            _clusters_per_stratum(s, c)[s] for s, c in zip(strata_codes, cluster_codes, strict=True)
+        ]
+        popsize_by_row = _popsizes(fpc, sampled_by_row, strata_codes, n)
+
         if weights is None:
-            if popsize is not None and np.isfinite(np.concatenate(popsize)).all():
-                w = np.prod([p / s for p, s in zip(popsize, sampled, strict=True)], axis=0)
-            else:
+            if popsize_by_row is None:
                 w = np.ones(n)
+            elif all(np.isfinite(p).all() for p in popsize_by_row):
+                w = np.prod([p / s for p, s in zip(popsize_by_row, sampled_by_row, strict=True)], 0)
+            else:
+                raise ValueError(
+                    "no weights given, and the fpc does not give every stage's population size "
+                    "to derive them from"
+                )
         else:
             w = np.asarray(weights, dtype=float)
-            if len(w) != n or np.isnan(w).any():
-                raise ValueError("weights must have one non-missing value per row")
+            if w.shape != (n,):
+                raise ValueError("weights must have one value per row")
+            if not np.isfinite(w).all():
+                raise ValueError("weights have missing or infinite values")
             if (w < 0).any():
                 raise ValueError("weights cannot be negative")
+
+        stages = []
+        fraction_above = np.ones(n)
+        for level in range(len(stage_ids)):
+            strata_h, clusters = strata_codes[level], cluster_codes[level]
+            n_strata = int(strata_h.max()) + 1
+            first = _first_rows(strata_h, n_strata)
+            stratum_of_cluster = np.zeros(int(clusters.max()) + 1, dtype=np.int64)
+            stratum_of_cluster[clusters] = strata_h
+            sampled = sampled_by_row[level][first]
+            popsize = (
+                popsize_by_row[level][first]
+                if popsize_by_row is not None
+                else np.full(n_strata, np.inf)
+            )
+            if level == 0:
+                scope = np.zeros(n_strata, dtype=np.int64)
+                labels = tuple(str(label) for label in strata_labels)
+            else:
+                scope = strata_codes[level - 1][first]
+                parents = cluster_labels[level - 1][first]
+                labels = tuple(f"unit {p} of stage {level}" for p in parents)
+            stages.append(
+                Stage(
+                    strata=strata_h,
+                    clusters=clusters,
+                    stratum_of_cluster=stratum_of_cluster,
+                    sampled=sampled.astype(float),
+                    popsize=popsize.astype(float),
+                    scope=scope,
+                    fraction_above=fraction_above[first],
+                    labels=labels,
+                    one_row_per_cluster=bool(len(stratum_of_cluster) == n),
+                )
+            )
+            if popsize_by_row is not None:
+                fraction_above = fraction_above * sampled_by_row[level] / popsize_by_row[level]
         return cls(
-            n=n,
+            n=int(n),
             weights=w,
-            strata=tuple(strata_codes),
-            clusters=tuple(cluster_codes),
-            sampled=sampled,
-            popsize=popsize,
-            lonely_psu=lonely,
+            stages=tuple(stages),
+            has_fpc=popsize_by_row is not None,
             has_strata=has_strata,
+            lonely_psu=lonely,
         )
 
-    def with_weights(self, weights: np.ndarray, residualizer: Residualizer) -> Design:
-        """The same design after a calibration step."""
+    def with_weights(
+        self, weights: np.ndarray, residualizer: Residualizer, flags: tuple[str, ...] = ()
+    ) -> Design:
+        """The same design after a calibration step: new weights, one more residualizer."""
         return Design(
             n=self.n,
             weights=weights,
-            strata=self.strata,
-            clusters=self.clusters,
-            sampled=self.sampled,
-            popsize=self.popsize,
+            stages=self.stages,
+            has_fpc=self.has_fpc,
+            has_strata=self.has_strata,
             lonely_psu=self.lonely_psu,
             residualizers=(*self.residualizers, residualizer),
-            has_strata=self.has_strata,
+            flags=tuple(dict.fromkeys((*self.flags, *flags))),
         )
 
     @property
@@ -186,118 +249,201 @@ class Design:
         return bool(self.residualizers)
 
 
+def _row_array(values: np.ndarray, n: int, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.shape != (n,):
+        raise ValueError(f"{name} must have one value per row")
+    if _has_missing(array):
+        raise ValueError(f"{name} have missing values")
+    return array
+
+
 def _has_missing(values: np.ndarray) -> bool:
     if values.dtype.kind == "f":
         return bool(np.isnan(values).any())
     if values.dtype.kind == "O":
-        return any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values)
+        return any(v is None or (isinstance(v, float) and v != v) for v in values)
     return False
 
 
-def _units_per_stratum(strata: np.ndarray, clusters: np.ndarray) -> np.ndarray:
-    pairs = np.unique(np.stack([strata, clusters], axis=1), axis=0)
-    counts = np.bincount(pairs[:, 0], minlength=int(strata.max()) + 1)
-    return counts[strata].astype(float)
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes 0..K-1 for any hashable values, and the K distinct values in code order."""
+    array = np.asarray(values)
+    if array.dtype.kind == "O":
+        # Mixed objects (numbers and text) compare as text, as R's factor levels do.
+        array = array.astype(str)
+    labels, inverse = np.unique(array, return_inverse=True)
+    return inverse.astype(np.int64).reshape(-1), labels
 
 
-def _constant_within(values: np.ndarray, strata: np.ndarray, name: str) -> None:
+def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Codes of the pairs (a_i, b_i) of two non-negative integer code arrays."""
+    combined = a.astype(np.int64) * (int(b.max()) + 1) + b.astype(np.int64)
+    return np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+
+def _count(codes: np.ndarray) -> int:
+    return int(codes.max()) + 1
+
+
+def _first_rows(codes: np.ndarray, k: int) -> np.ndarray:
+    first = np.full(k, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+def _clusters_per_stratum(strata: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """n_h: distinct clusters in each stratum (clusters are unique across strata)."""
+    stratum_of_cluster = np.zeros(int(clusters.max()) + 1, dtype=np.int64)
+    stratum_of_cluster[clusters] = strata
+    return np.bincount(stratum_of_cluster, minlength=int(strata.max()) + 1).astype(float)
+
+
+def _popsizes(
+    fpc: Sequence[np.ndarray] | None,
+    sampled: list[np.ndarray],
+    strata: list[np.ndarray],
+    n: int,
+) -> list[np.ndarray] | None:
+    """Population sizes per row and stage from R's fpc (sizes, or fractions when all <= 1)."""
+    if not fpc:
+        return None
+    if len(fpc) > len(sampled):
+        raise ValueError("more fpc columns than sampling stages")
+    raw = [np.asarray(f, dtype=float) for f in fpc]
+    if any(f.shape != (n,) for f in raw):
+        raise ValueError("fpc must have one value per row")
+    if any(np.isnan(f).any() for f in raw):
+        raise ValueError("fpc has missing values")
+    values = np.concatenate(raw)
+    if (values < 0).any():
+        raise ValueError("fpc cannot be negative")
+    are_sizes = bool((values > 1).any())
+    if are_sizes and (values < 1).any():
+        raise ValueError("fpc must be all population sizes (>= 1) or all sampling fractions (<= 1)")
+    sizes = []
+    for level, f in enumerate(raw):
+        # A zero fraction means "unknown": sampling with replacement, as R's n/0 = Inf.
+        size = f if are_sizes else np.divide(sampled[level], f, out=np.full(n, np.inf), where=f > 0)
+        if (size < sampled[level] - 1e-9).any():
+            raise ValueError("fpc implies more than 100% sampling in some stratum")
+        _constant_within(size, strata[level])
+        sizes.append(size)
+    # Stages without an fpc are taken as sampled with replacement (R requires one per stage).
+    sizes.extend(np.full(n, np.inf) for _ in range(len(sizes), len(sampled)))
+    return sizes
+
+
+def _constant_within(values: np.ndarray, strata: np.ndarray) -> None:
     order = np.lexsort((values, strata))
     s, v = strata[order], values[order]
-    same_stratum = s[1:] == s[:-1]
-    if (same_stratum & (v[1:] != v[:-1])).any():
-        raise ValueError(f"{name} values vary within a stratum")
+    if ((s[1:] == s[:-1]) & (v[1:] != v[:-1])).any():
+        raise ValueError("fpc values vary within a stratum")
 
 
 def variance_of_totals(design: Design, z: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Covariance matrix of estimated totals from weighted influence values ``z`` ((n,) or
-    (n, k)), as R's ``svyrecvar``. ``rows`` marks the domain (for lonely-PSU bookkeeping as R's
-    subsets do); ``z`` must already be zero outside it."""
+    """Covariance matrix (k, k) of the estimated totals of weighted influence values ``z``
+    ((n,) or (n, k)), as R's ``svyrecvar``.
+
+    ``rows`` (boolean mask) marks the domain's rows: as in R, strata without any of them take no
+    part in lonely-PSU handling, and ``z`` is taken as zero outside them. A calibrated design
+    keeps every row, as R's subsets of calibrated designs do."""
     x = np.asarray(z, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
+    if x.ndim != 2 or x.shape[0] != design.n:
+        raise ValueError("influence values must have one row per design row")
+    keep: np.ndarray | None = None
+    if rows is not None and not design.calibrated:
+        keep = np.asarray(rows, dtype=bool)
+        if keep.shape != (design.n,):
+            raise ValueError("rows must have one value per design row")
+        x = np.where(keep[:, None], x, 0.0)
     for residualize in design.residualizers:
         x = residualize(x)
-    keep = np.ones(design.n, dtype=bool) if rows is None or design.calibrated else rows
-    return _multistage(design, x, np.flatnonzero(keep), 0)
-
-
-def _multistage(design: Design, x: np.ndarray, index: np.ndarray, stage: int) -> np.ndarray:
-    v = _onestage(design, x[index], index, stage)
-    if design.popsize is None or stage + 1 >= len(design.clusters):
-        return v
-    clusters = design.clusters[stage][index]
-    order = np.argsort(clusters, kind="stable")
-    bounds = np.flatnonzero(np.diff(clusters[order])) + 1
-    for group in np.split(order, bounds):
-        rows = index[group]
-        fraction = design.sampled[stage][rows[0]] / design.popsize[stage][rows[0]]
-        v = v + _multistage(design, x, rows, stage + 1) * fraction
-    return v
-
-
-def _onestage(design: Design, x: np.ndarray, index: np.ndarray, stage: int) -> np.ndarray:
     k = x.shape[1]
-    strata = design.strata[stage][index]
-    clusters = design.clusters[stage][index]
-    n_psu = design.sampled[stage][index]
-    size = (
-        design.popsize[stage][index] if design.popsize is not None else np.full(len(index), np.inf)
-    )
-    # PSU totals.
-    psu_codes, psu_of_row = np.unique(clusters, return_inverse=True)
-    totals = np.zeros((len(psu_codes), k))
-    np.add.at(totals, psu_of_row, x)
-    first_row = np.zeros(len(psu_codes), dtype=np.int64)
-    first_row[psu_of_row[::-1]] = np.arange(len(index))[::-1]
-    psu_stratum = strata[first_row]
-    stratum_codes, stratum_of_psu = np.unique(psu_stratum, return_inverse=True)
-    n_strata = len(stratum_codes)
-    first_psu = np.zeros(n_strata, dtype=np.int64)
-    first_psu[stratum_of_psu[::-1]] = np.arange(len(psu_codes))[::-1]
-    nh = n_psu[first_row[first_psu]]  # PSUs the design sampled in the stratum
-    present = np.bincount(stratum_of_psu, minlength=n_strata)  # PSUs with rows here
-    pop = size[first_row[first_psu]]
-    f = np.where(np.isinf(pop), 1.0, (pop - nh) / np.where(np.isinf(pop), 1.0, pop))
-    scale = np.where(nh > 1, f * nh / np.maximum(nh - 1, 1), f)
-    self_representing = f < 1e-7
-    sums = np.zeros((n_strata, k))
-    np.add.at(sums, stratum_of_psu, totals)
-    # A stratum sampled completely (f = 0) has no variance at this stage, lonely or not.
-    lonely = (nh <= 1) & ~self_representing
-    if lonely.any() and design.lonely_psu == LonelyPSU.FAIL:
-        raise LonelyPSUError(
-            f"a stratum has only one PSU at stage {stage + 1}; choose lonely_psu "
-            "adjust, remove, certainty or average"
-        )
-    centre = sums / np.maximum(nh, 1)[:, None]
-    if design.lonely_psu == LonelyPSU.ADJUST:
-        grand = x.sum(axis=0) / nh.sum()
-        adjust = lonely & (present == 1)
-        centre[adjust] = grand
-    deviations = totals - centre[stratum_of_psu]
-    weight = np.where(self_representing, 0.0, scale)
-    if design.lonely_psu in (LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.AVERAGE):
-        weight = np.where(lonely, 0.0, weight)
-    root = np.sqrt(weight)[stratum_of_psu][:, None]
-    v = (deviations * root).T @ (deviations * root)
-    # Sampled PSUs without rows here (domains): their totals are zero, deviation -centre.
-    missing = np.maximum(nh - present, 0) * weight
-    if missing.any():
-        v = v + (centre * missing[:, None]).T @ centre
-    if design.lonely_psu == LonelyPSU.AVERAGE:
-        ok = int((~lonely & ~self_representing).sum() + (self_representing & ~lonely).sum())
-        if ok > 0 and lonely.any():
-            v = v * n_strata / ok
+    v = np.zeros((k, k))
+    for level, stage in enumerate(design.stages):
+        if level > 0 and not design.has_fpc:
+            break  # without an fpc R stops at the first stage (ultimate clusters)
+        v += _stage_variance(stage, x, keep, design.lonely_psu, level + 1)
     return v
+
+
+def _column_sums(codes: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    out = np.empty((size, x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(codes, weights=x[:, j], minlength=size)
+    return out
+
+
+def _stage_variance(
+    stage: Stage, x: np.ndarray, keep: np.ndarray | None, lonely_psu: LonelyPSU, number: int
+) -> np.ndarray:
+    n_clusters = len(stage.stratum_of_cluster)
+    n_strata = len(stage.sampled)
+    if stage.one_row_per_cluster:
+        totals = np.empty_like(x)
+        totals[stage.clusters] = x
+    else:
+        totals = _column_sums(stage.clusters, x, n_clusters)
+    if keep is None:
+        present = np.ones(n_strata, dtype=bool)
+    else:
+        present = np.bincount(stage.strata[keep], minlength=n_strata) > 0
+    nh, popsize = stage.sampled, stage.popsize
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isinf(popsize), 1.0, (popsize - nh) / popsize)
+    scale = np.where(nh > 1, f * nh / np.maximum(nh - 1, 1), f)
+    self_representing = f < SELF_REPRESENTING
+    lonely = present & (nh <= 1) & ~self_representing
+    if lonely.any() and lonely_psu == LonelyPSU.FAIL:
+        label = stage.labels[int(np.flatnonzero(lonely)[0])]
+        where = f"stratum {label!r}" if number == 1 else label
+        raise LonelyPSUError(
+            f"{where} has only one PSU at stage {number}; set lonely_psu to adjust, remove, "
+            "certainty or average"
+        )
+    sums = _column_sums(stage.stratum_of_cluster, totals, n_strata)
+    centre = sums / nh[:, None]
+    if lonely.any() and lonely_psu == LonelyPSU.ADJUST:
+        # R 4.x recentres a lonely PSU at the mean PSU total of all strata of its scope.
+        in_scope = present
+        scope_sum = _column_sums(stage.scope[in_scope], sums[in_scope], n_strata)
+        scope_psus = np.bincount(stage.scope[in_scope], weights=nh[in_scope], minlength=n_strata)
+        centre[lonely] = scope_sum[stage.scope[lonely]] / scope_psus[stage.scope[lonely], None]
+    weight = np.where(present & ~self_representing, scale, 0.0) * stage.fraction_above
+    if lonely_psu in (LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.AVERAGE):
+        weight = np.where(lonely, 0.0, weight)
+    if lonely.any() and lonely_psu == LonelyPSU.AVERAGE:
+        strata_in_scope = np.bincount(stage.scope[present], minlength=n_strata)
+        lonely_in_scope = np.bincount(stage.scope[lonely], minlength=n_strata)
+        usable = strata_in_scope - lonely_in_scope
+        affected = lonely_in_scope > 0
+        if (affected & (usable == 0)).any():
+            label = stage.labels[int(np.flatnonzero(lonely)[0])]
+            raise LonelyPSUError(
+                f"lonely_psu average: no stratum with two or more PSUs to average over "
+                f"(stage {number}, {label})"
+            )
+        factor = np.where(affected, strata_in_scope / np.maximum(usable, 1), 1.0)
+        weight = weight * factor[stage.scope]
+    cluster_weight = weight[stage.stratum_of_cluster]
+    used = cluster_weight > 0
+    deviations = totals[used] - centre[stage.stratum_of_cluster[used]]
+    rooted = deviations * np.sqrt(cluster_weight[used])[:, None]
+    return rooted.T @ rooted
 
 
 def degrees_of_freedom(design: Design, rows: np.ndarray | None = None) -> int:
-    """PSUs minus strata among the rows with non-zero weight in the domain, as R's degf()."""
+    """Design degrees of freedom as R's ``degf()``: first-stage PSUs minus first-stage strata
+    among the rows (of the domain, when ``rows`` is given) with non-zero weight."""
     keep = design.weights != 0
     if rows is not None:
-        keep = keep & rows
+        keep = keep & np.asarray(rows, dtype=bool)
     if not keep.any():
         return 0
-    psus = len(np.unique(design.clusters[0][keep]))
-    strata = len(np.unique(design.strata[0][keep]))
-    return psus - strata
+    stage = design.stages[0]
+    psus = np.count_nonzero(np.bincount(stage.clusters[keep]))
+    strata = np.count_nonzero(np.bincount(stage.strata[keep]))
+    return int(psus - strata)

@@ -1,17 +1,31 @@
-"""Design-based estimators by Taylor linearisation (Binder 1983; Lumley 2010, ch. 2-3).
+"""Design-based estimators by Taylor linearisation (Binder 1983; Woodruff 1971; Lumley 2010,
+ch. 2-3), equal to R's survey package (``svymean``, ``svytotal``, ``svyratio``, ``svyciprop``).
 
-Every estimator forms weighted influence values z_i (zero outside the domain), and its variance
-is the design variance of their total (``design.variance_of_totals``):
+Every estimator forms weighted influence values z_i, zero outside the domain D, and its variance
+is the design variance of their total (``analysis.design.variance_of_totals``); with W = sum_D w:
 
 * total       T = sum_D w y                      z = w y
-* mean        ybar = sum_D w y / sum_D w         z = w (y - ybar) / sum_D w
-* proportion  the mean of the 0/1 success indicator, with svyciprop's intervals
+* mean        ybar = sum_D w y / W               z = w (y - ybar) / W
+* proportion  the mean of the 0/1 success indicator, with ``svyciprop``'s intervals
 * ratio       R = sum_D w y / sum_D w x          z = w (y - R x) / sum_D w x
-* composite   C = sum_j a_j p_j                  z = sum_j a_j z_j (all covariances kept)
-* difference  theta_a - theta_b                  z = z_a - z_b
+* composite   C = sum_j a_j p_j                  z = sum_j a_j z_j (every covariance kept)
+* difference  theta_a - theta_b                  z = z_a - z_b (their covariance kept)
 
-The design effect compares the variance with simple random sampling of the same size without
-replacement (or with replacement), as R's ``deff=TRUE`` / ``deff="replace"``.
+Rows where the variable is missing are outside the domain (R's ``na.rm=TRUE``). Domains are
+never dropped from the design.
+
+Design effect (Kish 1965; R's ``deff=``): deff = V / V_srs, with V_srs the variance of the same
+estimator under simple random sampling of the same n rows, from the per-unit linearised values
+u_i = z_i / w_i over the n rows of the domain carrying the variable:
+
+    V_srs = s_u^2 W^2 / n (1 - n / W)        (``deff=True``: without replacement, as R)
+    V_srs = s_u^2 W^2 / n                    (``deff="replace"``)
+
+where s_u^2 = n / (n - 1) sum w (u - ubar)^2 / W (R's ``svyvar``). For the mean, total and ratio
+this is R's definition; for composites and differences it is the same rule applied to their
+influence values. The effective sample size is always n_eff = n / deff with the
+without-replacement deff (n when deff is undefined, e.g. a zero variance), whether or not a deff
+was asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +39,13 @@ import numpy as np
 
 from analysis.design import Design, LonelyPSU, degrees_of_freedom, variance_of_totals
 from analysis.flags import reliability_flags
-from analysis.intervals import CIMethod, proportion_interval, t_interval
+from analysis.intervals import (
+    CIMethod,
+    ci_method,
+    glm_working_variance,
+    proportion_interval,
+    t_interval,
+)
 from analysis.results import Estimate
 
 
@@ -36,13 +56,14 @@ class DeffKind(enum.StrEnum):
 
 
 def deff_kind(value: bool | str | None) -> DeffKind:
+    """R's ``deff=`` argument: False/None, True (without replacement) or "replace"."""
     if value is None or value is False:
         return DeffKind.NONE
     if value is True:
         return DeffKind.WITHOUT_REPLACEMENT
     if value == "replace":
         return DeffKind.REPLACEMENT
-    raise ValueError('deff must be true, false or "replace"')
+    raise ValueError(f'deff must be true, false or "replace", not {value!r}')
 
 
 class EmptyDomainError(ValueError):
@@ -51,117 +72,166 @@ class EmptyDomainError(ValueError):
 
 @dataclass(frozen=True)
 class _Linear:
+    """A linearised statistic: its value, influence values z (zero outside ``rows``), the rows
+    that carry it, and the total weight of those rows."""
+
     value: float
     z: np.ndarray
-    rows: np.ndarray  # the domain rows that carry the variable
-    total_weight: float
+    rows: np.ndarray
 
 
 def _mask(design: Design, domain: np.ndarray | None) -> np.ndarray:
     if domain is None:
         return np.ones(design.n, dtype=bool)
-    mask = np.asarray(domain, dtype=bool)
+    mask = np.asarray(domain)
     if mask.shape != (design.n,):
         raise ValueError("the domain must have one value per row")
-    return mask
+    return mask.astype(bool)
 
 
-def _values(design: Design, y: np.ndarray) -> np.ndarray:
-    values = np.asarray(y, dtype=float)
+def _values(design: Design, y: np.ndarray, what: str = "the variable") -> np.ndarray:
+    try:
+        values = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numeric") from None
     if values.shape != (design.n,):
-        raise ValueError("the variable must have one value per row")
+        raise ValueError(f"{what} must have one value per row")
+    if np.isinf(values).any():
+        raise ValueError(f"{what} has infinite values")
     return values
 
 
-def _linear_mean(design: Design, y: np.ndarray, domain: np.ndarray) -> _Linear:
+def _linear_mean(
+    design: Design, y: np.ndarray, domain: np.ndarray, what: str = "the variable"
+) -> _Linear:
     rows = domain & ~np.isnan(y) & (design.weights != 0)
     if not rows.any():
-        raise EmptyDomainError("no row of the domain has a value for the variable")
+        raise EmptyDomainError(f"no row of the domain has a value for {what}")
     w = np.where(rows, design.weights, 0.0)
     total_weight = float(w.sum())
-    if total_weight <= 0:
-        raise EmptyDomainError("the domain's rows all have zero weight")
     yy = np.where(rows, y, 0.0)
-    value = float((w * yy).sum() / total_weight)
+    value = float(w @ yy / total_weight)
     z = w * (yy - value) / total_weight
-    return _Linear(value, z, rows, total_weight)
+    return _Linear(value, z, rows)
 
 
-def _srs_variance(design: Design, y: np.ndarray, rows: np.ndarray, kind: DeffKind) -> float:
-    """Variance of the mean under simple random sampling of the same size (R's svyvar)."""
+def _srs_variance(design: Design, z: np.ndarray, rows: np.ndarray, kind: DeffKind) -> float:
+    """V_srs of the module docstring from influence values z over ``rows``."""
     w = design.weights[rows]
-    values = y[rows]
     n = int(rows.sum())
     if n < 2:
         return math.nan
-    mean = float((w * values).sum() / w.sum())
-    population_variance = float((w * (values - mean) ** 2).sum() / w.sum()) * n / (n - 1)
-    variance = population_variance / n
-    if kind == DeffKind.WITHOUT_REPLACEMENT:
-        npop = float(w.sum())
-        variance *= max(npop - n, 0.0) / npop
-    return variance
+    u = z[rows] / w
+    big_w = float(w.sum())
+    centre = float(w @ u) / big_w
+    s2 = float(w @ (u - centre) ** 2) / big_w * n / (n - 1)
+    variance = s2 * big_w**2 / n
+    if kind == DeffKind.REPLACEMENT:
+        return variance
+    if big_w < n:
+        return math.nan  # R: "sample size greater than population size"
+    return variance * (big_w - n) / big_w
+
+
+def _design_effect(
+    design: Design, variance: float, z: np.ndarray, rows: np.ndarray, kind: DeffKind
+) -> tuple[float | None, float]:
+    """(the deff asked for, or None; n_eff = n / deff without replacement)."""
+    n = int(rows.sum())
+
+    def ratio(k: DeffKind) -> float:
+        srs = _srs_variance(design, z, rows, k)
+        return variance / srs if math.isfinite(srs) and srs > 0 else math.nan
+
+    wor = ratio(DeffKind.WITHOUT_REPLACEMENT)
+    n_eff = n / wor if math.isfinite(wor) and wor > 0 else float(n)
+    if kind == DeffKind.NONE:
+        return None, n_eff
+    return (wor if kind == DeffKind.WITHOUT_REPLACEMENT else ratio(kind)), n_eff
+
+
+def _has_lonely_psu(design: Design, rows: np.ndarray) -> bool:
+    """Whether a stratum of the domain has a single PSU that a lonely_psu option handled."""
+    if design.lonely_psu == LonelyPSU.FAIL:
+        return False
+    keep = np.ones(design.n, dtype=bool) if design.calibrated else rows
+    for level, stage in enumerate(design.stages):
+        if level > 0 and not design.has_fpc:
+            break
+        present = np.bincount(stage.strata[keep], minlength=len(stage.sampled)) > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(
+                np.isinf(stage.popsize), 1.0, (stage.popsize - stage.sampled) / stage.popsize
+            )
+        if (present & (stage.sampled <= 1) & (f >= 1e-7)).any():
+            return True
+    return False
 
 
 def _finish(
     design: Design,
     *,
     value: float,
-    variance: float,
+    z: np.ndarray,
     rows: np.ndarray,
+    variance_rows: np.ndarray,
     df_rows: np.ndarray,
     level: float,
-    deff: float | None,
-    n_eff: float,
+    deff: bool | str,
+    df: float | None,
     proportion_ci: CIMethod | None,
+    successes: np.ndarray | None = None,
 ) -> Estimate:
+    """Variance, design effect, interval and flags of a linearised statistic."""
+    kind = deff_kind(deff)
+    variance = float(variance_of_totals(design, z, variance_rows)[0, 0])
     se = math.sqrt(max(variance, 0.0))
-    df = float(degrees_of_freedom(design, df_rows))
+    design_df = float(degrees_of_freedom(design, df_rows))
+    used_df = design_df if df is None else float(df)
     n = int(rows.sum())
+    reported_deff, n_eff = _design_effect(design, variance, z, rows, kind)
     if proportion_ci is not None:
+        working = None
+        if proportion_ci == CIMethod.LIKELIHOOD and successes is not None and 0 < value < 1:
+            working = glm_working_variance(successes[rows], design.weights[rows])
         low, high = proportion_interval(
-            value, se, df, n_eff, proportion_ci, level, n_rows=int(df_rows.sum())
+            value,
+            se,
+            used_df,
+            n_eff,
+            proportion_ci,
+            level,
+            n_rows=n,
+            design_df=design_df,
+            working_variance=working,
         )
         method = proportion_ci.value
     else:
-        low, high = t_interval(value, se, df, level)
+        low, high = t_interval(value, se, used_df, level)
         method = "t"
     flags = reliability_flags(
         n=n,
         n_eff=n_eff,
-        df=df,
+        df=used_df,
         value=value,
         ci_low=low,
         ci_high=high,
         is_proportion=proportion_ci is not None,
-        lonely_psu_adjusted=design.lonely_psu != LonelyPSU.FAIL and _has_lonely(design, rows),
+        lonely_psu_adjusted=_has_lonely_psu(design, variance_rows),
     )
     return Estimate(
         value=value,
         se=se,
-        df=df,
+        df=used_df,
         ci_low=low,
         ci_high=high,
         level=level,
         ci_method=method,
         n=n,
         n_eff=n_eff,
-        deff=deff,
-        flags=flags,
+        deff=reported_deff,
+        flags=tuple(dict.fromkeys((*flags, *design.flags))),
     )
-
-
-def _has_lonely(design: Design, rows: np.ndarray) -> bool:
-    return bool((design.sampled[0][rows] <= 1).any())
-
-
-def _deff(variance: float, srs: float, kind: DeffKind) -> tuple[float | None, float]:
-    ratio = variance / srs if srs and math.isfinite(srs) and srs > 0 else math.nan
-    return (ratio if kind != DeffKind.NONE else None), ratio
-
-
-def _n_eff(n: int, ratio: float) -> float:
-    return n / ratio if math.isfinite(ratio) and ratio > 0 else float(n)
 
 
 def mean(
@@ -171,9 +241,25 @@ def mean(
     *,
     level: float = 0.95,
     deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """Weighted mean of ``y`` over the domain's rows where it is present (NaN = missing)."""
-    return _mean_estimate(design, y, domain, level=level, deff=deff, ci=None)
+    """Weighted mean ybar = sum_D w y / sum_D w over the domain's rows where ``y`` is present
+    (NaN = missing), as R's ``svymean(na.rm=TRUE)``; t interval on ``df`` (default: the design
+    df of those rows)."""
+    values = _values(design, y)
+    lin = _linear_mean(design, values, _mask(design, domain))
+    return _finish(
+        design,
+        value=lin.value,
+        z=lin.z,
+        rows=lin.rows,
+        variance_rows=lin.rows,
+        df_rows=lin.rows,
+        level=level,
+        deff=deff,
+        df=df,
+        proportion_ci=None,
+    )
 
 
 def proportion(
@@ -184,39 +270,30 @@ def proportion(
     ci: CIMethod | str = CIMethod.BETA,
     level: float = 0.95,
     deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """Share of the domain's rows (with the variable present) that are successes.
-    ``success`` holds 1.0 / 0.0, NaN where the variable is missing."""
-    method = ci if isinstance(ci, CIMethod) else CIMethod(ci)
-    return _mean_estimate(design, success, domain, level=level, deff=deff, ci=method)
-
-
-def _mean_estimate(
-    design: Design,
-    y: np.ndarray,
-    domain: np.ndarray | None,
-    *,
-    level: float,
-    deff: bool | str,
-    ci: CIMethod | None,
-) -> Estimate:
-    values = _values(design, y)
+    """Share p = sum_D w s / sum_D w of successes s (1.0 / 0.0, NaN where the variable is
+    missing) among the domain's rows with the variable, with the interval ``ci`` of R's
+    ``svyciprop`` (``analysis.intervals``) on ``df`` degrees of freedom (default: the design df
+    of those rows)."""
+    method = ci_method(ci)
+    values = _values(design, success, "the success indicator")
+    present = values[~np.isnan(values)]
+    if ((present != 0) & (present != 1)).any():
+        raise ValueError("a proportion needs 1 (success), 0 (failure) or NaN (missing) values")
     lin = _linear_mean(design, values, _mask(design, domain))
-    variance = float(variance_of_totals(design, lin.z, lin.rows)[0, 0])
-    kind = deff_kind(deff)
-    # n_eff always uses the design effect against sampling without replacement.
-    basis = kind if kind != DeffKind.NONE else DeffKind.WITHOUT_REPLACEMENT
-    reported, ratio = _deff(variance, _srs_variance(design, values, lin.rows, basis), kind)
     return _finish(
         design,
         value=lin.value,
-        variance=variance,
+        z=lin.z,
         rows=lin.rows,
+        variance_rows=lin.rows,
         df_rows=lin.rows,
         level=level,
-        deff=reported,
-        n_eff=_n_eff(int(lin.rows.sum()), ratio),
-        proportion_ci=ci,
+        deff=deff,
+        df=df,
+        proportion_ci=method,
+        successes=values,
     )
 
 
@@ -227,34 +304,28 @@ def total(
     *,
     level: float = 0.95,
     deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """Estimated population total of ``y`` in the domain (missing values count as absent)."""
+    """Estimated population total T = sum_D w y of ``y`` over the domain (missing values count
+    as absent, R's ``svytotal(na.rm=TRUE)``); its df is that of all the domain's rows."""
     values = _values(design, y)
     mask = _mask(design, domain)
-    present = mask & ~np.isnan(values)
     if not mask.any():
         raise EmptyDomainError("the domain has no rows")
+    present = mask & ~np.isnan(values)
+    if not present.any():
+        raise EmptyDomainError("no row of the domain has a value for the variable")
     z = np.where(present, design.weights * np.nan_to_num(values), 0.0)
-    value = float(z.sum())
-    variance = float(variance_of_totals(design, z, mask)[0, 0])
-    kind = deff_kind(deff)
-    srs = _srs_variance(
-        design,
-        np.nan_to_num(values),
-        present,
-        kind if kind != DeffKind.NONE else DeffKind.WITHOUT_REPLACEMENT,
-    )
-    srs_total = srs * float(design.weights[present].sum()) ** 2
-    reported, ratio = _deff(variance, srs_total, kind)
     return _finish(
         design,
-        value=value,
-        variance=variance,
-        rows=present,
+        value=float(z.sum()),
+        z=z,
+        rows=present & (design.weights != 0),
+        variance_rows=present,
         df_rows=mask,
         level=level,
-        deff=reported,
-        n_eff=_n_eff(int(present.sum()), ratio),
+        deff=deff,
+        df=df,
         proportion_ci=None,
     )
 
@@ -266,29 +337,33 @@ def ratio(
     domain: np.ndarray | None = None,
     *,
     level: float = 0.95,
+    deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """Ratio of two estimated totals over the domain's rows where both are present."""
-    y, x = _values(design, numerator), _values(design, denominator)
-    rows = _mask(design, domain) & ~np.isnan(y) & ~np.isnan(x)
+    """R = sum_D w y / sum_D w x over the domain's rows where both are present, as R's
+    ``svyratio``; z = w (y - R x) / sum_D w x."""
+    y = _values(design, numerator, "the numerator")
+    x = _values(design, denominator, "the denominator")
+    rows = _mask(design, domain) & ~np.isnan(y) & ~np.isnan(x) & (design.weights != 0)
     if not rows.any():
-        raise EmptyDomainError("no row of the domain has both variables")
+        raise EmptyDomainError("no row of the domain has both the numerator and the denominator")
     w = np.where(rows, design.weights, 0.0)
     yy, xx = np.where(rows, y, 0.0), np.where(rows, x, 0.0)
-    denominator_total = float((w * xx).sum())
+    denominator_total = float(w @ xx)
     if denominator_total == 0:
         raise EmptyDomainError("the denominator's total is zero in the domain")
-    value = float((w * yy).sum()) / denominator_total
+    value = float(w @ yy) / denominator_total
     z = w * (yy - value * xx) / denominator_total
-    variance = float(variance_of_totals(design, z, rows)[0, 0])
     return _finish(
         design,
         value=value,
-        variance=variance,
+        z=z,
         rows=rows,
+        variance_rows=rows,
         df_rows=rows,
         level=level,
-        deff=None,
-        n_eff=float(rows.sum()),
+        deff=deff,
+        df=df,
         proportion_ci=None,
     )
 
@@ -300,39 +375,47 @@ def composite(
     *,
     item_weights: Sequence[float] | None = None,
     level: float = 0.95,
+    deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """sum_j a_j p_j: a weighted mean of item proportions (each among its own answering rows),
-    with the delta-method variance including every covariance between items."""
-    if not items:
+    """C = sum_j a_j p_j: a weighted mean of item means or proportions p_j, each among its own
+    answering rows of the domain, a_j >= 0 summing to 1 (equal by default). Delta method with
+    every covariance between items: z = sum_j a_j z_j, so V = a' Sigma a with Sigma the design
+    covariance of the p_j. t interval on the design df of all the domain's rows."""
+    if len(items) == 0:
         raise ValueError("a composite needs at least one item")
-    a = (
-        np.full(len(items), 1 / len(items))
-        if item_weights is None
-        else np.asarray(item_weights, float)
-    )
-    if len(a) != len(items):
+    if item_weights is None:
+        a = np.full(len(items), 1 / len(items))
+    else:
+        try:
+            a = np.asarray(item_weights, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("item_weights must be numbers") from None
+    if a.shape != (len(items),):
         raise ValueError("item_weights must have one weight per item")
-    if not math.isclose(float(a.sum()), 1.0, rel_tol=1e-9) or (a < 0).any():
+    if not np.isfinite(a).all() or (a < 0).any() or not math.isclose(float(a.sum()), 1.0):
         raise ValueError("item_weights must be non-negative and sum to 1")
     mask = _mask(design, domain)
+    if not mask.any():
+        raise EmptyDomainError("the domain has no rows")
     value = 0.0
     z = np.zeros(design.n)
     answering = np.zeros(design.n, dtype=bool)
-    for weight, item in zip(a, items, strict=True):
-        lin = _linear_mean(design, _values(design, item), mask)
-        value += weight * lin.value
+    for j, (weight, item) in enumerate(zip(a, items, strict=True)):
+        lin = _linear_mean(design, _values(design, item, f"item {j + 1}"), mask, f"item {j + 1}")
+        value += float(weight) * lin.value
         z += weight * lin.z
         answering |= lin.rows
-    variance = float(variance_of_totals(design, z, mask)[0, 0])
     return _finish(
         design,
         value=value,
-        variance=variance,
-        rows=mask & (design.weights != 0),
+        z=z,
+        rows=answering,
+        variance_rows=mask,
         df_rows=mask,
         level=level,
-        deff=None,
-        n_eff=float(answering.sum()),
+        deff=deff,
+        df=df,
         proportion_ci=None,
     )
 
@@ -345,24 +428,28 @@ def difference(
     domain: np.ndarray | None = None,
     *,
     level: float = 0.95,
+    deff: bool | str = False,
+    df: float | None = None,
 ) -> Estimate:
-    """Mean (or proportion, for 0/1 values) in domain ``a`` minus that in domain ``b``, with
-    their covariance (zero for disjoint strata, not in general)."""
+    """theta_a - theta_b: the mean of ``y`` (a proportion for 0/1 values) in domain ``a`` minus
+    that in domain ``b``, both within ``domain``. z = z_a - z_b, so V = V_a + V_b - 2 C_ab: the
+    covariance is zero for domains in disjoint strata, not in general (shared clusters,
+    calibration). t interval on the design df of all rows of ``domain``."""
     values = _values(design, y)
     mask = _mask(design, domain)
-    first = _linear_mean(design, values, mask & np.asarray(a, bool))
-    second = _linear_mean(design, values, mask & np.asarray(b, bool))
-    z = first.z - second.z
-    variance = float(variance_of_totals(design, z, mask)[0, 0])
+    in_a, in_b = _mask(design, a), _mask(design, b)
+    first = _linear_mean(design, values, mask & in_a, "the variable in the first group")
+    second = _linear_mean(design, values, mask & in_b, "the variable in the second group")
     rows = first.rows | second.rows
     return _finish(
         design,
         value=first.value - second.value,
-        variance=variance,
+        z=first.z - second.z,
         rows=rows,
+        variance_rows=mask,
         df_rows=mask,
         level=level,
-        deff=None,
-        n_eff=float(rows.sum()),
+        deff=deff,
+        df=df,
         proportion_ci=None,
     )

@@ -1,10 +1,26 @@
-"""Reliability flags after the NCHS Data Presentation Standards for Proportions (Parker et al.,
-National Center for Health Statistics, Vital Health Stat 2(175), 2017).
+"""Reliability flags after the NCHS Data Presentation Standards for Proportions (Parker JD, Talih
+M, Malec DJ, et al., National Center for Health Statistics, Vital Health Stat 2(175), 2017).
 
-For proportions: effective sample size under 30; absolute CI width of 0.30 or more; relative CI
-width (width / p) over 130% when the width is above 0.05; design df under 8; p exactly 0 or 1
-(the interval is one-sided and from a different rule). For every statistic: fewer than 30
-responses, df under 8, a lonely PSU handled by an option. A flag never hides the number.
+A flag never hides the number: the estimate, its SE and its interval are always returned, and the
+flags say which presentation rule it fails. The thresholds (NCHS, for proportions on the 0-1
+scale, with the Korn-Graubard interval as the reference interval):
+
+=============================== =============================================================
+``n_eff<30``                    effective sample size n_eff < 30 (NCHS: suppress)
+``wide_ci``                     absolute interval width >= 0.30 (NCHS: suppress)
+``wide_relative_ci``            0.05 < width < 0.30 and width / p > 130% (NCHS: suppress)
+``wide_relative_ci_complement`` the same rule for the complementary proportion 1 - p: p may be
+                                shown but 1 - p (say, the dissatisfied share) should not
+``df<8``                        design degrees of freedom < 8 (NCHS: flag for review)
+``p_is_0_or_1``                 p = 0 or 1: no variance estimate; the interval is the one-sided
+                                Korn-Graubard bound with n_eff = n (NCHS: flag for review; the
+                                relative-width rule is undefined for p and is applied to the
+                                complement only)
+=============================== =============================================================
+
+For every statistic: ``n<30`` (fewer than 30 responses carry the variable: few responses),
+``df<8`` and ``lonely_psu_adjusted`` (a stratum of the domain has a single PSU and the variance
+used one of R's lonely-PSU options instead of failing). Widths are on the scale of the estimate.
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ def reliability_flags(
     is_proportion: bool,
     lonely_psu_adjusted: bool = False,
 ) -> tuple[str, ...]:
+    """The flags of the module docstring that apply, in a fixed order."""
     flags: list[str] = []
     if n < MIN_RESPONSES:
         flags.append("n<30")
@@ -41,12 +58,16 @@ def reliability_flags(
         return tuple(flags)
     if n_eff < MIN_N_EFF:
         flags.append("n_eff<30")
-    width = ci_high - ci_low
     if value <= 0 or value >= 1:
         flags.append("p_is_0_or_1")
-    elif math.isfinite(width):
-        if width >= MAX_ABSOLUTE_WIDTH:
-            flags.append("wide_ci")
-        elif width > RELATIVE_FLOOR and width / value > MAX_RELATIVE_WIDTH:
+    width = ci_high - ci_low
+    if not math.isfinite(width):
+        return tuple(flags)
+    if width >= MAX_ABSOLUTE_WIDTH:
+        flags.append("wide_ci")
+    elif width > RELATIVE_FLOOR:
+        if 0 < value < 1 and width / value > MAX_RELATIVE_WIDTH:
             flags.append("wide_relative_ci")
+        if value < 1 and width / (1 - value) > MAX_RELATIVE_WIDTH:
+            flags.append("wide_relative_ci_complement")
     return tuple(flags)

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 class Estimate:
     """One design-based estimate with its uncertainty.
 
-    ``n`` counts the domain's rows with the variable present, ``n_eff`` is the effective sample
-    size n / deff (Kish's definition through the design effect against simple random sampling
-    without replacement), ``df`` the design degrees of freedom (PSUs minus strata among the
-    domain's rows). ``flags`` warn about reliability; they never hide the number.
+    ``value``, ``se`` (Taylor linearisation), ``df`` (of the interval: by default the design
+    degrees of freedom of the domain, PSUs minus strata as R's ``degf``), the interval
+    [``ci_low``, ``ci_high``] at ``level`` by ``ci_method`` (a ``CIMethod`` value for proportions,
+    ``"t"`` otherwise), ``n`` (rows of the domain carrying the variable), ``n_eff`` (effective
+    sample size n / deff, deff against simple random sampling without replacement), ``deff``
+    (only when asked for), and reliability ``flags`` (``analysis.flags``), which never hide the
+    number. The domain a caller estimated is carried by the caller.
     """
 
     value: float
