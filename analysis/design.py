@@ -380,13 +380,13 @@ def _column_sums(codes: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
 def _stage_variance(
     stage: Stage, x: np.ndarray, keep: np.ndarray | None, lonely_psu: LonelyPSU, number: int
 ) -> np.ndarray:
-    n_clusters = len(stage.stratum_of_cluster)
     n_strata = len(stage.sampled)
     if stage.one_row_per_cluster:
-        totals = np.empty_like(x)
-        totals[stage.clusters] = x
+        # Each row is its own PSU: its total is its value, and the order of PSUs is immaterial.
+        totals, stratum_of_total = x, stage.strata
     else:
-        totals = _column_sums(stage.clusters, x, n_clusters)
+        totals = _column_sums(stage.clusters, x, len(stage.stratum_of_cluster))
+        stratum_of_total = stage.stratum_of_cluster
     if keep is None:
         present = np.ones(n_strata, dtype=bool)
     else:
@@ -404,7 +404,7 @@ def _stage_variance(
             f"{where} has only one PSU at stage {number}; set lonely_psu to adjust, remove, "
             "certainty or average"
         )
-    sums = _column_sums(stage.stratum_of_cluster, totals, n_strata)
+    sums = _column_sums(stratum_of_total, totals, n_strata)
     centre = sums / nh[:, None]
     if lonely.any() and lonely_psu == LonelyPSU.ADJUST:
         # R 4.x recentres a lonely PSU at the mean PSU total of all strata of its scope.
@@ -428,11 +428,17 @@ def _stage_variance(
             )
         factor = np.where(affected, strata_in_scope / np.maximum(usable, 1), 1.0)
         weight = weight * factor[stage.scope]
-    cluster_weight = weight[stage.stratum_of_cluster]
-    used = cluster_weight > 0
-    deviations = totals[used] - centre[stage.stratum_of_cluster[used]]
-    rooted = deviations * np.sqrt(cluster_weight[used])[:, None]
-    return rooted.T @ rooted
+    total_weight = weight[stratum_of_total]
+    used = total_weight > 0
+    if not used.all():
+        totals, stratum_of_total, total_weight = (
+            totals[used],
+            stratum_of_total[used],
+            total_weight[used],
+        )
+    rooted = totals - centre[stratum_of_total]
+    rooted *= np.sqrt(total_weight)[:, None]
+    return np.dot(rooted.T, rooted)
 
 
 def degrees_of_freedom(design: Design, rows: np.ndarray | None = None) -> int:
