@@ -23,7 +23,8 @@ u_i = z_i / w_i over the n rows of the domain carrying the variable:
 
 where s_u^2 = n / (n - 1) sum w (u - ubar)^2 / W (R's ``svyvar``). For the mean, total and ratio
 this is R's definition; for composites and differences it is the same rule applied to their
-influence values. The effective sample size is always n_eff = n / deff with the
+influence values. deff is NaN where V_srs is zero or undefined (n < 2; W <= n without
+replacement, where R gives Inf or NA). The effective sample size is always n_eff = n / deff with the
 without-replacement deff (n when deff is undefined, e.g. a zero variance), whether or not a deff
 was asked for.
 """
