@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
@@ -369,11 +369,6 @@ def _local_day(offset: timedelta) -> Any:
     return sql_cast(Response.received_at + text(f"interval '{hours} hours'"), Date)
 
 
-def to_local(moment: datetime) -> datetime:
-    """A naive UTC timestamp as naive Vietnam time."""
-    return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ).replace(tzinfo=None)
-
-
 def daily_tallies(round_: Round, unit_ids: set[int] | None, *, now: datetime) -> list[DayTally]:
     """Responses per local day, from the first day of the period to today (or its last day),
     days without responses included."""
@@ -571,8 +566,6 @@ def monitor_round(round_: Round, unit_ids: set[int] | None, *, now: datetime) ->
 
 # --- The dossier frame beside the responses ------------------------------------------------------
 
-FRAME_PER_PAGE = 50
-
 
 @dataclass(frozen=True)
 class FrameCell:
@@ -651,7 +644,7 @@ def frame_view(
     )
     if problems_only:
         cells = [c for c in cells if c.responses_without_count or c.count_without_responses]
-    return summary, paginate_list(cells, page, FRAME_PER_PAGE)
+    return summary, paginate_list(cells, page, PER_PAGE)
 
 
 # --- The list of rounds -------------------------------------------------------------------------
