@@ -35,13 +35,25 @@ per-cell sufficient statistics of ``analysis.satisfaction_stats``: the responses
 and every domain of every level costs a few small matrix products. A cell with a single PSU is
 handled as R's ``survey.lonely.psu`` (default ``adjust``: centred at the grand mean of the
 linearised values, which is zero for these estimators, so its term is (1 - f_h) w_h^2 Z_p^2).
+Responses with weight 0 (no dossier count) are in no stratum: they count in ``n_excluded``
+only.
+
+Raked weights (``rake_to_margins``) are constant within cells and the margins are unions of
+cells, so R's calibration residuals (``rake``) only shift each response's linearised value by a
+constant within its cell: with responses as PSUs the stratified variance is unchanged, and this
+table equals R's ``rake`` on the cell-stratified design. With desks as PSUs the shift is
+proportional to each desk's responses and R's variance differs somewhat; this table then treats
+the raked weights as fixed (the variance conditional on the achieved cell sample sizes).
 
 Intervals. Criterion top-2-box proportions (and the overall question): Korn and Graubard's
 (1998) beta interval by default, or any method of ``analysis.intervals.CIMethod`` (logit as the
 alternative), exactly as ``analysis.intervals.proportion_interval`` / R's ``svyciprop``.
 Composite indices and mean scores: estimate +- t(df) se with the design degrees of freedom
-(PSUs minus strata among the domain's responses, as R's ``degf``), then intersected with the
-range the index can take (0-100 percent, the scale's range), which keeps the coverage.
+(PSUs minus strata among the domain's responses, as R's ``degf``; the normal quantile when df is
+0), then intersected with the range the index can take (0-100 percent, the scale's range), which
+keeps the coverage. The df of a criterion counts only the responses that answered it. A
+top-2-box composite at exactly 0% or 100% has no variance to build that interval on; it gets the
+one-sided Korn-Graubard bound of a proportion on its answering responses (``ci_method`` beta).
 
 Design effect (Kish 1965): the variance over that of simple random sampling without replacement
 of the m answering responses from N^ = sum of their weights, V_srs = (1 - m / N^) N^ /
@@ -367,44 +379,53 @@ class IndexTable:
             )
         return self.row(int(found[0]))
 
-    def to_records(self, decimals: int | None = 2) -> list[dict[str, object]]:
-        """One dict per row; estimates, SEs and bounds rounded to ``decimals`` for publication
-        (None keeps every digit)."""
+    def to_records(
+        self, rows: np.ndarray | None = None, *, decimals: int | None = 2
+    ) -> list[dict[str, object]]:
+        """One plain dict per row (all rows, or the row numbers ``rows`` from ``select``), for
+        JSON or a DataFrame: estimates, SEs and bounds rounded to ``decimals`` for publication
+        (None keeps every digit), NaN as None, empty keys as None."""
+        chosen = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
 
-        def rounded(value: float) -> float | None:
-            if math.isnan(value):
-                return None
-            return value if decimals is None else round(value, decimals)
+        def numbers(column: np.ndarray, places: int | None) -> list[float | None]:
+            values = column[chosen]
+            if places is not None:
+                values = np.round(values, places)
+            return [None if math.isnan(v) else v for v in values.tolist()]
 
-        out: list[dict[str, object]] = []
-        for i in range(len(self)):
-            row = self.row(i)
-            out.append(
-                {
-                    "level": row.level.value,
-                    "unit": row.unit,
-                    "area": row.area,
-                    "desk": row.desk,
-                    "kind": row.kind.value,
-                    "index": row.index,
-                    "measure": row.measure.value,
-                    "estimate": rounded(row.estimate),
-                    "se": rounded(row.se),
-                    "df": row.df,
-                    "ci_low": rounded(row.ci_low),
-                    "ci_high": rounded(row.ci_high),
-                    "confidence": row.confidence,
-                    "ci_method": row.ci_method,
-                    "n": row.n,
-                    "n_answering": row.n_answering,
-                    "n_excluded": row.n_excluded,
-                    "n_eff": rounded(row.n_eff),
-                    "deff": None if row.deff is None else round(row.deff, 4),
-                    "coverage": row.coverage,
-                    "flags": list(row.flags),
-                }
-            )
-        return out
+        def keys(column: np.ndarray) -> list[str | None]:
+            return [v or None for v in column[chosen].tolist()]
+
+        columns: dict[str, Sequence[object]] = {
+            "level": self.level[chosen].tolist(),
+            "unit": keys(self.unit),
+            "area": keys(self.area),
+            "desk": keys(self.desk),
+            "kind": self.kind[chosen].tolist(),
+            "index": self.index[chosen].tolist(),
+            "measure": self.measure[chosen].tolist(),
+            "estimate": numbers(self.estimate, decimals),
+            "se": numbers(self.se, decimals),
+            "df": self.df[chosen].tolist(),
+            "ci_low": numbers(self.ci_low, decimals),
+            "ci_high": numbers(self.ci_high, decimals),
+            "confidence": [self.confidence] * len(chosen),
+            "ci_method": self.ci_method[chosen].tolist(),
+            "n": self.n[chosen].tolist(),
+            "n_answering": self.n_answering[chosen].tolist(),
+            "n_excluded": self.n_excluded[chosen].tolist(),
+            "n_eff": numbers(self.n_eff, decimals),
+            "deff": numbers(self.deff, 4),
+            "coverage": numbers(self.coverage, None),
+        }
+        names: dict[int, list[str]] = {}
+        flags = [
+            list(names.setdefault(b, list(_flag_names(b)))) for b in self.flag_bits[chosen].tolist()
+        ]
+        return [
+            {**{name: values[i] for name, values in columns.items()}, "flags": flags[i]}
+            for i in range(len(chosen))
+        ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +537,7 @@ class _Cells:
     weight: np.ndarray  # w_h, 0 where excluded
     c: np.ndarray  # variance coefficient c_h (includes w_h^2)
     k: np.ndarray  # centring coefficient: 1 / n_h, or 0 for a lonely PSU under adjust
-    single: np.ndarray  # the cell has one PSU
+    lonely: np.ndarray  # one PSU, and not every dossier answered: a lonely PSU
     included: np.ndarray
     population: np.ndarray  # N_h (or the raked estimate), 0 where excluded
 
@@ -562,7 +583,7 @@ def _cells(stats: CellStats, weighting: Weighting, psu: PSU, lonely_psu: LonelyP
         weight=np.where(included, weight, 0.0),
         c=scale * weight**2,
         k=k,
-        single=single,
+        lonely=lonely,
         included=included,
         population=np.where(included, np.nan_to_num(weighting.population[at]), 0.0),
     )
@@ -755,7 +776,7 @@ def _domain_setup(
     block_cell = _block_cells(stats, cells)
     incl = cells.included[block_cell]
     w = cells.weight[block_cell]
-    single = cells.single[block_cell] & incl
+    single = cells.lonely[block_cell]
     psus = stats.psus * incl
     answering_psus = stats.answering_psus * incl[:, None]
     answering_any = stats.answering_any * incl[:, None]
@@ -913,6 +934,22 @@ def _measure_columns(
         )
         low[:, cols], high[:, cols] = lo.reshape(len(p), -1), hi.reshape(len(p), -1)
         method[:, cols] = options.method.value
+        # A composite at 0% or 100% (every answer to every criterion satisfied, or none) has
+        # no sampling variance to build a t interval on: it gets the one-sided Korn-Graubard
+        # bound of a proportion on its m answering responses, as a criterion would, rather
+        # than the point [100, 100] that would call three satisfied citizens "above target".
+        edge = ok & ~is_item[None, :] & ((estimate <= 0) | (estimate >= 1))
+        if edge.any():
+            lo, hi = _proportion_intervals(
+                estimate[edge],
+                se[edge],
+                dom.df[edge],
+                dom.m[edge],
+                CIMethod.BETA,
+                options.confidence,
+            )
+            low[edge], high[edge] = lo, hi
+            method[edge] = CIMethod.BETA.value
     bits = _reliability_bits(
         n=dom.m,
         n_eff=n_eff,
@@ -1254,8 +1291,9 @@ def _desk_chunks(responses: Responses, blocks_per_chunk: int) -> list[np.ndarray
     order = np.argsort(responses.desk, kind="stable")
     desk_sorted = responses.desk[order]
     starts = np.flatnonzero(np.r_[True, desk_sorted[1:] != desk_sorted[:-1]])
-    pairs = np.unique(np.stack([responses.desk, cell], axis=1), axis=0)
-    blocks_per_desk = np.bincount(pairs[:, 0], minlength=len(responses.desk_labels or ()))
+    cells = int(cell.max()) + 1
+    pairs = np.unique(responses.desk * cells + cell)
+    blocks_per_desk = np.bincount(pairs // cells, minlength=len(responses.desk_labels or ()))
     blocks_per_desk = blocks_per_desk[desk_sorted[starts]]
     chunks: list[np.ndarray] = []
     begin, count = 0, 0

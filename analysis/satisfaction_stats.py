@@ -272,11 +272,18 @@ def cell_stats(
         raise ValueError("the responses were built for a different template")
     if (chosen == PSU.DESK or by_desk) and responses.desk is None:
         raise ValueError("desk codes are needed for desks as PSUs or for desk statistics")
-    selected = (
-        np.arange(responses.n)
-        if rows is None
-        else (np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows))
-    )
+    if rows is None:
+        selected = np.arange(responses.n)
+    else:
+        chosen_rows = np.asarray(rows)
+        if chosen_rows.dtype == bool:
+            if chosen_rows.shape != (responses.n,):
+                raise ValueError("a row mask needs one value per response")
+            selected = np.flatnonzero(chosen_rows)
+        else:
+            selected = chosen_rows.astype(np.int64)
+            if len(np.unique(selected)) != len(selected):
+                raise ValueError("a response is selected twice")
     if len(selected) == 0:
         raise ValueError("no responses selected")
     n_areas = len(responses.area_labels)

@@ -16,6 +16,8 @@ sum_{h in u} n_h w_h = N_u and sum_{h in a} n_h w_h = N_a. Both margins are unio
 the raked weights are constant within a cell and the fitting runs on the table of response
 counts, not on the responses; it reaches the weights of ``analysis.calibration.rake`` (R's
 ``rake``) applied to the rows. No finite-population correction is used then: N_h is unknown.
+The variance treats the raked weights like N_h / n_h weights on the same cell strata; with
+responses as PSUs that is exactly R's variance after ``rake`` (see ``analysis.satisfaction``).
 
 Every weighting states its assumption (``caveat_vi``, ``caveat_en``): within a cell, those who
 answered are taken to be like those who did not. Nothing is dropped silently: cells with

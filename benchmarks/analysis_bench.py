@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import resource
 import shutil
 import statistics
@@ -150,8 +151,10 @@ def main() -> int:
     parser.add_argument("--r-sample", type=int, default=20_000)
     args = parser.parse_args()
     print(f"machine: {describe()}")
+    # Other work on the machine slows every figure below; the load says how much there was.
+    print(f"load average before the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     columns, dossiers = make_round(args.responses)
-    cells = len({(u, a) for u, a in zip(columns["unit"][:: 1], columns["area"], strict=True)})
+    cells = len({(u, a) for u, a in zip(columns["unit"][::1], columns["area"], strict=True)})
     print(
         f"round: {args.responses:,} responses x {columns['answers'].shape[1]} items "
         f"(22 criteria + overall question), {UNITS} units, {AREAS} areas, {cells:,} cells, "
@@ -235,9 +238,7 @@ def compare_with_r(
     frame = {key: max(1.0, round(value * ratio * 10)) for key, value in dossiers.items()}
     weighting = weights_from_dossiers(responses, frame)
     started = time.perf_counter()
-    ours = index_table(
-        responses, template(), weighting, levels=[Level.UNIT], measures=["top2box"]
-    )
+    ours = index_table(responses, template(), weighting, levels=[Level.UNIT], measures=["top2box"])
     our_seconds = time.perf_counter() - started
     lookup = weighting.index()
     keys = list(zip(small["unit"].tolist(), small["area"].tolist(), strict=True))
@@ -276,9 +277,7 @@ def compare_with_r(
     compared = undefined = 0
     with (folder / "r.csv").open(encoding="utf-8") as f:
         for line in csv.DictReader(f):
-            row = ours.find(
-                Level.UNIT, unit=line["unit"], index=line["item"], measure="top2box"
-            )
+            row = ours.find(Level.UNIT, unit=line["unit"], index=line["item"], measure="top2box")
             mine = {
                 "est": row.estimate / 100,
                 "se": row.se / 100,

@@ -156,3 +156,21 @@ def test_verdicts_ranks_and_changes_on_a_table() -> None:
     assert {c.current.unit for c in overall} == {"U1", "U2", "U3"}
     assert all(c.direction == Direction.UP for c in overall)
     assert all(c.estimate == pytest.approx(c.current.estimate - c.previous.estimate) for c in moved)
+
+
+def test_three_satisfied_citizens_are_not_above_a_ninety_percent_target() -> None:
+    few = Responses.build(
+        TEMPLATE,
+        response_id=[1, 2, 3],
+        unit=["U1"] * 3,
+        area=["HT"] * 3,
+        answers=np.full((3, 3), 5.0),
+    )
+    table = index_table(few, TEMPLATE, weights_from_dossiers(few, {("U1", "HT"): 400}))
+    overall = table.find(Level.UNIT, unit="U1")
+    assert overall.estimate == 100.0 and overall.se == 0.0
+    # No variance to build a t interval on: the one-sided Korn-Graubard bound of a proportion
+    # on 3 responses with 2 df, (0.025)^(1/3) = 29.24%, as for each criterion.
+    assert overall.ci_low == pytest.approx(100 * 0.025 ** (1 / 3))
+    assert overall.ci_method == "beta" and "p_is_0_or_1" in overall.flags
+    assert verdict(overall, 90.0) == Verdict.CANNOT_TELL
