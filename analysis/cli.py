@@ -15,8 +15,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,8 @@ def _display(value: float) -> int | float:
 
 
 class Table:
-    """The CSV's columns, read once; numeric forms and group codes computed on demand."""
+    """The CSV's columns, read once; text forms, numeric forms and group codes on demand (only
+    the columns a spec uses are ever converted)."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -69,10 +72,11 @@ class Table:
                 header = next(csv.reader(f), [])
             frame = pd.read_csv(
                 path,
-                dtype=str,
                 keep_default_na=False,
-                na_filter=False,
+                na_values=list(MISSING),
+                skipinitialspace=True,
                 encoding="utf-8-sig",
+                low_memory=False,
             )
         except FileNotFoundError:
             raise SpecError(f"data file not found: {path}") from None
@@ -93,33 +97,56 @@ class Table:
             raise SpecError(f"data file has no data rows: {path}")
         self.path = path
         self.n = len(frame)
-        self._raw: dict[str, np.ndarray] = {}
-        for name, column in zip(header, frame.columns, strict=True):
-            # Short rows leave NaN even as text; they are missing values like empty cells.
-            values = frame[column].fillna("").astype(str).str.strip()
-            self._raw[name] = values.to_numpy(dtype=object)
+        self._columns = dict(zip(header, (frame[c] for c in frame.columns), strict=True))
+        self._text: dict[str, np.ndarray] = {}
         self._numeric: dict[str, np.ndarray | None] = {}
         self._groups: dict[str, tuple[np.ndarray, list[Any], list[str]]] = {}
 
+    def text(self, name: str) -> np.ndarray:
+        """The column as stripped text, "" where missing."""
+        if name not in self._text:
+            column = self._columns[name]
+            if column.dtype.kind in "biuf":
+                numbers = column.to_numpy(dtype=float)
+                text = np.array(
+                    ["" if v != v else _number_key(v) for v in numbers.tolist()], dtype=object
+                )
+                if column.dtype.kind == "b":
+                    text = column.astype(str).to_numpy(dtype=object)
+            else:
+                stripped = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+                text = stripped.to_numpy(dtype=object)
+                text[np.isin(text, MISSING)] = ""
+            self._text[name] = text
+        return self._text[name]
+
     def require(self, name: str, what: str) -> str:
-        if name not in self._raw:
+        if name not in self._columns:
             raise SpecError(f"unknown column {name!r} ({what}) in {self.path.name}")
         return name
 
     def missing(self, name: str) -> np.ndarray:
-        return np.isin(self._raw[name], MISSING)
+        numeric = self.numeric(name)
+        return np.isnan(numeric) if numeric is not None else self.text(name) == ""
 
     def numeric(self, name: str) -> np.ndarray | None:
         """The column as floats (NaN = missing), or None when some present value is text."""
         if name not in self._numeric:
-            raw = self._raw[name]
-            missing = self.missing(name)
-            present = raw.copy()
-            present[missing] = None
-            converted = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce").to_numpy(
-                dtype=float
-            )
-            self._numeric[name] = None if (np.isnan(converted) & ~missing).any() else converted
+            column = self._columns[name]
+            if column.dtype.kind in "iuf":
+                self._numeric[name] = column.to_numpy(dtype=float)
+            elif column.dtype.kind == "b":
+                self._numeric[name] = None  # TRUE / FALSE are text, as R reads them
+            else:
+                text = self.text(name)
+                missing = text == ""
+                present = text.copy()
+                present[missing] = None
+                converted = pd.to_numeric(
+                    pd.Series(present, dtype=object), errors="coerce"
+                ).to_numpy(dtype=float)
+                numeric = (np.isnan(converted) & ~missing).any()
+                self._numeric[name] = None if numeric else converted
         return self._numeric[name]
 
     def number(self, name: str, what: str) -> np.ndarray:
@@ -143,8 +170,8 @@ class Table:
                 labels: list[Any] = [_display(float(v)) for v in uniques]
                 keys = [_number_key(float(v)) for v in uniques]
             else:
-                text = self._raw[name].copy()
-                text[self.missing(name)] = None
+                text = self.text(name).copy()
+                text[text == ""] = None
                 codes_all, uniques_text = pd.factorize(pd.Series(text, dtype=object), sort=True)
                 codes = np.asarray(codes_all, dtype=np.int64)
                 labels = [str(v) for v in uniques_text]
@@ -222,7 +249,7 @@ def _population(table: Table, margin: Margin, what: str) -> dict[str, float]:
         other = Table(population.csv)
         other.require(population.count, f"{what} count")
         names = [other.require(c, f"{what} by") for c in margin.by]
-        raw = {c: other._raw[c] for c in (*names, population.count)}
+        raw = {c: other.text(c) for c in (*names, population.count)}
         rows = [{c: raw[c][i] for c in raw} for i in range(other.n)]
     else:
         rows = population.rows
@@ -320,9 +347,13 @@ def _model_matrix(table: Table, terms: Sequence[str]) -> tuple[list[str], np.nda
 
 def _success(table: Table, column: str, success: Sequence[Scalar], what: str) -> np.ndarray:
     """1.0 where the value is a success, 0.0 where it is not, NaN where missing."""
+    numeric = table.numeric(column)
+    if numeric is not None:
+        wanted = [float(table.key(column, v, what)) for v in success]
+        return np.where(np.isnan(numeric), np.nan, np.isin(numeric, wanted).astype(float))
     codes, _labels, keys = table.groups(column)
-    wanted = {table.key(column, v, what) for v in success}
-    hit = np.array([k in wanted for k in keys] + [False])[codes]  # code -1 reads the False
+    chosen = {table.key(column, v, what) for v in success}
+    hit = np.array([k in chosen for k in keys] + [False])[codes]  # code -1 reads the False
     return np.where(codes < 0, np.nan, hit.astype(float))
 
 
@@ -375,11 +406,15 @@ def _groups(
     return out
 
 
-def _estimate(
-    design: Design, table: Table, spec: EstimateSpec, mask: np.ndarray, what: str
-) -> Estimate:
-    common: dict[str, Any] = {"level": spec.level, "deff": spec.deff, "df": spec.df}
+@dataclass(frozen=True)
+class _Inputs:
+    """One estimate's columns as arrays, read once for all its domains."""
 
+    values: tuple[np.ndarray, ...]
+    sides: tuple[np.ndarray, ...] = ()
+
+
+def _inputs(table: Table, spec: EstimateSpec, what: str) -> _Inputs:
     def values(column: str | None) -> np.ndarray:
         assert column is not None  # noqa: S101 (the spec parser requires it)
         name = table.require(column, f"{what}: variable")
@@ -387,32 +422,21 @@ def _estimate(
             return _success(table, name, spec.success, what)
         return table.number(name, f"{what}: variable")
 
-    if spec.statistic == Statistic.MEAN:
-        return estimators.mean(design, values(spec.variable), mask, **common)
-    if spec.statistic == Statistic.PROPORTION:
-        return estimators.proportion(design, values(spec.variable), mask, ci=spec.ci, **common)
-    if spec.statistic == Statistic.TOTAL:
-        y = values(spec.variable)
-        if spec.success is not None:
-            y = np.nan_to_num(y, nan=0.0)  # missing counts as not a success
-        return estimators.total(design, y, mask, **common)
     if spec.statistic == Statistic.RATIO:
         assert spec.numerator is not None and spec.denominator is not None  # noqa: S101
-        return estimators.ratio(
-            design,
-            table.number(spec.numerator, f"{what}: numerator"),
-            table.number(spec.denominator, f"{what}: denominator"),
-            mask,
-            **common,
+        return _Inputs(
+            (
+                table.number(spec.numerator, f"{what}: numerator"),
+                table.number(spec.denominator, f"{what}: denominator"),
+            )
         )
     if spec.statistic == Statistic.COMPOSITE:
-        return estimators.composite(
-            design,
-            [values(item) for item in spec.items],
-            mask,
-            item_weights=spec.item_weights,
-            **common,
-        )
+        return _Inputs(tuple(values(item) for item in spec.items))
+    y = values(spec.variable)
+    if spec.statistic == Statistic.TOTAL and spec.success is not None:
+        y = np.nan_to_num(y, nan=0.0)  # missing counts as not a success
+    if spec.statistic != Statistic.DIFFERENCE:
+        return _Inputs((y,))
     between = spec.between
     assert between is not None  # noqa: S101 (the spec parser requires it)
     column = table.require(between.column, f"{what}: between.column")
@@ -423,7 +447,26 @@ def _estimate(
         if key not in keys:
             raise SpecError(f"{what}: between value {side!r} does not occur in {column!r}")
         sides.append(codes == keys.index(key))
-    return estimators.difference(design, values(spec.variable), sides[0], sides[1], mask, **common)
+    return _Inputs((y,), tuple(sides))
+
+
+def _estimate(design: Design, spec: EstimateSpec, inputs: _Inputs, mask: np.ndarray) -> Estimate:
+    common: dict[str, Any] = {"level": spec.level, "deff": spec.deff, "df": spec.df}
+    values = inputs.values
+    if spec.statistic == Statistic.MEAN:
+        return estimators.mean(design, values[0], mask, **common)
+    if spec.statistic == Statistic.PROPORTION:
+        return estimators.proportion(design, values[0], mask, ci=spec.ci, **common)
+    if spec.statistic == Statistic.TOTAL:
+        return estimators.total(design, values[0], mask, **common)
+    if spec.statistic == Statistic.RATIO:
+        return estimators.ratio(design, values[0], values[1], mask, **common)
+    if spec.statistic == Statistic.COMPOSITE:
+        return estimators.composite(
+            design, list(values), mask, item_weights=spec.item_weights, **common
+        )
+    a, b = inputs.sides
+    return estimators.difference(design, values[0], a, b, mask, **common)
 
 
 def _clean(value: Any) -> Any:
@@ -462,11 +505,12 @@ def estimate_all(design: Design, table: Table, spec: EstimateSpec) -> list[dict[
     base = _where(table, spec, what)
     if not base.any():
         raise SpecError(f"{what}: no row satisfies where")
+    inputs = _inputs(table, spec, what)
     out = []
     for domain, mask in _groups(table, spec, base, what):
         where = what if domain is None else f"{what}, domain {domain}"
         try:
-            result = _estimate(design, table, spec, mask, where)
+            result = _estimate(design, spec, inputs, mask)
         except estimators.EmptyDomainError as exc:
             raise SpecError(f"{where}: {exc}") from None
         except LonelyPSUError as exc:
@@ -513,8 +557,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ArithmeticError, TypeError, MemoryError) as exc:
         print(f"error: cannot estimate: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    json.dump(_clean(result), sys.stdout, allow_nan=False)
-    sys.stdout.write("\n")
+    try:
+        json.dump(_clean(result), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): not an error of the estimates; leave quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

@@ -58,19 +58,18 @@ class LonelyPSUError(ValueError):
 class Stage:
     """One sampling stage, with integer codes prepared once so that variances need no search.
 
-    Rows carry ``strata`` (0..H-1) and ``clusters`` (0..C-1, unique over the whole design: a
-    cluster id is read within the unit above it, and within its stratum when ``nest``). Per
-    cluster: its stratum. Per stratum: the PSUs sampled (n_h), the population size (N_h, inf when
-    unknown), the unit of the stage above it belongs to (``scope``: R computes each unit's
-    later-stage variance separately), the product of the sampling fractions of the stages above,
-    and a label for messages."""
+    Rows carry ``strata`` (0..H-1) and ``clusters`` (0..C-1; a cluster id is read within the
+    unit above it, and within its stratum when ``nest``). Per cluster: its stratum. Per stratum:
+    the PSUs the whole design sampled in it (n_h, kept by subsets as R keeps them), the
+    population size (N_h, inf when unknown), the product of the sampling fractions of the
+    stages above, and a label for messages. A later-stage stratum is one unit of the stage
+    above: R computes each unit's variance on its own, so lonely-PSU rules look no further."""
 
     strata: np.ndarray
     clusters: np.ndarray
     stratum_of_cluster: np.ndarray
     sampled: np.ndarray
     popsize: np.ndarray
-    scope: np.ndarray
     fraction_above: np.ndarray
     labels: tuple[str, ...]
     one_row_per_cluster: bool
@@ -199,10 +198,8 @@ class Design:
                 else np.full(n_strata, np.inf)
             )
             if level == 0:
-                scope = np.zeros(n_strata, dtype=np.int64)
                 labels = tuple(str(label) for label in strata_labels)
             else:
-                scope = strata_codes[level - 1][first]
                 parents = cluster_labels[level - 1][first]
                 labels = tuple(f"unit {p} of stage {level}" for p in parents)
             stages.append(
@@ -212,7 +209,6 @@ class Design:
                     stratum_of_cluster=stratum_of_cluster,
                     sampled=sampled.astype(float),
                     popsize=popsize.astype(float),
-                    scope=scope,
                     fraction_above=fraction_above[first],
                     labels=labels,
                     one_row_per_cluster=bool(len(stratum_of_cluster) == n),
@@ -244,9 +240,47 @@ class Design:
             flags=tuple(dict.fromkeys((*self.flags, *flags))),
         )
 
+    def subset(self, rows: np.ndarray) -> Design:
+        """The design on some of its rows, as R's ``subset()`` of an uncalibrated design: the
+        other rows are dropped but every stratum keeps the n_h (and N_h) of the whole design, so
+        the variance of any statistic that is zero outside the rows is unchanged, and costs only
+        the rows kept. A calibrated design cannot be subset (its residuals involve every row):
+        estimate on it with a domain mask instead."""
+        if self.calibrated:
+            raise ValueError("a calibrated design cannot be subset; use a domain mask")
+        keep = np.asarray(rows, dtype=bool)
+        if keep.shape != (self.n,):
+            raise ValueError("rows must have one value per design row")
+        index = np.flatnonzero(keep)
+        if len(index) == 0:
+            raise ValueError("the subset has no rows")
+        return Design(
+            n=len(index),
+            weights=self.weights[index],
+            stages=tuple(_subset_stage(stage, index) for stage in self.stages),
+            has_fpc=self.has_fpc,
+            has_strata=self.has_strata,
+            lonely_psu=self.lonely_psu,
+            flags=self.flags,
+        )
+
     @property
     def calibrated(self) -> bool:
         return bool(self.residualizers)
+
+
+def _subset_stage(stage: Stage, index: np.ndarray) -> Stage:
+    used, clusters = np.unique(stage.clusters[index], return_inverse=True)
+    return Stage(
+        strata=stage.strata[index],
+        clusters=clusters.astype(np.int64).reshape(-1),
+        stratum_of_cluster=stage.stratum_of_cluster[used],
+        sampled=stage.sampled,
+        popsize=stage.popsize,
+        fraction_above=stage.fraction_above,
+        labels=stage.labels,
+        one_row_per_cluster=bool(len(used) == len(index)),
+    )
 
 
 def _row_array(values: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -345,20 +379,24 @@ def variance_of_totals(design: Design, z: np.ndarray, rows: np.ndarray | None = 
     """Covariance matrix (k, k) of the estimated totals of weighted influence values ``z``
     ((n,) or (n, k)), as R's ``svyrecvar``.
 
-    ``rows`` (boolean mask) marks the domain's rows: as in R, strata without any of them take no
-    part in lonely-PSU handling, and ``z`` is taken as zero outside them. A calibrated design
-    keeps every row, as R's subsets of calibrated designs do."""
+    ``rows`` (boolean mask) marks the domain's rows, and ``z`` is taken as zero outside them: as
+    R does for a subset, the variance is computed on those rows alone, with the PSUs of their
+    strata that have none of them counted as zero totals, and strata without any of them take
+    no part in lonely-PSU handling. A calibrated design keeps every row, as R's subsets of
+    calibrated designs do."""
     x = np.asarray(z, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] != design.n:
         raise ValueError("influence values must have one row per design row")
-    keep: np.ndarray | None = None
     if rows is not None and not design.calibrated:
         keep = np.asarray(rows, dtype=bool)
         if keep.shape != (design.n,):
             raise ValueError("rows must have one value per design row")
-        x = np.where(keep[:, None], x, 0.0)
+        if not keep.all():
+            if not keep.any():
+                return np.zeros((x.shape[1], x.shape[1]))
+            return variance_of_totals(design.subset(keep), x[keep])
     for residualize in design.residualizers:
         x = residualize(x)
     k = x.shape[1]
@@ -366,7 +404,7 @@ def variance_of_totals(design: Design, z: np.ndarray, rows: np.ndarray | None = 
     for level, stage in enumerate(design.stages):
         if level > 0 and not design.has_fpc:
             break  # without an fpc R stops at the first stage (ultimate clusters)
-        v += _stage_variance(stage, x, keep, design.lonely_psu, level + 1)
+        v += _stage_variance(stage, x, design.lonely_psu, level + 1)
     return v
 
 
@@ -377,9 +415,8 @@ def _column_sums(codes: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _stage_variance(
-    stage: Stage, x: np.ndarray, keep: np.ndarray | None, lonely_psu: LonelyPSU, number: int
-) -> np.ndarray:
+def _stage_variance(stage: Stage, x: np.ndarray, lonely_psu: LonelyPSU, number: int) -> np.ndarray:
+    """One stage of svyrecvar's sum over strata (module docstring) for the rows at hand."""
     n_strata = len(stage.sampled)
     if stage.one_row_per_cluster:
         # Each row is its own PSU: its total is its value, and the order of PSUs is immaterial.
@@ -387,10 +424,8 @@ def _stage_variance(
     else:
         totals = _column_sums(stage.clusters, x, len(stage.stratum_of_cluster))
         stratum_of_total = stage.stratum_of_cluster
-    if keep is None:
-        present = np.ones(n_strata, dtype=bool)
-    else:
-        present = np.bincount(stage.strata[keep], minlength=n_strata) > 0
+    psus_here = np.bincount(stratum_of_total, minlength=n_strata)
+    present = psus_here > 0
     nh, popsize = stage.sampled, stage.popsize
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(np.isinf(popsize), 1.0, (popsize - nh) / popsize)
@@ -405,29 +440,24 @@ def _stage_variance(
             "certainty or average"
         )
     sums = _column_sums(stratum_of_total, totals, n_strata)
+    # PSUs of the design without rows here are zero totals (R pads them): the centre is over n_h.
     centre = sums / nh[:, None]
-    if lonely.any() and lonely_psu == LonelyPSU.ADJUST:
-        # R 4.x recentres a lonely PSU at the mean PSU total of all strata of its scope.
-        in_scope = present
-        scope_sum = _column_sums(stage.scope[in_scope], sums[in_scope], n_strata)
-        scope_psus = np.bincount(stage.scope[in_scope], weights=nh[in_scope], minlength=n_strata)
-        centre[lonely] = scope_sum[stage.scope[lonely]] / scope_psus[stage.scope[lonely], None]
     weight = np.where(present & ~self_representing, scale, 0.0) * stage.fraction_above
-    if lonely_psu in (LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.AVERAGE):
+    if lonely.any() and lonely_psu == LonelyPSU.ADJUST and number == 1:
+        # R 4.x centres a lonely PSU at the mean PSU total over all strata with rows here; at
+        # later stages a stratum is a whole unit above, so that mean is its own total: 0.
+        centre[lonely] = sums[present].sum(axis=0) / nh[present].sum()
+    if lonely_psu in (LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.AVERAGE) or number > 1:
         weight = np.where(lonely, 0.0, weight)
     if lonely.any() and lonely_psu == LonelyPSU.AVERAGE:
-        strata_in_scope = np.bincount(stage.scope[present], minlength=n_strata)
-        lonely_in_scope = np.bincount(stage.scope[lonely], minlength=n_strata)
-        usable = strata_in_scope - lonely_in_scope
-        affected = lonely_in_scope > 0
-        if (affected & (usable == 0)).any():
+        usable = int(present.sum() - lonely.sum())
+        if number > 1 or usable == 0:
             label = stage.labels[int(np.flatnonzero(lonely)[0])]
             raise LonelyPSUError(
                 f"lonely_psu average: no stratum with two or more PSUs to average over "
                 f"(stage {number}, {label})"
             )
-        factor = np.where(affected, strata_in_scope / np.maximum(usable, 1), 1.0)
-        weight = weight * factor[stage.scope]
+        weight = weight * (present.sum() / usable)
     total_weight = weight[stratum_of_total]
     used = total_weight > 0
     if not used.all():
@@ -438,7 +468,12 @@ def _stage_variance(
         )
     rooted = totals - centre[stratum_of_total]
     rooted *= np.sqrt(total_weight)[:, None]
-    return np.dot(rooted.T, rooted)
+    v = np.dot(rooted.T, rooted)
+    absent = (nh - psus_here) * weight
+    if (absent > 0).any():
+        padded = centre[absent > 0] * np.sqrt(absent[absent > 0])[:, None]
+        v += np.dot(padded.T, padded)
+    return v
 
 
 def degrees_of_freedom(design: Design, rows: np.ndarray | None = None) -> int:

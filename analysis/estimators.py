@@ -90,6 +90,19 @@ def _mask(design: Design, domain: np.ndarray | None) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _focus(design: Design, mask: np.ndarray) -> tuple[Design, np.ndarray | None, np.ndarray]:
+    """The design to estimate a domain on: R's subset (``Design.subset``: same variance, cost of
+    the domain's rows only) for an uncalibrated design, the whole design otherwise. Returns it,
+    the row index into the caller's arrays (None when they are used whole) and the domain's mask
+    on the returned design."""
+    if not mask.any():
+        raise EmptyDomainError("the domain has no rows")
+    if design.calibrated or mask.all():
+        return design, None, mask
+    sub = design.subset(mask)
+    return sub, np.flatnonzero(mask), np.ones(sub.n, dtype=bool)
+
+
 def _values(design: Design, y: np.ndarray, what: str = "the variable") -> np.ndarray:
     try:
         values = np.asarray(y, dtype=float)
@@ -97,9 +110,15 @@ def _values(design: Design, y: np.ndarray, what: str = "the variable") -> np.nda
         raise ValueError(f"{what} must be numeric") from None
     if values.shape != (design.n,):
         raise ValueError(f"{what} must have one value per row")
-    if np.isinf(values).any():
-        raise ValueError(f"{what} has infinite values")
     return values
+
+
+def _take(values: np.ndarray, index: np.ndarray | None, what: str = "the variable") -> np.ndarray:
+    """The values of the rows estimated on (checked there only: a domain costs its rows)."""
+    taken = values if index is None else values[index]
+    if np.isinf(taken).any():
+        raise ValueError(f"{what} has infinite values")
+    return taken
 
 
 def _linear_mean(
@@ -248,7 +267,8 @@ def mean(
     (NaN = missing), as R's ``svymean(na.rm=TRUE)``; t interval on ``df`` (default: the design
     df of those rows)."""
     values = _values(design, y)
-    lin = _linear_mean(design, values, _mask(design, domain))
+    design, index, mask = _focus(design, _mask(design, domain))
+    lin = _linear_mean(design, _take(values, index), mask)
     return _finish(
         design,
         value=lin.value,
@@ -282,7 +302,8 @@ def proportion(
     present = values[~np.isnan(values)]
     if ((present != 0) & (present != 1)).any():
         raise ValueError("a proportion needs 1 (success), 0 (failure) or NaN (missing) values")
-    lin = _linear_mean(design, values, _mask(design, domain))
+    design, index, mask = _focus(design, _mask(design, domain))
+    lin = _linear_mean(design, _take(values, index), mask)
     return _finish(
         design,
         value=lin.value,
@@ -313,6 +334,8 @@ def total(
     mask = _mask(design, domain)
     if not mask.any():
         raise EmptyDomainError("the domain has no rows")
+    design, index, mask = _focus(design, mask)
+    values = _take(values, index)
     present = mask & ~np.isnan(values)
     if not present.any():
         raise EmptyDomainError("no row of the domain has a value for the variable")
@@ -345,7 +368,9 @@ def ratio(
     ``svyratio``; z = w (y - R x) / sum_D w x."""
     y = _values(design, numerator, "the numerator")
     x = _values(design, denominator, "the denominator")
-    rows = _mask(design, domain) & ~np.isnan(y) & ~np.isnan(x) & (design.weights != 0)
+    design, index, mask = _focus(design, _mask(design, domain))
+    y, x = _take(y, index, "the numerator"), _take(x, index, "the denominator")
+    rows = mask & ~np.isnan(y) & ~np.isnan(x) & (design.weights != 0)
     if not rows.any():
         raise EmptyDomainError("no row of the domain has both the numerator and the denominator")
     w = np.where(rows, design.weights, 0.0)
@@ -396,14 +421,14 @@ def composite(
         raise ValueError("item_weights must have one weight per item")
     if not np.isfinite(a).all() or (a < 0).any() or not math.isclose(float(a.sum()), 1.0):
         raise ValueError("item_weights must be non-negative and sum to 1")
-    mask = _mask(design, domain)
-    if not mask.any():
-        raise EmptyDomainError("the domain has no rows")
+    full = design
+    design, index, mask = _focus(design, _mask(design, domain))
     value = 0.0
     z = np.zeros(design.n)
     answering = np.zeros(design.n, dtype=bool)
     for j, (weight, item) in enumerate(zip(a, items, strict=True)):
-        lin = _linear_mean(design, _values(design, item, f"item {j + 1}"), mask, f"item {j + 1}")
+        what = f"item {j + 1}"
+        lin = _linear_mean(design, _take(_values(full, item, what), index, what), mask, what)
         value += float(weight) * lin.value
         z += weight * lin.z
         answering |= lin.rows
@@ -437,8 +462,9 @@ def difference(
     covariance is zero for domains in disjoint strata, not in general (shared clusters,
     calibration). t interval on the design df of all rows of ``domain``."""
     values = _values(design, y)
-    mask = _mask(design, domain)
     in_a, in_b = _mask(design, a), _mask(design, b)
+    design, index, mask = _focus(design, _mask(design, domain))
+    values, in_a, in_b = _take(values, index), _take(in_a, index), _take(in_b, index)
     first = _linear_mean(design, values, mask & in_a, "the variable in the first group")
     second = _linear_mean(design, values, mask & in_b, "the variable in the second group")
     rows = first.rows | second.rows

@@ -28,7 +28,7 @@ def samples(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     psu = np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
     psu[:6] = [0, 1, 0, 1, 0, 1]  # at least two PSUs in every stratum
     y = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, np.nan]), min_size=n, max_size=n)))
-    y[:2] = [0.0, 1.0]
+    y[:6] = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0]  # every stratum has answers, both kinds overall
     w = np.array(draw(st.lists(st.floats(0.5, 50), min_size=n, max_size=n)))
     return strata, psu, y, w
 
