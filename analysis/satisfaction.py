@@ -63,6 +63,21 @@ proportions, applied to the top-2-box indices), plus ``criteria_missing``,
 ``excluded_responses`` (the domain has responses excluded for lack of a dossier count),
 ``cells_without_responses`` (part of the domain's dossiers lie in cells nobody answered in) and
 ``no_answers``. A flag never hides the number.
+
+Use::
+
+    template = TemplateSpec(items, elements, aspects, index_definition="top2box")
+    responses = Responses.build(template, response_id=..., unit=..., area=..., desk=...,
+                                answers=...)        # or Responses.from_frame / from_long
+    weighting = weights_from_dossiers(responses, dossier_counts)   # or rake_to_margins(...)
+    table = index_table(responses, template, weighting)
+    table.find(Level.UNIT, unit="U01")              # the unit's overall index, an IndexRow
+    weighting.diagnostics.issues                    # cells excluded or not represented
+
+``analysis.satisfaction_compare`` reads a table against targets, other units and earlier
+rounds; ``analysis.reliability_scale`` gives Cronbach's alpha per element. When the responses
+are too many to hold at once, compute ``cell_stats`` chunk by chunk (or in the database),
+``merge_stats`` them and call ``index_table_from_stats``.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.satisfaction_inputs import ItemRole, Responses, TemplateSpec, choose
+from analysis.satisfaction_inputs import CellCount, ItemRole, Responses, TemplateSpec, choose
 
 # Sums of products of small whole numbers are exact in float32 below 2**24, in any order.
 _EXACT_FLOAT32 = 2.0**24
@@ -152,6 +152,16 @@ class CellStats:
     def response_level(self) -> np.ndarray:
         """sum over responses of x x' per block (R_b)."""
         return self.cross if self.cross_rows is None else self.cross_rows
+
+    def cell_counts(self) -> tuple[CellCount, ...]:
+        """Responses per unit x area cell: the n of the weights w = N / n."""
+        cells = self.by_cell()
+        return tuple(
+            CellCount(u, a, int(n))
+            for u, a, n in zip(
+                cells.unit.tolist(), cells.area.tolist(), cells.rows.tolist(), strict=True
+            )
+        )
 
     def by_cell(self) -> CellStats:
         """The same statistics summed over the desks of each cell."""
