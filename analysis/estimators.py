@@ -296,7 +296,9 @@ def proportion(
     """Share p = sum_D w s / sum_D w of successes s (1.0 / 0.0, NaN where the variable is
     missing) among the domain's rows with the variable, with the interval ``ci`` of R's
     ``svyciprop`` (``analysis.intervals``) on ``df`` degrees of freedom (default: the design df
-    of those rows)."""
+    of those rows). The n of Korn-Graubard's t_{n-1} and of the likelihood's binomial counts
+    the rows that answered; R's ``nrow(design)`` also counts rows of the domain where the
+    variable is missing (a "not applicable" is not a response here)."""
     method = ci_method(ci)
     values = _values(design, success, "the success indicator")
     present = values[~np.isnan(values)]

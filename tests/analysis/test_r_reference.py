@@ -271,7 +271,6 @@ def test_command_reproduces_r(
         "api_strat_mean_api00",
         "api_clus1_rake_mean_api00",
         "api_dclus1_ciprop_likelihood_ell0",
-        "api_clus1_greg_domain_mean_api00__comp.imp=Yes",
     ],
 )
 def test_the_real_command_line(name: str, tmp_path: Path) -> None:
