@@ -415,6 +415,32 @@ def _column_sums(codes: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _sampling_correction(stage: Stage) -> np.ndarray:
+    """1 - f_h per stratum: 1 without a population size (sampling with replacement)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            np.isinf(stage.popsize), 1.0, (stage.popsize - stage.sampled) / stage.popsize
+        )
+
+
+def has_lonely_psu(design: Design, rows: np.ndarray | None = None) -> bool:
+    """Whether a lonely_psu option other than ``fail`` was used for the domain ``rows``: one of
+    the strata with rows there (every stratum for a calibrated design) has a single PSU and is
+    not self-representing."""
+    if design.lonely_psu == LonelyPSU.FAIL:
+        return False
+    keep = None if rows is None or design.calibrated else np.asarray(rows, dtype=bool)
+    for level, stage in enumerate(design.stages):
+        if level > 0 and not design.has_fpc:
+            break
+        strata = stage.strata if keep is None else stage.strata[keep]
+        present = np.bincount(strata, minlength=len(stage.sampled)) > 0
+        lonely = (stage.sampled <= 1) & (_sampling_correction(stage) >= SELF_REPRESENTING)
+        if (present & lonely).any():
+            return True
+    return False
+
+
 def _stage_variance(stage: Stage, x: np.ndarray, lonely_psu: LonelyPSU, number: int) -> np.ndarray:
     """One stage of svyrecvar's sum over strata (module docstring) for the rows at hand."""
     n_strata = len(stage.sampled)
@@ -426,9 +452,8 @@ def _stage_variance(stage: Stage, x: np.ndarray, lonely_psu: LonelyPSU, number: 
         stratum_of_total = stage.stratum_of_cluster
     psus_here = np.bincount(stratum_of_total, minlength=n_strata)
     present = psus_here > 0
-    nh, popsize = stage.sampled, stage.popsize
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(np.isinf(popsize), 1.0, (popsize - nh) / popsize)
+    nh = stage.sampled
+    f = _sampling_correction(stage)
     scale = np.where(nh > 1, f * nh / np.maximum(nh - 1, 1), f)
     self_representing = f < SELF_REPRESENTING
     lonely = present & (nh <= 1) & ~self_representing

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.design import Design, LonelyPSU, degrees_of_freedom, variance_of_totals
+from analysis.design import Design, degrees_of_freedom, has_lonely_psu, variance_of_totals
 from analysis.flags import reliability_flags
 from analysis.intervals import (
     CIMethod,
@@ -170,24 +170,6 @@ def _design_effect(
     return (wor if kind == DeffKind.WITHOUT_REPLACEMENT else ratio(kind)), n_eff
 
 
-def _has_lonely_psu(design: Design, rows: np.ndarray) -> bool:
-    """Whether a stratum of the domain has a single PSU that a lonely_psu option handled."""
-    if design.lonely_psu == LonelyPSU.FAIL:
-        return False
-    keep = np.ones(design.n, dtype=bool) if design.calibrated else rows
-    for level, stage in enumerate(design.stages):
-        if level > 0 and not design.has_fpc:
-            break
-        present = np.bincount(stage.strata[keep], minlength=len(stage.sampled)) > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(
-                np.isinf(stage.popsize), 1.0, (stage.popsize - stage.sampled) / stage.popsize
-            )
-        if (present & (stage.sampled <= 1) & (f >= 1e-7)).any():
-            return True
-    return False
-
-
 def _finish(
     design: Design,
     *,
@@ -237,7 +219,7 @@ def _finish(
         ci_low=low,
         ci_high=high,
         is_proportion=proportion_ci is not None,
-        lonely_psu_adjusted=_has_lonely_psu(design, variance_rows),
+        lonely_psu_adjusted=has_lonely_psu(design, variance_rows),
     )
     return Estimate(
         value=value,
