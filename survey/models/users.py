@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -36,3 +37,10 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Unit | None] = relationship()
+
+    def get_id(self) -> str:
+        """What the session cookie remembers: the account and a fingerprint of its (salted)
+        password hash, so that a changed or reset password ends the sessions opened with the old
+        one (Flask-Login's "alternative token")."""
+        fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return f"{self.id}.{fingerprint}"

@@ -1,12 +1,19 @@
-"""Recording staff changes in the append-only audit trail."""
+"""The append-only audit trail of staff changes: recording events, and browsing them."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+
+from survey.errors import NotFoundError
 from survey.extensions import db
 from survey.models import AuditEvent, User
+from survey.services.paging import Page
 
 
 def record_event(
@@ -33,3 +40,143 @@ def record_event(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+# --- browsing the trail ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the administrator narrows the trail to; empty strings and None mean "any".
+    ``since`` is inclusive and ``until`` exclusive, both naive UTC."""
+
+    action: str = ""
+    entity_type: str = ""
+    entity_id: str = ""
+    actor: str = ""  # a username
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an event: its value before and after, as text, and how it changed."""
+
+    field: str
+    before: str | None  # None: the field was not there
+    after: str | None
+    kind: str  # "added", "removed", "changed" or "same"
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    event: AuditEvent
+    actor_name: str | None  # None: no signed-in staff (a failed login, a command)
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class AuditFacets:
+    actions: list[str]
+    entity_types: list[str]
+
+
+def audit_facets() -> AuditFacets:
+    """The actions and entity types that occur in the trail, for the filter's choices."""
+    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    types = db.session.scalars(
+        select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)
+    )
+    return AuditFacets(list(actions), list(types))
+
+
+def _filtered(query: Select[AuditEvent, str], wanted: AuditFilter) -> Select[AuditEvent, str]:
+    if wanted.action:
+        query = query.where(AuditEvent.action == wanted.action)
+    if wanted.entity_type:
+        query = query.where(AuditEvent.entity_type == wanted.entity_type)
+    if wanted.entity_id:
+        query = query.where(AuditEvent.entity_id == wanted.entity_id)
+    if wanted.actor:
+        query = query.where(User.username == wanted.actor.strip().lower())
+    if wanted.since is not None:
+        query = query.where(AuditEvent.occurred_at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(AuditEvent.occurred_at < wanted.until)
+    return query
+
+
+def audit_page(wanted: AuditFilter, page: int, per_page: int) -> Page[AuditRow]:
+    """Events matching ``wanted``, newest first (ties by id, so paging is stable)."""
+    base = _filtered(
+        select(AuditEvent, User.username).outerjoin(User, AuditEvent.actor_id == User.id),
+        wanted,
+    )
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    last = max(1, -(-total // per_page))
+    page = min(max(1, page), last)
+    rows = db.session.execute(
+        base.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(
+        [AuditRow(event, name, changes(event)) for event, name in rows], page, per_page, total
+    )
+
+
+def get_event(event_id: int) -> AuditRow:
+    found = db.session.execute(
+        select(AuditEvent, User.username)
+        .outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.id == event_id)
+    ).first()
+    if found is None:
+        raise NotFoundError(_l("Không tìm thấy sự kiện trong nhật ký."))
+    return AuditRow(found[0], found[1], changes(found[0]))
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, object]:
+    """Nested objects as dotted paths (``unit.code``); lists and scalars are leaves."""
+    if isinstance(value, dict):
+        if not value and prefix:
+            return {prefix: value}
+        flat: dict[str, object] = {}
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix or str(_l("(giá trị)")): value}
+
+
+def _text(value: object) -> str:
+    if value is None or value == "":
+        return str(_l("(trống)"))
+    if isinstance(value, bool):
+        return str(_l("có") if value else _l("không"))
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def changes(event: AuditEvent) -> list[Change]:
+    """The event's before and after side by side, field by field, in the order the fields were
+    recorded (fields only in ``before`` last)."""
+    before = _flatten(event.before) if event.before is not None else {}
+    after = _flatten(event.after) if event.after is not None else {}
+    found = []
+    for field in [*after, *(key for key in before if key not in after)]:
+        old, new = field in before, field in after
+        if old and new:
+            same = before[field] == after[field]
+            kind = "same" if same else "changed"
+        else:
+            kind = "added" if new else "removed"
+        found.append(
+            Change(
+                field,
+                _text(before[field]) if old else None,
+                _text(after[field]) if new else None,
+                kind,
+            )
+        )
+    return found

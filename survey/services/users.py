@@ -1,27 +1,56 @@
-"""Staff accounts: creation with a password policy, authentication."""
+"""Staff accounts: creation with a password policy, authentication, deactivation, passwords."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from survey.errors import ConflictError, DomainError
+from survey.errors import DomainError, NotFoundError
 from survey.extensions import db, login_manager
 from survey.models import Role, Unit, User
 from survey.services.audit import record_event
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+USERNAME_RULE = _l(
+    "Tên đăng nhập gồm 3 đến 64 ký tự: chữ thường không dấu, chữ số, dấu chấm, gạch ngang "
+    "hoặc gạch dưới, bắt đầu bằng chữ hoặc số."
+)
 # Checked against even when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def check_password_policy(password: str) -> None:
+class UserInputError(DomainError):
+    """One field of an account form is wrong; ``field`` names it so the page can say so beside
+    the field."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_password_policy(password: str, *, username: str = "") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise UserInputError(
+            "password",
+            _l("Mật khẩu phải có ít nhất %(n)s ký tự.", n=MIN_PASSWORD_LENGTH),
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserInputError(
+            "password", _l("Mật khẩu dài tối đa %(n)s ký tự.", n=MAX_PASSWORD_LENGTH)
+        )
     if password.isdigit() or password.isalpha():
-        raise DomainError("The password must mix letters with digits or symbols.")
+        raise UserInputError("password", _l("Mật khẩu phải có cả chữ cái và chữ số hoặc ký hiệu."))
+    if username and username.strip().lower() in password.lower():
+        raise UserInputError("password", _l("Mật khẩu không được chứa tên đăng nhập."))
 
 
 def create_user(
@@ -35,19 +64,26 @@ def create_user(
     actor: User | None = None,
 ) -> User:
     username = username.strip().lower()
-    if not username:
-        raise DomainError("A username is required.")
+    if not USERNAME.match(username):
+        raise UserInputError("username", USERNAME_RULE)
     if role == Role.UNIT_OFFICER and unit is None:
-        raise DomainError("A unit officer must belong to a unit.")
-    check_password_policy(password)
+        raise UserInputError("unit_id", _l("Cán bộ đơn vị phải thuộc một đơn vị."))
+    if role == Role.UNIT_OFFICER and unit is not None and not unit.is_active:
+        raise UserInputError("unit_id", _l("Đơn vị này đã ngừng hoạt động."))
+    if role != Role.UNIT_OFFICER:
+        unit = None  # only unit officers are scoped to a unit
+    check_password_policy(password, username=username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ConflictError(f"The username {username!r} is taken.")
+        raise UserInputError(
+            "username", _l("Tên đăng nhập %(name)s đã có người dùng.", name=username)
+        )
     user = User(
         username=username,
         password_hash=generate_password_hash(password),
         role=role.value,
         unit=unit,
-        display_name=display_name,
+        display_name=display_name.strip(),
+        is_active=True,
         created_at=now,
     )
     db.session.add(user)
@@ -58,9 +94,133 @@ def create_user(
         entity_id=user.id,
         now=now,
         actor=actor,
-        after={"username": username, "role": role.value, "unit": unit.code if unit else None},
+        after=_snapshot(user),
     )
     return user
+
+
+def create_account(
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    unit_id: int,
+    display_name: str,
+    now: datetime,
+    actor: User,
+) -> User:
+    """An account made in the console; ``unit_id`` 0 means none, and any other id must be an
+    active unit (a forged id is reported, not stored)."""
+    unit = None
+    if unit_id:
+        unit = db.session.get(Unit, unit_id)
+        if unit is None or not unit.is_active:
+            raise UserInputError("unit_id", _l("Chọn một đơn vị đang hoạt động trong danh sách."))
+    return create_user(
+        username=username,
+        password=password,
+        role=role,
+        now=now,
+        unit=unit,
+        display_name=display_name,
+        actor=actor,
+    )
+
+
+def _snapshot(user: User) -> dict[str, object]:
+    """What the audit trail keeps of an account: never the password hash."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "unit": user.unit.code if user.unit is not None else None,
+        "is_active": user.is_active,
+    }
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(_l("Không tìm thấy tài khoản."))
+    return user
+
+
+def list_users(search: str, page: int, per_page: int) -> Pagination:
+    """Accounts by username; ``search`` matches part of the username or display name."""
+    query = select(User).order_by(User.username)
+    search = search.strip().lower()
+    if search:
+        query = query.where(
+            or_(
+                User.username.contains(search, autoescape=True),
+                func.lower(User.display_name).contains(search, autoescape=True),
+            )
+        )
+    found = db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False)
+    if page > 1 and not found.items and found.total:
+        # A page past the end (an old link after deactivations): show the last one.
+        found = db.paginate(query, page=found.pages, per_page=per_page, error_out=False)
+    return found
+
+
+def unit_choices() -> list[Unit]:
+    """Units an officer can be assigned to."""
+    return list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)))
+
+
+def set_active(user: User, active: bool, *, actor: User, now: datetime) -> None:
+    """Deactivate or reactivate ``user``. A deactivated account cannot sign in, and its open
+    sessions end on their next request (the user loader refuses inactive users)."""
+    if not active and user.id == actor.id:
+        raise UserInputError("confirm", _l("Bạn không thể tự khoá tài khoản của mình."))
+    if user.is_active == active:
+        return
+    before = _snapshot(user)
+    user.is_active = active
+    db.session.flush()
+    record_event(
+        action="user.reactivate" if active else "user.deactivate",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        actor=actor,
+        before=before,
+        after=_snapshot(user),
+    )
+
+
+def reset_password(user: User, password: str, *, actor: User, now: datetime) -> None:
+    """An administrator sets a new password for ``user``; the user's open sessions end."""
+    check_password_policy(password, username=user.username)
+    user.password_hash = generate_password_hash(password)
+    db.session.flush()
+    record_event(
+        action="user.password_reset",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        actor=actor,
+        note=f"password of {user.username} reset",
+    )
+
+
+def change_own_password(user: User, current: str, new: str, *, now: datetime) -> None:
+    """The signed-in user replaces their password; the current one is required."""
+    if not check_password_hash(user.password_hash, current):
+        raise UserInputError("current_password", _l("Mật khẩu hiện tại không đúng."))
+    if new == current:
+        raise UserInputError("password", _l("Mật khẩu mới phải khác mật khẩu hiện tại."))
+    check_password_policy(new, username=user.username)
+    user.password_hash = generate_password_hash(new)
+    db.session.flush()
+    record_event(
+        action="user.password_change",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        actor=user,
+        note=f"{user.username} changed their password",
+    )
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -73,7 +233,11 @@ def authenticate(username: str, password: str) -> User | None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    number = user_id.partition(".")[0]
+    if not number.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    user = db.session.get(User, int(number))
+    # An old session id (an earlier password, or none) no longer matches: signed out.
+    if user is None or not user.is_active or user.get_id() != user_id:
+        return None
+    return user
