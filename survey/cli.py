@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from survey.errors import DomainError
 from survey.extensions import db
 from survey.models import Role, utcnow
+from survey.posters_cli import posters_command
 
 
 def register(app: Flask) -> None:
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(posters_command)
 
 
 @click.command("load-templates")
