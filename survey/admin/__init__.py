@@ -31,4 +31,4 @@ def console_nav(role: str) -> list[tuple[str, object]]:
     ]
 
 
-from survey.admin import monitoring, rounds, views  # noqa: E402,F401  (views register themselves on bp)
+from survey.admin import audit, monitoring, org, posters, rounds, templates, users, views  # noqa: E402,F401  (views register themselves on bp)
