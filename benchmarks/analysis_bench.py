@@ -190,7 +190,7 @@ def main() -> int:
     # Other work on the machine slows every figure below; the load says how much there was.
     print(f"load average before the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     columns, dossiers = make_round(args.responses)
-    cells = len({(u, a) for u, a in zip(columns["unit"][::1], columns["area"], strict=True)})
+    cells = len({(u, a) for u, a in zip(columns["unit"], columns["area"], strict=True)})
     print(
         f"round: {args.responses:,} responses x {columns['answers'].shape[1]} items "
         f"(22 criteria + overall question), {UNITS} units, {AREAS} areas, {cells:,} cells, "

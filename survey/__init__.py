@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from survey import cli, errors, i18n, ops
+from survey import assets, cli, errors, i18n, ops
 from survey.config import load_config
 from survey.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
+    assets.init_app(app)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["config_languages"] = app.config["LANGUAGES"]
