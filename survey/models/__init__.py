@@ -1,7 +1,9 @@
 """All models, imported here so that Alembic and the app see one complete metadata."""
 
+from survey.models.api import ApiToken
 from survey.models.audit import AuditEvent
 from survey.models.base import Base, utcnow
+from survey.models.comments import CommentReview, CommentState
 from survey.models.org import Desk, ServiceArea, Unit, UnitLevel
 from survey.models.responses import Answer, Channel, DossierCodeUse, Response, ResponseStatus
 from survey.models.rounds import TRANSITIONS, DossierCount, Round, RoundState, RoundUnit
@@ -21,10 +23,13 @@ from survey.models.users import Role, User
 __all__ = [
     "TRANSITIONS",
     "Answer",
+    "ApiToken",
     "Aspect",
     "AuditEvent",
     "Base",
     "Channel",
+    "CommentReview",
+    "CommentState",
     "Desk",
     "DossierCodeUse",
     "DossierCount",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -46,6 +46,7 @@ class Round(Base):
         CheckConstraint("device_period_hours >= 0", name="device_period_hours"),
         CheckConstraint("desk_limit_per_hour >= 1", name="desk_limit_per_hour"),
         CheckConstraint("network_limit_per_hour >= 1", name="network_limit_per_hour"),
+        CheckConstraint("NOT is_public OR state = 'published'", name="public_published"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,8 @@ class Round(Base):
     device_period_hours: Mapped[int] = mapped_column(default=12, server_default="12")
     desk_limit_per_hour: Mapped[int] = mapped_column(default=240, server_default="240")
     network_limit_per_hour: Mapped[int] = mapped_column(default=240, server_default="240")
+    # Opt-in by the administrator: a published round's indices on a page anyone can read.
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     template_version: Mapped[TemplateVersion] = relationship()
     scope: Mapped[list[RoundUnit]] = relationship(
