@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 
 import click
@@ -51,12 +53,15 @@ def demo_command(responses: int, seed: int) -> None:
     """Build a demo province with an open round (once) and print every desk's answer URL."""
     from survey.services.demo import (
         build_demo_province,
+        demo_accounts,
         demo_desks,
         find_demo_round,
         keep_frame_plausible,
         simulate_responses,
     )
 
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("the demo province is not for production databases")
     now = utcnow()
     round_ = find_demo_round()
     if round_ is None:
@@ -76,7 +81,14 @@ def demo_command(responses: int, seed: int) -> None:
         keep_frame_plausible(round_)
         db.session.commit()
         click.echo(f"added {responses} responses in {time.perf_counter() - started:.1f} s")
+    password = os.environ.get("DEMO_PASSWORD") or f"demo-{secrets.token_urlsafe(8)}"
+    accounts = demo_accounts(password, now=now)
+    db.session.commit()
     base = current_app.config["PUBLIC_BASE_URL"]
+    click.echo(f"Staff console: {base}/admin/login  (password for every demo account: {password})")
+    for account in accounts:
+        where = f", {account.unit_name}" if account.unit_name else ""
+        click.echo(f"  {account.username}: {account.role.value}{where}")
     click.echo("Desk answer URLs (scan or open on a phone):")
     for desk in demo_desks(round_):
         click.echo(f"  {desk.unit_name} / {desk.desk_name}: {base}/r/{desk.token}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import Desk, Response, ServiceArea, Unit
+from tests.admin.conftest import login
 
 
 def test_demo_builds_a_province_with_an_open_round_and_prints_desk_urls(app: Flask) -> None:
@@ -71,3 +73,41 @@ def test_demo_rejects_a_negative_count(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "--responses", "-5"])
     assert result.exit_code == 2
     assert "-5" in result.output
+
+
+def test_demo_prints_staff_accounts_that_sign_in_with_their_role(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    found = re.search(r"password for every demo account: (\S+)\)", result.output)
+    assert found is not None, result.output
+    password = found.group(1)
+    assert re.search(r"^  officer: unit_officer, UBND huyện Phong Điền$", result.output, re.M)
+    officer = app.test_client()
+    login(officer, "officer", password)
+    units = officer.get("/admin/units").get_data(as_text=True)
+    # The district officer sees the district and the commune under it, and no other unit.
+    assert "UBND huyện Phong Điền" in units and "UBND xã Tân Thành" in units
+    assert "Sở Tư pháp" not in units and "UBND xã Phú Lộc" not in units
+    admin = app.test_client()
+    login(admin, "admin", password)
+    assert "Sở Tư pháp" in admin.get("/admin/units").get_data(as_text=True)
+    # A second run prints a new password; the old one stops working.
+    again = app.test_cli_runner().invoke(args=["demo"])
+    assert again.exit_code == 0 and password not in again.output
+    page = app.test_client().get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    refused = app.test_client().post(
+        "/admin/login",
+        data={"username": "admin", "password": password, "csrf_token": token.group(1)},
+    )
+    assert refused.status_code != 302
+
+
+def test_demo_refuses_a_production_configuration(app_factory: Any) -> None:
+    app = app_factory(ENV_NAME="production")
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "not for production" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Unit.id))) == 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
+from werkzeug.security import generate_password_hash
 
 from survey.errors import ConflictError
 from survey.extensions import db
@@ -22,15 +23,18 @@ from survey.models import (
     Item,
     ItemRole,
     Response,
+    Role,
     Round,
     RoundState,
     Scale,
     ServiceArea,
     Unit,
     UnitLevel,
+    User,
 )
 from survey.services.rounds import create_round, transition_round
 from survey.services.templates import latest_version, load_starter_templates
+from survey.services.users import create_user
 
 DEMO_ROUND_NAME = "Khảo sát sự hài lòng năm 2026 (demo)"
 
@@ -66,6 +70,37 @@ UNITS = (
     ("HPD", "UBND huyện Phong Điền", "district", None, "HT DD XD", 1),
     ("XTT", "UBND xã Tân Thành", "commune", "HPD", "HT CT DD", 1),
 )
+
+
+# One account of each role, so the console can be tried at once. The unit officer belongs to the
+# district, which has a commune under it: the officer sees both and nothing else.
+DEMO_ACCOUNTS = (
+    ("admin", Role.ADMIN, None),
+    ("analyst", Role.ANALYST, None),
+    ("officer", Role.UNIT_OFFICER, "HPD"),
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: Role
+    unit_name: str | None
+
+
+def demo_accounts(password: str, *, now: datetime) -> list[DemoAccount]:
+    """Create the demo staff accounts, or give the existing ones ``password``: the demo prints
+    it at every start, so whoever runs the demo can always sign in."""
+    accounts = []
+    for username, role, unit_code in DEMO_ACCOUNTS:
+        unit = db.session.scalar(select(Unit).where(Unit.code == unit_code)) if unit_code else None
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            create_user(username=username, password=password, role=role, unit=unit, now=now)
+        else:
+            user.password_hash = generate_password_hash(password)
+        accounts.append(DemoAccount(username, role, unit.name if unit else None))
+    return accounts
 
 
 @dataclass(frozen=True)
