@@ -46,6 +46,15 @@ DEFAULTS: dict[str, Any] = {
     "DOSSIER_CODE_KEY": None,
 }
 
+# Production is served over HTTPS only (deploy/nginx): cookies never travel in clear.
+PRODUCTION_COOKIES: dict[str, Any] = {
+    "SESSION_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PREFERRED_URL_SCHEME": "https",
+}
+
 WEAK_SECRETS = {"", "dev-only-not-secret", "changeme", "secret"}
 
 
@@ -74,7 +83,7 @@ def load_config(
         config["SECRET_KEY"] = environ["SECRET_KEY"]
     if "DATABASE_URL" in environ:
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(environ["DATABASE_URL"])
-    for name in ("RATELIMIT_STORAGE_URI", "DOSSIER_CODE_KEY"):
+    for name in ("RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "DOSSIER_CODE_KEY"):
         if name in environ:
             config[name] = environ[name]
     if "PROXY_FIX_X_FOR" in environ:
@@ -94,15 +103,21 @@ def load_config(
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(config["SQLALCHEMY_DATABASE_URI"])
     if env_name == "production":
         _check_production(config)
+        config.update(PRODUCTION_COOKIES)
     return config
 
 
 def _check_production(config: Mapping[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
-    if secret in WEAK_SECRETS or len(secret) < 32:
+    # "replace-with-..." is deploy/.env.example's placeholder, copied but not filled in.
+    if secret in WEAK_SECRETS or len(secret) < 32 or secret.startswith("replace-with"):
         raise ConfigError(
             "SECRET_KEY must be set to a random string of at least 32 characters in production "
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if str(config.get("DOSSIER_CODE_KEY") or "").startswith("replace-with"):
+        raise ConfigError(
+            "DOSSIER_CODE_KEY still holds the example's placeholder: set a random key"
         )
     if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         raise ConfigError(
@@ -111,3 +126,14 @@ def _check_production(config: Mapping[str, Any]) -> None:
         )
     if config.get("DEBUG"):
         raise ConfigError("DEBUG must be off in production")
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must point to Redis in production (redis://host:6379/0): "
+            "memory:// counts in each gunicorn worker on its own, so every limit would be "
+            "multiplied by the number of workers and servers"
+        )
+    if not str(config.get("PUBLIC_BASE_URL", "")).startswith("https://"):
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be the https:// address citizens reach in production "
+            "(e.g. https://hailong.example.gov.vn): it is printed on every QR poster"
+        )

@@ -34,3 +34,57 @@ def test_development_default_is_sqlite_in_the_instance_folder() -> None:
     app = create_app({"TESTING": True})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("hailong.sqlite3")
+
+
+PRODUCTION = {
+    "HAILONG_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "DATABASE_URL": "postgresql://u@h/db",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    "PUBLIC_BASE_URL": "https://hailong.example.gov.vn",
+}
+
+
+def test_a_complete_production_environment_starts_with_https_only_cookies() -> None:
+    config = load_config(None, PRODUCTION, "instance")
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_development_cookies_work_over_plain_http() -> None:
+    assert not load_config(None, {}, "instance").get("SESSION_COOKIE_SECURE")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:5000"}, "PUBLIC_BASE_URL"),
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY"),
+        ({"PROXY_FIX_X_FOR": "one"}, "PROXY_FIX_X_FOR"),
+    ],
+)
+def test_each_production_mistake_is_named(change: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config(None, PRODUCTION | change, "instance")
+
+
+def test_missing_limit_storage_is_refused_in_production() -> None:
+    env = dict(PRODUCTION)
+    del env["RATELIMIT_STORAGE_URI"]
+    with pytest.raises(ConfigError, match="memory:// counts in each gunicorn worker"):
+        load_config(None, env, "instance")
+
+
+def test_session_cookie_of_a_production_app_is_secure_httponly_and_lax(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"TESTING": True})  # create_app does no I/O: the database is not reached
+    answer = app.test_client().get("/admin/login", base_url="https://hailong.example.gov.vn")
+    cookie = answer.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "max-age=31536000" in answer.headers["Strict-Transport-Security"]

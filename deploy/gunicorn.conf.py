@@ -1,0 +1,54 @@
+"""Gunicorn settings for one Hài lòng app server: ``gunicorn -c deploy/gunicorn.conf.py wsgi:app``.
+
+Every app server is stateless: sessions are signed cookies, rate limits and login lockouts live in
+Redis (``RATELIMIT_STORAGE_URI``), everything else in PostgreSQL. Add servers behind nginx's
+``upstream`` block without changing anything here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+# nginx reaches the servers over the private network; never bind a public address.
+bind = os.environ.get("HAILONG_BIND", "127.0.0.1:8000")
+# Submissions are CPU-bound (about 10 ms each, see README "Measured here"): sync workers, about
+# two per core.
+workers = int(os.environ.get("HAILONG_WORKERS", str(2 * multiprocessing.cpu_count() + 1)))
+worker_class = "sync"
+# Exports of a large round (XLSX) take tens of seconds; nginx's proxy_read_timeout matches.
+timeout = int(os.environ.get("HAILONG_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so that a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+# The app trusts X-Forwarded-* only through werkzeug's ProxyFix (PROXY_FIX_X_FOR); gunicorn must
+# not set the request scheme from headers on its own.
+secure_scheme_headers: dict[str, str] = {}
+forwarded_allow_ips = "127.0.0.1,::1"
+# No gunicorn access log: it would record client addresses and paths with desk tokens. The app
+# logs every request as one JSON line (request id, route pattern, status, duration) instead.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("HAILONG_LOG_LEVEL", "info")
+proc_name = "hailong"
+
+# Without this the app's INFO request logs would be dropped (Python's root logger says WARNING).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json_line": {"format": "%(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"},
+    },
+    "handlers": {
+        "requests": {"class": "logging.StreamHandler", "formatter": "json_line"},
+        "errors": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "loggers": {
+        "survey.requests": {"handlers": ["requests"], "level": "INFO", "propagate": False},
+        "survey": {"handlers": ["errors"], "level": "WARNING", "propagate": False},
+        "gunicorn.error": {"handlers": ["errors"], "level": "INFO", "propagate": False},
+    },
+}
