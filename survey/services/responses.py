@@ -21,6 +21,7 @@ from survey.models import (
     ServiceArea,
 )
 from survey.services.abuse import dossier_code_used
+from survey.services.comments import mask_personal_data
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def record_response(
                         "response_id": response.id,
                         "item_id": a.item_id,
                         "value": a.value,
-                        "text": a.text,
+                        # Stored masked: the raw phone number or ID never reaches the database.
+                        "text": None if a.text is None else mask_personal_data(a.text),
                         "not_applicable": a.not_applicable,
                     }
                     for a in answers

@@ -1,0 +1,128 @@
+"""Moderation of free-text comments: the service rules, and the console page per round."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from survey.errors import DomainError, NotFoundError
+from survey.extensions import db
+from survey.models import Answer, AuditEvent, CommentState, Round, User, utcnow
+from survey.services.access import visible_unit_ids
+from survey.services.comments import (
+    EMAIL_MASK,
+    PHONE_MASK,
+    comment_counts,
+    comments_page,
+    review_comment,
+)
+from tests.admin.conftest import Staff
+from tests.admin.round_helpers import round_over
+from tests.comment_helpers import add_comment
+
+
+def _users(app: Flask) -> dict[str, User]:
+    users = db.session.scalars(select(User)).all()
+    return {u.username: u for u in users}
+
+
+def test_comments_are_stored_masked(app: Flask, staff: Staff) -> None:
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id, staff.other_unit_id], now=now)
+        answer_id = add_comment(round_id, staff.desk_id, "Gọi tôi: 0912 345 678", now=now)
+        stored = db.session.get(Answer, answer_id)
+        assert stored is not None
+        assert stored.text == f"Gọi tôi: {PHONE_MASK}"
+
+
+def test_moderators_see_pending_officers_only_approved_of_their_units(
+    app: Flask, staff: Staff
+) -> None:
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id, staff.other_unit_id], now=now)
+        mine = add_comment(round_id, staff.desk_id, "Tốt", now=now)
+        mine_hidden = add_comment(round_id, staff.desk_id, "Chửi bới", now=now)
+        other = add_comment(round_id, staff.other_desk_id, "Chậm", now=now)
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        users = _users(app)
+        analyst, officer = users["analyst"], users["officer"]
+
+        pending = comments_page(
+            round_, analyst, None, state=CommentState.PENDING, page=1, per_page=50
+        )
+        assert {c.answer_id for c in pending.items} == {mine, mine_hidden, other}
+        # Until a moderator approves, an officer sees nothing, even when asking for pending.
+        officer_view = comments_page(
+            round_,
+            officer,
+            visible_unit_ids(officer),
+            state=CommentState.PENDING,
+            page=1,
+            per_page=50,
+        )
+        assert officer_view.items == []
+
+        review_comment(round_, mine, CommentState.APPROVED, actor=analyst, now=now)
+        review_comment(round_, mine_hidden, CommentState.HIDDEN, actor=analyst, now=now)
+        review_comment(round_, other, CommentState.APPROVED, actor=users["admin"], now=now)
+        db.session.commit()
+        officer_view = comments_page(
+            round_, officer, visible_unit_ids(officer), state=None, page=1, per_page=50
+        )
+        assert [c.answer_id for c in officer_view.items] == [mine]
+        assert comment_counts(round_) == {
+            CommentState.PENDING: 0,
+            CommentState.APPROVED: 2,
+            CommentState.HIDDEN: 1,
+        }
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_type == "comment")
+        ).all()
+        assert [(e.action, e.entity_id) for e in events] == [
+            ("comment.approved", str(mine)),
+            ("comment.hidden", str(mine_hidden)),
+            ("comment.approved", str(other)),
+        ]
+        # The trail records states, never what the citizen wrote.
+        assert all("Tốt" not in str(e.after) for e in events)
+
+        # Back to the queue.
+        review_comment(round_, mine, CommentState.PENDING, actor=analyst, now=now)
+        db.session.commit()
+        assert comment_counts(round_)[CommentState.PENDING] == 1
+
+
+def test_officers_cannot_moderate_and_other_rounds_comments_are_not_found(
+    app: Flask, staff: Staff
+) -> None:
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id], now=now)
+        other_round = round_over([staff.other_unit_id], now=now, name="Khác")
+        answer = add_comment(other_round, staff.other_desk_id, "x", now=now)
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        users = _users(app)
+        with pytest.raises(DomainError):
+            review_comment(round_, answer, CommentState.APPROVED, actor=users["officer"], now=now)
+        with pytest.raises(NotFoundError):
+            review_comment(round_, answer, CommentState.APPROVED, actor=users["admin"], now=now)
+
+
+def test_display_masks_comments_stored_before_masking(app: Flask, staff: Staff) -> None:
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id], now=now)
+        answer_id = add_comment(round_id, staff.desk_id, "placeholder", now=now)
+        stored = db.session.get(Answer, answer_id)
+        assert stored is not None
+        stored.text = "email me: dan@example.com"  # as an older version stored it
+        db.session.commit()
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        page = comments_page(round_, _users(app)["admin"], None, state=None, page=1, per_page=10)
+        assert page.items[0].text == f"email me: {EMAIL_MASK}"
