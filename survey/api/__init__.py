@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from survey.api import views  # noqa: E402,F401  (views register themselves on bp)
+from survey.api import auth, views  # noqa: E402,F401  (they register themselves on bp)

@@ -29,7 +29,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import AuditEvent, Role, RoundState, utcnow
+from survey.models import AuditEvent, Role, RoundState, User, utcnow
+from survey.services.api_tokens import create_token
 from survey.services.templates import clone_version
 from survey.services.users import create_user
 from tests.admin.conftest import PASSWORD, csrf_token, login
@@ -105,6 +106,15 @@ def unit_staff(
     return Rule(endpoint, method, expect | {"officer": ok if officer is None else officer}, args)
 
 
+def api_reader(
+    endpoint: str, ok: int = 200, officer: int | None = None, **args: str | int
+) -> Rule:
+    """The JSON API with each role's bearer token: every role reads, a unit officer only their
+    units (another unit's ids: ``officer=403``); no token: 401."""
+    expect: dict[str, int | str] = {"anonymous": 401, "admin": ok, "analyst": ok}
+    return Rule(endpoint, "GET", expect | {"officer": ok if officer is None else officer}, args)
+
+
 def everyone(endpoint: str, method: str = "GET", ok: int | str = 200, **args: str | int) -> Rule:
     """No sign-in needed."""
     return Rule(endpoint, method, dict.fromkeys(ROLES, ok), args)
@@ -122,6 +132,18 @@ RULES: list[Rule] = [
     everyone("admin.login", "POST", ok=422),
     everyone("admin.logout", "POST", ok=LOGIN),
     everyone("api.status"),
+    everyone("api.openapi"),
+    api_reader("api.rounds"),
+    api_reader("api.round_detail", **ROUND),
+    api_reader("api.round_detail", officer=403, **OTHER_ROUND),
+    api_reader("api.round_detail", ok=404, round_id="missing"),
+    api_reader("api.round_responses", **ROUND),
+    api_reader("api.round_responses", officer=403, **OTHER_ROUND),
+    api_reader("api.units"),
+    api_reader("api.unit_detail", unit_id="unit"),
+    api_reader("api.unit_detail", officer=403, unit_id="other_unit"),
+    api_reader("api.unit_detail", ok=404, unit_id="missing"),
+    api_reader("api.service_areas"),
     # --- dashboard ---
     any_staff("admin.dashboard"),
     # --- accounts (issue 4, point 1) ---
@@ -275,6 +297,7 @@ class Browser:
 
     cookie: str | None
     token: str
+    api_token: str | None  # a bearer token for the JSON API, acting for the same account
 
 
 @dataclass(frozen=True)
@@ -340,7 +363,14 @@ def _browser(app: Flask, role: str) -> Browser:
         login(client, role)
         token = csrf_token(client)
     cookie = client.get_cookie("session")
-    return Browser(cookie.value if cookie is not None else None, token)
+    api_token = None
+    if role != "anonymous":
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.username == role))
+            assert user is not None
+            api_token = create_token(user, "matrix", actor=user, now=utcnow()).secret
+            db.session.commit()
+    return Browser(cookie.value if cookie is not None else None, token, api_token)
 
 
 def _empty_postgres(url: str) -> None:
@@ -379,8 +409,14 @@ def matrix(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> 
             _empty_postgres(POSTGRES_URL)
 
 
-def _client(matrix: Matrix, role: str) -> FlaskClient:
+def _client(matrix: Matrix, role: str, endpoint: str = "") -> FlaskClient:
     client = matrix.app.test_client()
+    if endpoint.startswith("api."):
+        # The API ignores session cookies: it answers to the role's bearer token only.
+        api_token = matrix.browsers[role].api_token
+        if api_token is not None:
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
+        return client
     cookie = matrix.browsers[role].cookie
     if cookie is not None:
         client.set_cookie("session", cookie)
@@ -490,7 +526,7 @@ def test_rules_name_real_world_ids_and_every_role() -> None:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
 def test_route_answers_each_role_as_declared(matrix: Matrix, rule: Rule, role: str) -> None:
-    client = _client(matrix, role)
+    client = _client(matrix, role, rule.endpoint)
     url = _url(matrix, rule)
     data = {"csrf_token": matrix.browsers[role].token} if rule.method == "POST" else None
     answer = client.open(url, method=rule.method, data=data)
