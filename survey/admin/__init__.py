@@ -18,6 +18,7 @@ NAV: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("admin.templates", _l("Phiếu khảo sát"), (Role.ADMIN,)),
     ("admin.rounds", _l("Đợt khảo sát"), (Role.ADMIN, Role.UNIT_OFFICER, Role.ANALYST)),
     ("admin.users", _l("Tài khoản"), (Role.ADMIN,)),
+    ("admin.api_tokens", _l("Mã truy cập API"), (Role.ADMIN,)),
     ("admin.audit", _l("Nhật ký"), (Role.ADMIN,)),
 )
 
@@ -31,4 +32,16 @@ def console_nav(role: str) -> list[tuple[str, object]]:
     ]
 
 
-from survey.admin import audit, monitoring, org, posters, rounds, templates, users, views  # noqa: E402,F401  (views register themselves on bp)
+from survey.admin import (  # noqa: E402,F401  (views register themselves on bp)
+    api_tokens,
+    audit,
+    comments,
+    monitoring,
+    org,
+    posters,
+    publication,
+    rounds,
+    templates,
+    users,
+    views,
+)

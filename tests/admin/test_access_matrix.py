@@ -65,6 +65,7 @@ class World:
     sub_unit: int  # a sub-unit of the officer's unit
     other_unit: int  # a unit outside the officer's
     area: int  # a service area
+    api_token: int  # the officer's API token
     missing: int = 999_999  # no such row
 
 
@@ -163,6 +164,26 @@ RULES: list[Rule] = [
     admin_only("admin.user_password", ok=303, user_id="admin_user"),
     any_staff("admin.password_change"),
     any_staff("admin.password_change", "POST", ok=422),
+    # --- API tokens, comments, public pages (issue 5) ---
+    admin_only("admin.api_tokens"),
+    admin_only("admin.api_token_new"),
+    admin_only("admin.api_token_new", "POST", ok=422),
+    admin_only("admin.api_token_revoke", token_id="api_token"),
+    admin_only("admin.api_token_revoke", "POST", ok=422, token_id="api_token"),
+    any_staff("admin.round_comments", **ROUND),
+    any_staff("admin.round_comments", officer=403, **OTHER_ROUND),
+    # Moderation: administrators and analysts; without a state the form goes back to the list.
+    Rule(
+        "admin.round_comment_review",
+        "POST",
+        {"anonymous": LOGIN, "admin": 303, "analyst": 303, "officer": 403},
+        {"answer_id": "missing", **ROUND},
+    ),
+    # Only a published round has a public page: the open one answers 409.
+    admin_only("admin.round_make_public", ok=409, **ROUND),
+    admin_only("admin.round_make_public", "POST", ok=409, **ROUND),
+    admin_only("admin.round_make_private", ok=409, **ROUND),
+    admin_only("admin.round_make_private", "POST", ok=409, **ROUND),
     # --- audit trail (issue 4, point 7) ---
     admin_only("admin.audit"),
     admin_only("admin.audit_event", event_id="event"),
@@ -331,6 +352,8 @@ def _build_world() -> World:
     aspect = draft.aspects[0]
     element = aspect.elements[0]
     item = element.items[-1]
+    api_token = create_token(officer, "world", actor=admin, now=now).token.id
+    db.session.commit()
     event = db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).first()
     assert event is not None
     return World(
@@ -352,6 +375,7 @@ def _build_world() -> World:
         sub_unit=sub.id,
         other_unit=other.id,
         area=area.id,
+        api_token=api_token,
     )
 
 

@@ -126,3 +126,64 @@ def test_display_masks_comments_stored_before_masking(app: Flask, staff: Staff) 
         assert round_ is not None
         page = comments_page(round_, _users(app)["admin"], None, state=None, page=1, per_page=10)
         assert page.items[0].text == f"email me: {EMAIL_MASK}"
+
+
+# --- the console page -----------------------------------------------------------------------
+
+
+def _page(client, url: str, status: int = 200) -> str:  # type: ignore[no-untyped-def]
+    answer = client.get(url)
+    assert answer.status_code == status, (url, answer.status_code)
+    return answer.get_data(as_text=True)
+
+
+def test_moderation_page_escapes_masks_and_moderates(app: Flask, staff: Staff) -> None:
+    from tests.admin.conftest import csrf_token, login
+
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id, staff.other_unit_id], now=now)
+        hostile = add_comment(
+            round_id,
+            staff.desk_id,
+            '<script>alert("x")</script> gọi 0912 345 678, email a@b.vn',
+            now=now,
+        )
+        other = add_comment(round_id, staff.other_desk_id, "Đơn vị khác, chậm", now=now)
+    analyst = app.test_client()
+    login(analyst, "analyst")
+    url = f"/admin/rounds/{round_id}/comments"
+    page = _page(analyst, url)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert PHONE_MASK in page and EMAIL_MASK in page
+    assert "0912" not in page and "a@b.vn" not in page
+    assert "Đơn vị khác, chậm" in page
+
+    token = csrf_token(analyst, url)
+    answer = analyst.post(
+        f"{url}/{hostile}?state=pending", data={"csrf_token": token, "state": "approved"}
+    )
+    assert answer.status_code == 303
+    analyst.post(f"{url}/{other}", data={"csrf_token": token, "state": "hidden"})
+    assert "Đơn vị khác" not in _page(analyst, url)  # no longer pending
+    assert "Đơn vị khác" in _page(analyst, url + "?state=hidden")
+    # A state that does not exist is refused without a change.
+    answer = analyst.post(f"{url}/{other}", data={"csrf_token": token, "state": "deleted"})
+    assert answer.status_code == 303
+    assert "Đơn vị khác" in _page(analyst, url + "?state=hidden")
+    # Unknown comment: 404.
+    assert (
+        analyst.post(f"{url}/999999", data={"csrf_token": token, "state": "hidden"}).status_code
+        == 404
+    )
+
+    officer = app.test_client()
+    login(officer, "officer")
+    page = _page(officer, url + "?state=hidden")  # the filter is not theirs to choose
+    assert PHONE_MASK in page and "Đơn vị khác" not in page
+    assert "<button" not in page.split("<main", 1)[1]
+    answer = officer.post(
+        f"{url}/{other}", data={"csrf_token": csrf_token(officer, url), "state": "approved"}
+    )
+    assert answer.status_code == 403

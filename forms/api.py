@@ -1,0 +1,27 @@
+"""Forms of the API pages: creating a token for a staff account."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+
+class ApiTokenForm(FlaskForm):
+    user_id = SelectField(
+        _l("Tài khoản"),
+        coerce=int,
+        description=_l(
+            "Mã truy cập có đúng quyền của tài khoản này (cán bộ đơn vị: chỉ đơn vị của mình)."
+        ),
+        validators=[InputRequired(message=_l("Chọn tài khoản."))],
+    )
+    name = StringField(
+        _l("Tên gợi nhớ"),
+        description=_l("Ví dụ: “Báo cáo R của Viện nghiên cứu”."),
+        validators=[
+            DataRequired(message=_l("Nhập tên gợi nhớ.")),
+            Length(max=200, message=_l("Tên dài tối đa 200 ký tự.")),
+        ],
+    )

@@ -1,0 +1,77 @@
+"""API tokens in the console (administrators only): the list, creating one (its secret shown
+once, on the answer to the form, never again) and revoking one behind a confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from forms.api import ApiTokenForm
+from forms.rounds import ConfirmForm
+from forms.users import ROLE_LABELS
+from survey.admin import bp
+from survey.admin.access import admin_only
+from survey.errors import ConflictError
+from survey.extensions import db
+from survey.models import User, utcnow
+from survey.services.api_tokens import (
+    active_users,
+    create_token,
+    get_token,
+    revoke_token,
+    tokens_page,
+)
+from survey.services.users import get_user
+
+TOKENS_PER_PAGE = 30
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # the User behind the LocalProxy
+
+
+@bp.get("/api-tokens")
+@admin_only
+def api_tokens() -> str:
+    page = tokens_page(request.args.get("page", 1, type=int) or 1, TOKENS_PER_PAGE)
+    return render_template("admin/api_tokens/index.html", page=page, role_labels=ROLE_LABELS)
+
+
+@bp.route("/api-tokens/new", methods=["GET", "POST"])
+@admin_only
+def api_token_new() -> Any:
+    form = ApiTokenForm()
+    form.user_id.choices = [(u.id, f"{u.username} – {ROLE_LABELS[u.role]}") for u in active_users()]
+    if form.validate_on_submit():
+        user = get_user(form.user_id.data)
+        new = create_token(user, form.name.data or "", actor=_actor(), now=utcnow())
+        db.session.commit()
+        # The secret is on this answer only: not in a redirect, a flash or any cache.
+        answer = make_response(
+            render_template("admin/api_tokens/created.html", token=new.token, secret=new.secret)
+        )
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/api_tokens/form.html", form=form), status
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@admin_only
+def api_token_revoke(token_id: int) -> Any:
+    token = get_token(token_id)
+    form = ConfirmForm()
+    if token.revoked_at is None and form.validate_on_submit():
+        try:
+            revoke_token(token, actor=_actor(), now=utcnow())
+        except ConflictError:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(_("Đã thu hồi mã truy cập: mọi yêu cầu dùng mã này bị từ chối."), "success")
+        return redirect(url_for("admin.api_tokens"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/api_tokens/revoke.html", token=token, form=form), status

@@ -1,0 +1,89 @@
+"""Free-text comments of a round in the console. Administrators and analysts moderate (approve,
+hide, or put back in the queue) every comment, masked; unit officers read the approved comments
+of their own units and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from forms.comments import ReviewForm
+from survey.admin import bp
+from survey.admin.access import results_readers, roles_required
+from survey.extensions import db
+from survey.models import CommentState, Role, User, utcnow
+from survey.services.access import visible_unit_ids
+from survey.services.comments import (
+    can_moderate,
+    comment_counts,
+    comments_page,
+    review_comment,
+)
+from survey.services.rounds import visible_round
+
+COMMENTS_PER_PAGE = 30
+moderators = roles_required(Role.ADMIN, Role.ANALYST)
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # the User behind the LocalProxy
+
+
+def _wanted_state(raw: str | None, moderator: bool) -> CommentState | None:
+    if not moderator:
+        return CommentState.APPROVED
+    if raw == "all":
+        return None
+    try:
+        return CommentState(raw or CommentState.PENDING.value)
+    except ValueError:
+        return CommentState.PENDING
+
+
+@bp.get("/rounds/<int:round_id>/comments")
+@results_readers
+def round_comments(round_id: int) -> str:
+    viewer = _actor()
+    unit_ids = visible_unit_ids(viewer)
+    round_ = visible_round(round_id, unit_ids)
+    moderator = can_moderate(viewer)
+    state = _wanted_state(request.args.get("state"), moderator)
+    page = comments_page(
+        round_,
+        viewer,
+        unit_ids,
+        state=state,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=COMMENTS_PER_PAGE,
+    )
+    return render_template(
+        "admin/comments/index.html",
+        round=round_,
+        page=page,
+        state=state.value if state is not None else "all",
+        counts=comment_counts(round_) if moderator else None,
+        moderator=moderator,
+    )
+
+
+@bp.post("/rounds/<int:round_id>/comments/<int:answer_id>")
+@moderators
+def round_comment_review(round_id: int, answer_id: int) -> Any:
+    round_ = visible_round(round_id, None)
+    form = ReviewForm()
+    back = url_for(
+        "admin.round_comments",
+        round_id=round_.id,
+        state=request.args.get("state", "pending"),
+        page=request.args.get("page", 1, type=int) or 1,
+    )
+    if not form.validate_on_submit():
+        flash(_("Chưa lưu được: hãy chọn duyệt hoặc ẩn."), "error")
+        return redirect(back, code=303)
+    review_comment(round_, answer_id, CommentState(form.state.data), actor=_actor(), now=utcnow())
+    db.session.commit()
+    flash(_("Đã lưu kết quả kiểm duyệt."), "success")
+    return redirect(back, code=303)

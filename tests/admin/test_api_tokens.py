@@ -1,0 +1,73 @@
+"""API tokens in the console: created by an administrator and shown once, revoked behind a
+confirmation, audited; the token works on the API until revoked."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import select
+
+from survey.extensions import db
+from survey.models import ApiToken, AuditEvent, User
+from tests.admin.conftest import Staff, csrf_token, login
+
+
+def test_create_show_once_use_and_revoke(app: Flask, staff: Staff) -> None:
+    admin = app.test_client()
+    login(admin, "admin")
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.username == "officer"))
+        assert officer is not None
+        officer_id = officer.id
+    token = csrf_token(admin, "/admin/api-tokens/new")
+    answer = admin.post(
+        "/admin/api-tokens/new",
+        data={"csrf_token": token, "user_id": officer_id, "name": "<b>Báo cáo R</b>"},
+    )
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-store"
+    page = answer.get_data(as_text=True)
+    secret = re.search(r'value="(hl_[A-Za-z0-9_-]+)"', page)
+    assert secret is not None
+    assert "&lt;b&gt;Báo cáo R&lt;/b&gt;" in page
+
+    listing = admin.get("/admin/api-tokens").get_data(as_text=True)
+    assert secret.group(1) not in listing  # never shown again
+    assert secret.group(1)[:10] in listing
+
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {secret.group(1)}"}
+    units = api.get("/api/v1/units", headers=headers).get_json()
+    assert {u["id"] for u in units["items"]} == {staff.unit_id, staff.sub_unit_id}
+
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken))
+        assert stored is not None
+        token_id = stored.id
+    revoke = f"/admin/api-tokens/{token_id}/revoke"
+    assert admin.post(revoke, data={"csrf_token": token}).status_code == 422  # not confirmed
+    assert api.get("/api/v1/units", headers=headers).status_code == 200
+    answer = admin.post(revoke, data={"csrf_token": token, "confirm": "y"})
+    assert answer.status_code == 303
+    assert api.get("/api/v1/units", headers=headers).status_code == 401
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "api_token")
+        ).all()
+        assert actions == ["api_token.create", "api_token.revoke"]
+
+
+def test_form_errors_and_other_roles(app: Flask, staff: Staff) -> None:
+    admin = app.test_client()
+    login(admin, "admin")
+    token = csrf_token(admin, "/admin/api-tokens/new")
+    answer = admin.post(
+        "/admin/api-tokens/new", data={"csrf_token": token, "user_id": "999999", "name": ""}
+    )
+    assert answer.status_code == 422
+    for role in ("analyst", "officer"):
+        client = app.test_client()
+        login(client, role)
+        assert client.get("/admin/api-tokens").status_code == 403
+        assert client.get("/admin/api-tokens/new").status_code == 403
