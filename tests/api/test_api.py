@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
@@ -260,3 +262,80 @@ def test_round_detail_lists_units_under_their_names_at_opening(
     _status, body = _get(client, f"/api/v1/rounds/{rounds['both']}", tokens["analyst"])
     assert {u["id"] for u in body["units"]} == {staff.unit_id, staff.other_unit_id}
     assert body["state"] == "open" and body["is_public"] is False
+
+
+def _check(document: dict, schema: str, body: object) -> None:
+    """``body`` against a schema of the document ($refs resolved within the document)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    validator = Draft202012Validator(
+        {**document, "$ref": f"#/components/schemas/{schema}"}, format_checker=FormatChecker()
+    )
+    errors = [e.message for e in validator.iter_errors(body)]
+    assert errors == [], errors
+
+
+def test_answers_match_the_documented_schemas(
+    app: Flask, client: FlaskClient, staff: Staff, tokens: dict[str, str], rounds: dict[str, int]
+) -> None:
+    with app.app_context():
+        add_comment(rounds["both"], staff.desk_id, "Rất tốt", now=utcnow())
+    _status, document = _get(client, "/api/v1/openapi.json", None)
+    admin = tokens["admin"]
+    cases = [
+        ("/api/v1/status", "Status"),
+        ("/api/v1/rounds", "RoundPage"),
+        (f"/api/v1/rounds/{rounds['both']}", "RoundDetail"),
+        (f"/api/v1/rounds/{rounds['both']}/responses", "ResponsePage"),
+        ("/api/v1/units", "UnitPage"),
+        (f"/api/v1/units/{staff.unit_id}", "Unit"),
+        ("/api/v1/service-areas", "ServiceAreaPage"),
+        ("/api/v1/rounds/999999", "Error"),
+        ("/api/v1/units?page=0", "Error"),
+    ]
+    for url, schema in cases:
+        _status, body = _get(client, url, admin)
+        _check(document, schema, body)
+    _status, body = _get(client, "/api/v1/units", None)
+    _check(document, "Error", body)
+
+
+def test_an_unexpected_error_is_a_json_500(
+    client: FlaskClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("survey.api.views.areas_page", broken)
+    answer = client.get("/api/v1/service-areas", headers=bearer(tokens["admin"]))
+    assert answer.status_code == 500
+    assert answer.get_json()["code"] == "internal_error"
+    assert "boom" not in answer.get_data(as_text=True)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["page", "per_page", "unit_id", "other"]),
+    value=st.text(max_size=30),
+    path_id=st.one_of(st.integers(min_value=-(10**20), max_value=10**20), st.text(max_size=12)),
+)
+def test_no_input_makes_a_500(
+    client: FlaskClient,
+    tokens: dict[str, str],
+    rounds: dict[str, int],
+    name: str,
+    value: str,
+    path_id: int | str,
+) -> None:
+    headers = bearer(tokens["analyst"])
+    answer = client.get(
+        f"/api/v1/rounds/{rounds['both']}/responses", query_string={name: value}, headers=headers
+    )
+    assert answer.status_code in (200, 400), (name, value)
+    assert answer.is_json
+    for url in (f"/api/v1/rounds/{path_id}", f"/api/v1/units/{path_id}/"):
+        answer = client.get(url, headers=headers)
+        assert answer.status_code < 500, url
+        assert answer.is_json or answer.status_code in (301, 308), url
