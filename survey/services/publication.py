@@ -3,11 +3,14 @@ may then read its units' indices with their intervals. Never raw responses, neve
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from analysis.satisfaction import IndexKind, IndexRow, Level
 from survey.errors import ConflictError, NotFoundError
 from survey.extensions import db
 from survey.models import Round, RoundState, User
@@ -54,4 +57,67 @@ def public_rounds() -> list[Round]:
             .where(Round.is_public, Round.state == RoundState.PUBLISHED.value)
             .order_by(Round.published_at.desc(), Round.id.desc())
         )
+    )
+
+
+@dataclass(frozen=True)
+class PublicRow:
+    """One unit's (or the province's) headline index as the public page shows it."""
+
+    name: str
+    estimate: float | None  # None: no index (no responses, or none weighted)
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    unreliable: bool  # flagged (too few responses, too wide an interval...): say so
+
+
+@dataclass(frozen=True)
+class PublicResults:
+    province: PublicRow | None
+    units: list[PublicRow]
+    measure: str  # "top2box", "mean" or "mean_pct"
+    confidence: float
+    caveat_vi: str
+    caveat_en: str
+
+
+def _public_row(name: str, row: IndexRow) -> PublicRow:
+    def number(value: float) -> float | None:
+        return None if math.isnan(value) else round(value, 2)
+
+    return PublicRow(
+        name=name,
+        estimate=number(row.estimate),
+        ci_low=number(row.ci_low),
+        ci_high=number(row.ci_high),
+        n=row.n,
+        unreliable=bool(row.flags),
+    )
+
+
+def public_results(round_: Round) -> PublicResults:
+    """The overall index of the province and of every unit in the round's scope, with its
+    interval, from the same estimation every result page uses (``round_index``); units under
+    the names they had when the round opened, by name."""
+    from survey.services.indices import round_index
+
+    table = round_index(round_)
+    names: dict[str, str] = {}
+    for scope in round_.scope:
+        names[scope.unit.code] = scope.unit_name
+        names[str(scope.unit_id)] = scope.unit_name
+    measure = table.headline
+    province = table.rows(level=Level.PROVINCE, kind=IndexKind.OVERALL, measure=measure)
+    units = [
+        _public_row(names.get(row.unit or "", row.unit or ""), row)
+        for row in table.rows(level=Level.UNIT, kind=IndexKind.OVERALL, measure=measure)
+    ]
+    return PublicResults(
+        province=_public_row("", province[0]) if province else None,
+        units=sorted(units, key=lambda r: r.name),
+        measure=str(measure),
+        confidence=table.confidence,
+        caveat_vi=table.caveat_vi,
+        caveat_en=table.caveat_en,
     )
