@@ -189,9 +189,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Answer": {
         "type": "object",
-        "required": ["item_id", "value", "not_applicable", "text"],
+        "required": ["item_id", "item_code", "value", "not_applicable", "text"],
         "properties": {
             "item_id": _INT,
+            "item_code": {"type": "string", "description": "The questionnaire item's code."},
             "value": _OPT_INT,
             "not_applicable": {"type": "boolean"},
             "text": {

@@ -16,6 +16,7 @@ from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.api_data import (
     approved_texts,
     areas_page,
+    item_codes,
     responses_page,
     round_unit_names,
     rounds_page,
@@ -95,7 +96,7 @@ def _area(area: ServiceArea) -> dict[str, Any]:
     }
 
 
-def _response(response: Response, texts: dict[int, str]) -> dict[str, Any]:
+def _response(response: Response, texts: dict[int, str], codes: dict[int, str]) -> dict[str, Any]:
     return {
         "id": response.id,
         "unit_id": response.unit_id,
@@ -107,6 +108,7 @@ def _response(response: Response, texts: dict[int, str]) -> dict[str, Any]:
         "answers": [
             {
                 "item_id": a.item_id,
+                "item_code": codes.get(a.item_id),
                 "value": a.value,
                 "not_applicable": a.not_applicable,
                 # Only approved comments, masked; pending and hidden ones are withheld.
@@ -153,8 +155,8 @@ def round_responses(round_id: int) -> Any:
     if unit_id is not None:
         ensure_unit_visible(user, unit_id)
     page = responses_page(round_, unit_ids, *_paging(), unit_id=unit_id)
-    texts = approved_texts(page.items)
-    return _listing(page, [_response(r, texts) for r in page.items])
+    texts, codes = approved_texts(page.items), item_codes(round_)
+    return _listing(page, [_response(r, texts, codes) for r in page.items])
 
 
 @bp.get("/units")

@@ -17,6 +17,7 @@ from survey.extensions import db
 from survey.models import (
     CommentReview,
     CommentState,
+    Item,
     Response,
     Round,
     RoundUnit,
@@ -106,6 +107,14 @@ def approved_texts(responses: Sequence[Response]) -> dict[int, str]:
         for a in r.answers
         if a.id in approved and a.text is not None
     }
+
+
+def item_codes(round_: Round) -> dict[int, str]:
+    """Item id -> code for the round's questionnaire version."""
+    rows = db.session.execute(
+        select(Item.id, Item.code).where(Item.version_id == round_.template_version_id)
+    )
+    return {item_id: code for item_id, code in rows}
 
 
 def round_unit_names(round_: Round) -> dict[int, str]:
