@@ -69,7 +69,7 @@ def round_comments(round_id: int) -> str:
     )
 
 
-@bp.post("/rounds/<int:round_id>/comments/<int:answer_id>")
+@bp.post("/rounds/<int:round_id>/comments/<int(max=9223372036854775807):answer_id>")
 @moderators
 def round_comment_review(round_id: int, answer_id: int) -> Any:
     round_ = visible_round(round_id, None)

@@ -172,7 +172,10 @@ def test_moderation_page_escapes_masks_and_moderates(app: Flask, staff: Staff) -
     answer = analyst.post(f"{url}/{other}", data={"csrf_token": token, "state": "deleted"})
     assert answer.status_code == 303
     assert "Đơn vị khác" in _page(analyst, url + "?state=hidden")
-    # Unknown comment: 404.
+    # Unknown comment, or an id no database column holds: 404.
+    for huge in ("99999999999999999999", "9223372036854775807"):
+        answer = analyst.post(f"{url}/{huge}", data={"csrf_token": token, "state": "hidden"})
+        assert answer.status_code == 404
     assert (
         analyst.post(f"{url}/999999", data={"csrf_token": token, "state": "hidden"}).status_code
         == 404
