@@ -101,7 +101,10 @@ def variables(round_: Round) -> list[Variable]:
 
 
 @dataclass
-class _Frame:
+class DesignFrame:
+    """Codes of the round's units (with the names they had when it opened), areas and desks,
+    and the counts of the weighting frame."""
+
     units: dict[int, tuple[str, str]]
     areas: dict[int, str]
     desks: dict[int, str]
@@ -109,7 +112,7 @@ class _Frame:
     counts: dict[tuple[int, int], int]
 
 
-def _frame(round_: Round) -> _Frame:
+def design_frame(round_: Round) -> DesignFrame:
     names: dict[int, str] = {
         uid: name
         for uid, name in db.session.execute(
@@ -124,7 +127,7 @@ def _frame(round_: Round) -> _Frame:
         aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
     }
     desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
-    return _Frame(units, areas, desks, dossier_frame(round_), cell_counts(round_))
+    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_))
 
 
 def rows(round_: Round, *, not_applicable: object = None) -> Iterator[list[object]]:
@@ -134,7 +137,7 @@ def rows(round_: Round, *, not_applicable: object = None) -> Iterator[list[objec
     position = {(v.item_id, v.option): i for i, v in enumerate(columns) if v.item_id}
     choice_items = {v.item_id for v in columns if v.option is not None}
     option_columns = [i for i, v in enumerate(columns) if v.option is not None]
-    frame = _frame(round_)
+    frame = design_frame(round_)
     last_id = 0
     while True:
         chunk = db.session.execute(
