@@ -46,6 +46,8 @@ logconfig_dict = {
         "requests": {"class": "logging.StreamHandler", "formatter": "json_line"},
         "errors": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
+    # gunicorn merges this over its own defaults one level deep: "root" must name our handlers.
+    "root": {"handlers": ["errors"], "level": "WARNING"},
     "loggers": {
         "survey.requests": {"handlers": ["requests"], "level": "INFO", "propagate": False},
         "survey": {"handlers": ["errors"], "level": "WARNING", "propagate": False},
