@@ -44,6 +44,16 @@ def _id_param(name: str, what: str) -> dict[str, Any]:
     }
 
 
+def _enum_param(name: str, values: list[str], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "enum": values},
+    }
+
+
 _PAGING = [{"$ref": "#/components/parameters/page"}, {"$ref": "#/components/parameters/per_page"}]
 _AUTHED = ("400", "401", "405", "429", "500", "503")
 
@@ -85,6 +95,7 @@ _TIME = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 
 _OPT_TIME = {"type": ["string", "null"], "format": "date-time"}
 _INT = {"type": "integer"}
 _OPT_INT = {"type": ["integer", "null"]}
+_OPT_NUM = {"type": ["number", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -225,6 +236,84 @@ SCHEMAS: dict[str, Any] = {
             "answers": {"type": "array", "items": _ref("Answer")},
         },
     },
+    "IndexRow": {
+        "type": "object",
+        "description": "One index for one domain (analysis.satisfaction.IndexRow). Percent "
+        "for top2box and mean_pct, scale points for mean; rounded to two decimals.",
+        "required": [
+            "level",
+            "unit",
+            "area",
+            "desk",
+            "kind",
+            "index",
+            "measure",
+            "estimate",
+            "se",
+            "df",
+            "ci_low",
+            "ci_high",
+            "confidence",
+            "ci_method",
+            "n",
+            "n_answering",
+            "n_excluded",
+            "n_eff",
+            "deff",
+            "coverage",
+            "flags",
+        ],
+        "properties": {
+            "level": {"enum": ["province", "unit", "area", "cell", "desk"]},
+            "unit": {"type": ["string", "null"], "description": "Unit code."},
+            "area": {"type": ["string", "null"], "description": "Service area code."},
+            "desk": {"type": ["string", "null"], "description": "Desk code."},
+            "kind": {"enum": ["criterion", "element", "aspect", "overall", "overall_question"]},
+            "index": {"type": "string", "description": "Item, element or aspect code, or overall."},
+            "measure": {"enum": ["top2box", "mean", "mean_pct"]},
+            "estimate": _OPT_NUM,
+            "se": _OPT_NUM,
+            "df": _OPT_NUM,
+            "ci_low": _OPT_NUM,
+            "ci_high": _OPT_NUM,
+            "confidence": {"type": "number"},
+            "ci_method": {"type": "string"},
+            "n": _INT,
+            "n_answering": _INT,
+            "n_excluded": _INT,
+            "n_eff": _OPT_NUM,
+            "deff": _OPT_NUM,
+            "coverage": _OPT_NUM,
+            "flags": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "IndexPage": {
+        "type": "object",
+        "required": [
+            "round_id",
+            "confidence",
+            "headline",
+            "caveat_vi",
+            "caveat_en",
+            "items",
+            "page",
+            "per_page",
+            "total",
+            "pages",
+        ],
+        "properties": {
+            "round_id": _INT,
+            "confidence": {"type": "number"},
+            "headline": {"enum": ["top2box", "mean", "mean_pct"]},
+            "caveat_vi": {"type": "string"},
+            "caveat_en": {"type": "string"},
+            "items": {"type": "array", "items": _ref("IndexRow")},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            "total": {"type": "integer", "minimum": 0},
+            "pages": {"type": "integer", "minimum": 1},
+        },
+    },
     "RoundPage": _page_of("Round"),
     "UnitPage": _page_of("Unit"),
     "ServiceAreaPage": _page_of("ServiceArea"),
@@ -279,6 +368,24 @@ PATHS: dict[str, Any] = {
         ],
         errors=(*_AUTHED, "403", "404"),
         operation_id="listRoundResponses",
+    ),
+    "/rounds/{round_id}/indices": _read(
+        "A round's satisfaction indices with standard errors, confidence intervals, design "
+        "effects and flags, per domain (a unit officer's token: their units only)",
+        _ref("IndexPage"),
+        params=[
+            _id_param("round_id", "round"),
+            *_PAGING,
+            _enum_param("level", ["province", "unit", "area", "cell"], "Only this level."),
+            _enum_param(
+                "kind",
+                ["criterion", "element", "aspect", "overall", "overall_question"],
+                "Only this kind of index.",
+            ),
+            _enum_param("measure", ["top2box", "mean", "mean_pct"], "Only this measure."),
+        ],
+        errors=(*_AUTHED, "403", "404"),
+        operation_id="listRoundIndices",
     ),
     "/units": _read(
         "Units the token may see, by code",

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from flask import abort, jsonify, request
 
+from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.api import bp
 from survey.api.auth import api_user
 from survey.api.openapi import MAX_ID, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, openapi_document
@@ -16,6 +18,7 @@ from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.api_data import (
     approved_texts,
     areas_page,
+    index_rows,
     item_codes,
     responses_page,
     round_unit_names,
@@ -157,6 +160,46 @@ def round_responses(round_id: int) -> Any:
     page = responses_page(round_, unit_ids, *_paging(), unit_id=unit_id)
     texts, codes = approved_texts(page.items), item_codes(round_)
     return _listing(page, [_response(r, texts, codes) for r in page.items])
+
+
+def _choice(name: str, choices: type[StrEnum]) -> Any:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return choices(raw)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        abort(400, description=f"'{name}' must be one of: {allowed}.")
+
+
+@bp.get(f"/rounds/<{ID}:round_id>/indices")
+def round_indices(round_id: int) -> Any:
+    """The round's index table: estimate, SE, interval, n, design effect and flags per index
+    and domain, from the same estimation as the console's result pages."""
+    unit_ids = visible_unit_ids(api_user())
+    round_ = visible_round(round_id, unit_ids)
+    level = _choice("level", Level)
+    if level == Level.DESK:  # not computed for the API: desks are a console drill-down
+        abort(400, description="'level' must be one of: province, unit, area, cell.")
+    kind = _choice("kind", IndexKind)
+    measure = _choice("measure", IndexDefinition)
+    rows = index_rows(
+        round_, unit_ids, *_paging(), level=level, kind=kind, measure=measure and measure.value
+    )
+    page = rows.page
+    return jsonify(
+        round_id=round_.id,
+        confidence=rows.confidence,
+        headline=rows.headline,
+        caveat_vi=rows.caveat_vi,
+        caveat_en=rows.caveat_en,
+        items=page.items,
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
+        pages=page.pages,
+    )
 
 
 @bp.get("/units")

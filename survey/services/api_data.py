@@ -7,12 +7,16 @@ until ``page > pages`` never reads the last page twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
+from analysis.satisfaction import IndexKind, Level
 from survey.extensions import db
 from survey.models import (
     CommentReview,
@@ -25,6 +29,7 @@ from survey.models import (
     Unit,
 )
 from survey.services.comments import mask_personal_data
+from survey.services.indices import round_index
 from survey.services.paging import Page
 from survey.services.results import counted_responses
 
@@ -123,3 +128,59 @@ def round_unit_names(round_: Round) -> dict[int, str]:
         select(RoundUnit.unit_id, RoundUnit.unit_name).where(RoundUnit.round_id == round_.id)
     )
     return {unit_id: name for unit_id, name in rows}
+
+
+@dataclass(frozen=True)
+class IndexRows:
+    """A page of a round's index table, with what applies to every row."""
+
+    page: Page[dict[str, object]]
+    confidence: float
+    headline: str
+    caveat_vi: str
+    caveat_en: str
+
+
+def _finite(value: object) -> object:
+    # JSON has no NaN or infinity: an undefined number is null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def index_rows(
+    round_: Round,
+    unit_ids: set[int] | None,
+    page: int,
+    per_page: int,
+    *,
+    level: Level | None = None,
+    kind: IndexKind | None = None,
+    measure: str | None = None,
+) -> IndexRows:
+    """Rows of the round's index table (``round_index``, the estimation every page uses), in
+    the table's order. A unit officer (``unit_ids`` given) gets the rows of their own units
+    only (unit and unit x area levels): the province and service-area rows mix in other units'
+    responses."""
+    table = round_index(round_)
+    chosen = table.select(level=level, kind=kind, measure=measure)
+    if unit_ids is not None:
+        codes = set(db.session.scalars(select(Unit.code).where(Unit.id.in_(unit_ids))))
+        chosen = chosen[np.isin(table.unit[chosen], list(codes))] if len(chosen) else chosen
+    start = (page - 1) * per_page
+    wanted = chosen[start : start + per_page]
+    records = (
+        [
+            {name: _finite(value) for name, value in record.items()}
+            for record in table.to_records(wanted)
+        ]
+        if len(wanted)
+        else []
+    )
+    return IndexRows(
+        Page(records, page, per_page, len(chosen)),
+        confidence=table.confidence,
+        headline=str(table.headline),
+        caveat_vi=table.caveat_vi,
+        caveat_en=table.caveat_en,
+    )

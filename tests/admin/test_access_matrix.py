@@ -140,6 +140,8 @@ RULES: list[Rule] = [
     api_reader("api.round_detail", ok=404, round_id="missing"),
     api_reader("api.round_responses", **ROUND),
     api_reader("api.round_responses", officer=403, **OTHER_ROUND),
+    api_reader("api.round_indices", **ROUND),
+    api_reader("api.round_indices", officer=403, **OTHER_ROUND),
     api_reader("api.units"),
     api_reader("api.unit_detail", unit_id="unit"),
     api_reader("api.unit_detail", officer=403, unit_id="other_unit"),
