@@ -116,14 +116,19 @@ def register_error_handlers(app: Flask) -> None:
         return _render(exc.status, exc.code, exc.message)
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Any, int] | WerkzeugResponse:
+    def http_error(
+        exc: HTTPException,
+    ) -> tuple[Any, int, list[tuple[str, str]]] | WerkzeugResponse:
         if exc.code is None or exc.code < 400:
             return exc.get_response()
         if exc.code >= 500:
             _reset_session()
         description = exc.description if _wants_json() else None
         message = description if isinstance(description, str) else _http_message(exc)
-        return _render(exc.code, exc.name.lower().replace(" ", "_"), message)
+        body, status = _render(exc.code, exc.name.lower().replace(" ", "_"), message)
+        # A 405 says which methods the URL takes; a 429 may say when to come back.
+        kept = [(k, v) for k, v in exc.get_headers() if k in ("Allow", "Retry-After")]
+        return body, status, kept
 
     def database_unavailable(exc: Exception) -> tuple[Any, int]:
         _reset_session()

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from limits import RateLimitItem, parse
 
 from survey.api import bp
-from survey.extensions import limiter
+from survey.extensions import db, limiter
 from survey.models import ApiToken, User, utcnow
 from survey.services.abuse import client_network
 from survey.services.api_tokens import authenticate_token
@@ -70,6 +70,8 @@ def authenticate() -> Any | None:
         return _unauthorized(
             _("Mã truy cập không hợp lệ, đã bị thu hồi hoặc tài khoản đã bị khoá.")
         )
+    # The request boundary: keep the token's last use (the views only read).
+    db.session.commit()
     g.api_token = token
     return _over_budget("api-token", str(token.id))
 

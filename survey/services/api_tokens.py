@@ -124,5 +124,5 @@ def authenticate_token(secret: str, *, now: datetime) -> ApiToken | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         token.last_used_at = now
-        db.session.commit()
+        db.session.flush()
     return token

@@ -339,3 +339,12 @@ def test_no_input_makes_a_500(
         answer = client.get(url, headers=headers)
         assert answer.status_code < 500, url
         assert answer.is_json or answer.status_code in (301, 308), url
+
+
+def test_method_not_allowed_names_the_allowed_ones(
+    client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    answer = client.delete("/api/v1/units", headers=bearer(tokens["admin"]))
+    assert answer.status_code == 405
+    assert answer.get_json()["code"] == "method_not_allowed"
+    assert "GET" in answer.headers["Allow"]
