@@ -39,11 +39,22 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
+def _single(name: str) -> str | None:
+    """The query parameter ``name`` given once, or None when absent; given twice (or empty) it
+    is malformed: guessing which value was meant would answer a question nobody asked."""
+    values = request.args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        abort(400, description=f"'{name}' is given more than once.")
+    return values[0]
+
+
 def _int_arg(name: str, maximum: int) -> int | None:
     """The query parameter ``name`` as a whole number from 1 to ``maximum``; None when absent;
     anything else is a 400, never a 500."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = _single(name)
+    if raw is None:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= maximum:
         abort(400, description=f"'{name}' must be a whole number from 1 to {maximum}.")
@@ -163,8 +174,8 @@ def round_responses(round_id: int) -> Any:
 
 
 def _choice(name: str, choices: type[StrEnum]) -> Any:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = _single(name)
+    if raw is None:
         return None
     try:
         return choices(raw)

@@ -182,6 +182,9 @@ def test_paging(client: FlaskClient, tokens: dict[str, str], rounds: dict[str, i
         "per_page=1000000000",
         "unit_id=0",
         "unit_id=abc",
+        "page=",
+        "per_page=",
+        "page=1&page=2",
     ],
 )
 def test_malformed_parameters_are_json_400(

@@ -115,7 +115,15 @@ def test_index_table_through_the_api(app: Flask, client: FlaskClient, demo: Demo
     assert mine and {r["unit"] for r in mine} <= demo.officer_codes
     assert {r["level"] for r in mine} <= {"unit", "cell"}
 
-    for query in ("level=desk", "level=nation", "kind=x", "measure=median", "per_page=0"):
+    for query in (
+        "level=desk",
+        "level=nation",
+        "kind=x",
+        "kind=",
+        "level=unit&level=area",
+        "measure=median",
+        "per_page=0",
+    ):
         answer = client.get(f"{url}?{query}", headers=bearer(demo.tokens["admin"]))
         assert answer.status_code == 400, query
         assert answer.get_json()["code"] == "bad_request"
