@@ -40,6 +40,7 @@ from survey.admin import (  # noqa: E402,F401  (views register themselves on bp)
     org,
     posters,
     publication,
+    results,
     rounds,
     templates,
     users,

@@ -203,6 +203,38 @@ RULES: list[Rule] = [
     admin_only("admin.round_dossiers", **ROUND),
     admin_only("admin.round_dossiers", "POST", ok=422, **ROUND),
     admin_only("admin.round_dossiers_csv", **ROUND),
+    # --- result pages, report and index downloads (issue 5, points 2-4) ---
+    *[
+        rule
+        for endpoint in (
+            "admin.round_results_overview",
+            "admin.round_results_units",
+            "admin.round_chart_units",
+            "admin.round_results_elements",
+            "admin.round_chart_elements",
+            "admin.round_chart_criteria",
+            "admin.round_results_areas",
+            "admin.round_chart_areas",
+            "admin.round_results_change",
+            "admin.round_chart_change",
+            "admin.round_report",
+            "admin.round_index_export",
+        )
+        for rule in (
+            any_staff(endpoint, **ROUND),
+            any_staff(endpoint, officer=403, **OTHER_ROUND),
+        )
+    ],
+    *[
+        rule
+        for endpoint in ("admin.round_results_unit", "admin.round_chart_unit")
+        for rule in (
+            any_staff(endpoint, unit_id="unit", **ROUND),
+            any_staff(endpoint, unit_id="sub_unit", **ROUND),
+            any_staff(endpoint, officer=403, unit_id="other_unit", **ROUND),
+            any_staff(endpoint, officer=403, unit_id="other_unit", **OTHER_ROUND),
+        )
+    ],
     # --- monitoring (point 6) ---
     any_staff("admin.round_monitoring", **ROUND),
     any_staff("admin.round_monitoring", officer=403, **OTHER_ROUND),

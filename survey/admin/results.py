@@ -1,0 +1,359 @@
+"""Result pages of a round: overview, units, elements and criteria, service areas, change since
+an earlier round, their charts, the print-ready round report and the index tables to download.
+
+Administrators and analysts see every unit; a unit officer sees their own units (and
+sub-units) and gets 403 on another unit's page. Every number is read off ``round_index``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Response as FlaskResponse
+from flask import render_template, request
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from matplotlib.figure import Figure
+
+from analysis.satisfaction import IndexKind, Level
+from survey.admin import bp
+from survey.admin.access import results_readers
+from survey.errors import NotFoundError
+from survey.i18n import current_locale
+from survey.models import Round, User, utcnow
+from survey.services import index_exports
+from survey.services.access import ensure_unit_visible, visible_unit_ids
+from survey.services.exports import export_name
+from survey.services.paging import paginate_list
+from survey.services.result_charts import figure_bytes
+from survey.services.result_figures import (
+    areas_chart,
+    change_chart,
+    criteria_chart,
+    elements_chart,
+    report_charts,
+    unit_chart,
+    units_chart,
+)
+from survey.services.result_pages import (
+    RoundResults,
+    Shown,
+    earlier_rounds,
+    parse_sort,
+    pick_earlier,
+    priorities,
+    province_change,
+    round_results,
+    unit_changes,
+)
+from survey.services.rounds import visible_round
+
+PER_PAGE = 50
+# A chart is an image: its own inline styles are all it needs, and it may run nothing.
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+@bp.app_template_filter("index_value")
+def index_value(value: float | None, places: int = 2) -> str:
+    """An index as published: two decimals in the reader's locale, a dash when undefined."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return str(format_decimal(value, format="#,##0." + "0" * places))
+
+
+FLAG_LABELS = {
+    "n<30": _l("dưới 30 phiếu"),
+    "df<8": _l("bậc tự do dưới 8"),
+    "lonely_psu_adjusted": _l("có ô chỉ một phiếu (phương sai đã điều chỉnh)"),
+    "n_eff<30": _l("cỡ mẫu hiệu dụng dưới 30"),
+    "p_is_0_or_1": _l("tỷ lệ bằng 0% hoặc 100%"),
+    "wide_ci": _l("khoảng tin cậy quá rộng"),
+    "wide_relative_ci": _l("khoảng tin cậy quá rộng so với ước lượng"),
+    "wide_relative_ci_complement": _l("tỷ lệ không hài lòng không đủ tin cậy"),
+    "criteria_missing": _l("có tiêu chí không có câu trả lời"),
+    "excluded_responses": _l("có phiếu không gia quyền được vì thiếu số hồ sơ"),
+    "cells_without_responses": _l("có ô có hồ sơ nhưng không có phiếu"),
+    "no_answers": _l("không có câu trả lời"),
+}
+VERDICT_LABELS = {
+    "above": _l("Trên mục tiêu"),
+    "below": _l("Dưới mục tiêu"),
+    "cannot_tell": _l("Chưa kết luận được"),
+    "no_data": _l("Không có số liệu"),
+}
+
+
+@bp.app_template_global()
+def flag_label(flag: str) -> str:
+    return str(FLAG_LABELS.get(flag, flag))
+
+
+@bp.app_template_global()
+def verdict_label(verdict: str) -> str:
+    return str(VERDICT_LABELS.get(str(verdict), verdict))
+
+
+@bp.app_template_global()
+def heat_class(value: float | None, percent: bool = True) -> str:
+    """One of nine shades for a heat-map cell (results.css), from the index's range."""
+    if value is None or not math.isfinite(value):
+        return ""
+    share = value / 100 if percent else (value - 1) / 4
+    return f"heat-{min(8, max(0, int(share * 9)))}"
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # the User behind the LocalProxy
+
+
+def _page(name: str = "page") -> int:
+    return request.args.get(name, 1, type=int) or 1
+
+
+def _results(round_id: int) -> RoundResults:
+    unit_ids = visible_unit_ids(_actor())
+    round_ = visible_round(round_id, unit_ids)
+    return round_results(
+        round_, unit_ids, target=request.args.get("target"), english=current_locale() == "en"
+    )
+
+
+def _unit_in_round(round_: Round, unit_id: int) -> None:
+    if not any(s.unit_id == unit_id for s in round_.scope):
+        raise NotFoundError(_("Đơn vị này không thuộc đợt khảo sát."))
+    ensure_unit_visible(_actor(), unit_id)
+
+
+def _chart(figure: Figure) -> FlaskResponse:
+    fmt = "png" if request.args.get("format") == "png" else "svg"
+    answer = FlaskResponse(
+        figure_bytes(figure, fmt), mimetype="image/png" if fmt == "png" else "image/svg+xml"
+    )
+    answer.headers["Content-Security-Policy"] = CHART_CSP
+    answer.headers["Cache-Control"] = "private, max-age=60"
+    return answer
+
+
+def _args(**extra: Any) -> dict[str, Any]:
+    """The query arguments the result pages share (target, sort, page), for links and charts."""
+    kept = {k: v for k, v in request.args.items() if k in ("target", "sort", "page", "since")}
+    return kept | extra
+
+
+@bp.get("/rounds/<int:round_id>/results")
+@results_readers
+def round_results_overview(round_id: int) -> str:
+    results = _results(round_id)
+    return render_template(
+        "admin/results/overview.html",
+        round=results.round,
+        results=results,
+        province=results.province(),
+        question=results.overall_question(),
+        units=results.units(),
+        weighting=results.weighting_summary(),
+        args=_args(),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/units")
+@results_readers
+def round_results_units(round_id: int) -> str:
+    results = _results(round_id)
+    sort = parse_sort(request.args.get("sort"))
+    units = paginate_list(results.units(sort), _page(), PER_PAGE)
+    return render_template(
+        "admin/results/units.html",
+        round=results.round,
+        results=results,
+        units=units,
+        sort=sort,
+        args=_args(sort=sort, page=units.page),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/units/chart")
+@results_readers
+def round_chart_units(round_id: int) -> FlaskResponse:
+    results = _results(round_id)
+    units = paginate_list(results.units(parse_sort(request.args.get("sort"))), _page(), PER_PAGE)
+    return _chart(units_chart(results, units.items))
+
+
+@bp.get("/rounds/<int:round_id>/results/units/<int:unit_id>")
+@results_readers
+def round_results_unit(round_id: int, unit_id: int) -> str:
+    results = _results(round_id)
+    _unit_in_round(results.round, unit_id)
+    code = next(c for c, uid in results.names.unit_ids.items() if uid == unit_id)
+    shown = results.unit(code)
+    return render_template(
+        "admin/results/unit.html",
+        round=results.round,
+        results=results,
+        unit_id=unit_id,
+        unit_name=results.names.unit(code),
+        unit=shown,
+        elements=results.indices_of(IndexKind.ELEMENT, level=Level.UNIT, unit=code),
+        criteria=results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code),
+        question=results.overall_question_of(level=Level.UNIT, unit=code),
+        cells=results.cells(code),
+        args=_args(),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/units/<int:unit_id>/chart")
+@results_readers
+def round_chart_unit(round_id: int, unit_id: int) -> FlaskResponse:
+    results = _results(round_id)
+    _unit_in_round(results.round, unit_id)
+    code = next(c for c, uid in results.names.unit_ids.items() if uid == unit_id)
+    return _chart(unit_chart(results, code))
+
+
+@bp.get("/rounds/<int:round_id>/results/elements")
+@results_readers
+def round_results_elements(round_id: int) -> str:
+    results = _results(round_id)
+    units = paginate_list(results.units("name"), _page(), PER_PAGE)
+    return render_template(
+        "admin/results/elements.html",
+        round=results.round,
+        results=results,
+        units=units,
+        heat=results.heat_map(units.items),
+        elements=results.indices_of(IndexKind.ELEMENT, level=Level.PROVINCE),
+        criteria=results.indices_of(IndexKind.CRITERION, level=Level.PROVINCE),
+        priorities=priorities(results, english=current_locale() == "en"),
+        args=_args(page=units.page),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/elements/chart")
+@results_readers
+def round_chart_elements(round_id: int) -> FlaskResponse:
+    results = _results(round_id)
+    units = paginate_list(results.units("name"), _page(), PER_PAGE)
+    return _chart(elements_chart(results, units.items))
+
+
+@bp.get("/rounds/<int:round_id>/results/criteria/chart")
+@results_readers
+def round_chart_criteria(round_id: int) -> FlaskResponse:
+    return _chart(criteria_chart(_results(round_id)))
+
+
+@bp.get("/rounds/<int:round_id>/results/areas")
+@results_readers
+def round_results_areas(round_id: int) -> str:
+    results = _results(round_id)
+    cells = paginate_list(results.cells(), _page(), PER_PAGE)
+    return render_template(
+        "admin/results/areas.html",
+        round=results.round,
+        results=results,
+        areas=results.areas(),
+        cells=cells,
+        args=_args(page=cells.page),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/areas/chart")
+@results_readers
+def round_chart_areas(round_id: int) -> FlaskResponse:
+    return _chart(areas_chart(_results(round_id)))
+
+
+@bp.get("/rounds/<int:round_id>/results/change")
+@results_readers
+def round_results_change(round_id: int) -> str:
+    results = _results(round_id)
+    candidates = earlier_rounds(results.round, results.unit_ids)
+    earlier = pick_earlier(candidates, request.args.get("since"))
+    found = unit_changes(results, earlier) if earlier is not None else []
+    changes = paginate_list(found, _page(), PER_PAGE)
+    return render_template(
+        "admin/results/change.html",
+        round=results.round,
+        results=results,
+        candidates=candidates,
+        earlier=earlier,
+        province=province_change(results, earlier) if earlier is not None else None,
+        changes=changes,
+        args=_args(page=changes.page, **({"since": earlier.id} if earlier else {})),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/change/chart")
+@results_readers
+def round_chart_change(round_id: int) -> FlaskResponse:
+    results = _results(round_id)
+    earlier = pick_earlier(
+        earlier_rounds(results.round, results.unit_ids), request.args.get("since")
+    )
+    found = unit_changes(results, earlier) if earlier is not None else []
+    return _chart(change_chart(paginate_list(found, _page(), PER_PAGE).items))
+
+
+@bp.get("/rounds/<int:round_id>/report")
+@results_readers
+def round_report(round_id: int) -> str:
+    """The whole round on one print-ready page (charts embedded, so the saved file stands
+    alone): overview, units, elements, service areas, change, methods annex."""
+    results = _results(round_id)
+    earlier = pick_earlier(
+        earlier_rounds(results.round, results.unit_ids), request.args.get("since")
+    )
+    units = results.units("index")
+    return render_template(
+        "admin/results/report.html",
+        round=results.round,
+        results=results,
+        province=results.province(),
+        question=results.overall_question(),
+        units=units,
+        heat=results.heat_map(sorted(units, key=_by_name)),
+        elements=results.indices_of(IndexKind.ELEMENT, level=Level.PROVINCE),
+        criteria=results.indices_of(IndexKind.CRITERION, level=Level.PROVINCE),
+        priorities=priorities(results, english=current_locale() == "en"),
+        areas=results.areas(),
+        cells=results.cells(),
+        earlier=earlier,
+        province_change=province_change(results, earlier) if earlier is not None else None,
+        changes=unit_changes(results, earlier) if earlier is not None else [],
+        weighting=results.weighting_summary(),
+        charts=report_charts(results, units, earlier),
+        now=utcnow(),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/indices")
+@results_readers
+def round_index_export(round_id: int) -> FlaskResponse:
+    """The index tables of every level the pages show, as CSV (default) or XLSX."""
+    results = _results(round_id)
+    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    if fmt == "xlsx":
+        body = index_exports.xlsx_bytes(results)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = index_exports.csv_bytes(results)
+        mimetype = "text/csv"
+    answer = FlaskResponse(body, mimetype=mimetype)
+    name = export_name(results.round, utcnow(), fmt).replace("hailong-", "hailong-indices-")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
+
+
+def _earlier(results: RoundResults) -> Round | None:
+    """The round to compare with: the one asked for (``since``), else the latest earlier one."""
+    candidates = earlier_rounds(results.round, results.unit_ids)
+    return pick_earlier(candidates, request.args.get("since"))
+
+
+def _by_name(shown: Shown) -> str:
+    return shown.name

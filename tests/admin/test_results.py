@@ -1,0 +1,320 @@
+"""Result pages, charts, the round report and the index downloads.
+
+The numbers on the pages are checked against ``analysis.index_table`` run in the test on the
+responses export (``tests.services.test_indices.reference_table``), formatted the way a
+Vietnamese reader sees them (babel, two decimals); verdicts against the target and changes
+between rounds against ``analysis.satisfaction_compare`` on those reference tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.numbers import format_decimal
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from analysis.satisfaction import IndexKind, IndexTable, Level
+from analysis.satisfaction_compare import change
+from survey.extensions import db
+from survey.models import DossierCount, Round, RoundState, Unit, utcnow
+from survey.services.demo import build_demo_province, demo_accounts, simulate_responses
+from survey.services.rounds import create_round, transition_round
+from tests.admin.conftest import PASSWORD, Staff, login
+from tests.admin.round_helpers import round_over, tables, text_of
+from tests.services.test_indices import reference_table
+
+
+@dataclass(frozen=True)
+class Demo:
+    round: int
+    earlier: int
+    officer_unit: int  # HPD, the demo officer's district
+    sub_unit: int  # XTT, a commune under it
+    other_unit: int  # PBM, outside the officer's branch
+
+
+def _vi(value: float, places: int = 2) -> str:
+    return str(format_decimal(value, format="#,##0." + "0" * places, locale="vi"))
+
+
+def _previous_round(current: Round, now: Any) -> Round:
+    """The same units on the same questionnaire, 100 to 50 days ago, with its own responses."""
+    earlier = create_round(
+        name="Đợt trước (demo)",
+        version=current.template_version,
+        opens_at=now - timedelta(days=100),
+        closes_at=now - timedelta(days=50),
+        units=[(s.unit, 200) for s in current.scope],
+        now=now - timedelta(days=101),
+    )
+    for count in db.session.scalars(
+        select(DossierCount).where(DossierCount.round_id == current.id)
+    ):
+        db.session.add(
+            DossierCount(
+                round_id=earlier.id,
+                unit_id=count.unit_id,
+                service_area_id=count.service_area_id,
+                dossiers=count.dossiers,
+            )
+        )
+    transition_round(earlier, RoundState.OPEN, now=now - timedelta(days=100))
+    simulate_responses(earlier, 900, now=now, seed=11)
+    transition_round(earlier, RoundState.CLOSED, now=now)
+    return earlier
+
+
+@pytest.fixture
+def demo(app: Flask) -> Demo:
+    with app.app_context():
+        now = utcnow()
+        round_ = build_demo_province(now=now)
+        simulate_responses(round_, 1500, now=now)
+        earlier = _previous_round(round_, now)
+        demo_accounts(PASSWORD, now=now)
+        db.session.commit()
+        units = {u.code: u.id for u in db.session.scalars(select(Unit))}
+        return Demo(round_.id, earlier.id, units["HPD"], units["XTT"], units["PBM"])
+
+
+def _reference(app: Flask, round_id: int) -> IndexTable:
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        table = reference_table(round_)
+        assert isinstance(table, IndexTable)
+        return table
+
+
+def _names(app: Flask, round_id: int) -> dict[str, str]:
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        return {s.unit.code: s.unit_name for s in round_.scope}
+
+
+def _signed_in(app: Flask, role: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, role)
+    return client
+
+
+def _unit_rows(html: str) -> dict[str, list[str]]:
+    """The units table (the one with a rank column): unit name -> its cells."""
+    for table in tables(html):
+        if table and any("Khoảng hạng" in cell for cell in table[0]):
+            return {row[0].rsplit(" ", 1)[0]: row for row in table[1:]}
+    raise AssertionError("no units table")
+
+
+def test_units_page_equals_analysis_with_verdicts(app: Flask, demo: Demo) -> None:
+    reference = _reference(app, demo.round)
+    names = _names(app, demo.round)
+    client = _signed_in(app, "analyst")
+    html = text_of(client, f"/admin/rounds/{demo.round}/results/units?sort=code&target=80")
+    shown = _unit_rows(html)
+    expected = reference.rows(level=Level.UNIT, kind=IndexKind.OVERALL, measure="top2box")
+    assert len(shown) == len(expected) == 11
+    for row in expected:
+        cells = shown[names[row.unit or ""]]
+        assert cells[1].split(" ")[0].rstrip("*") == _vi(row.estimate), row.unit
+        assert cells[2] == f"{_vi(row.ci_low)} – {_vi(row.ci_high)}"
+        assert cells[3] == str(row.n)
+        verdict = (
+            "Trên mục tiêu"
+            if row.ci_low > 80
+            else "Dưới mục tiêu"
+            if row.ci_high < 80
+            else "Chưa kết luận được"
+        )
+        assert cells[5] == verdict
+
+
+def test_overview_shows_the_province_index_its_interval_and_the_weighting_caveat(
+    app: Flask, demo: Demo
+) -> None:
+    reference = _reference(app, demo.round)
+    province = reference.find(Level.PROVINCE, kind=IndexKind.OVERALL)
+    html = text_of(_signed_in(app, "admin"), f"/admin/rounds/{demo.round}/results")
+    assert _vi(province.estimate) in html
+    assert f"{_vi(province.ci_low)} – {_vi(province.ci_high)}" in html
+    assert "những người đã trả lời được coi là giống những" in html  # the caveat, in words
+    assert "1.500" in html  # counted responses, Vietnamese digit grouping
+
+
+def test_unit_page_elements_equal_analysis(app: Flask, demo: Demo) -> None:
+    reference = _reference(app, demo.round)
+    with app.app_context():
+        round_ = db.session.get(Round, demo.round)
+        assert round_ is not None
+        names = {e.code: e.name for a in round_.template_version.aspects for e in a.elements}
+    html = text_of(
+        _signed_in(app, "officer"), f"/admin/rounds/{demo.round}/results/units/{demo.sub_unit}"
+    )
+    shown = {row[0]: row for table in tables(html) for row in table[1:]}
+    expected = reference.rows(level=Level.UNIT, unit="XTT", kind="element", measure="top2box")
+    assert len(expected) == 5
+    for row in expected:
+        cells = shown[names[row.index]]
+        assert cells[1].split(" ")[0].rstrip("*") == _vi(row.estimate), row.index
+        assert cells[2] == f"{_vi(row.ci_low)} – {_vi(row.ci_high)}"
+        assert cells[3] == str(row.n)
+
+
+def test_an_officer_sees_their_units_only_and_gets_403_elsewhere(app: Flask, demo: Demo) -> None:
+    names = _names(app, demo.round)
+    officer = _signed_in(app, "officer")
+    html = text_of(officer, f"/admin/rounds/{demo.round}/results/units")
+    assert set(_unit_rows(html)) == {names["HPD"], names["XTT"]}
+    assert names["PBM"] not in text_of(officer, f"/admin/rounds/{demo.round}/results/areas")
+    base = f"/admin/rounds/{demo.round}/results/units/{demo.other_unit}"
+    assert officer.get(base).status_code == 403
+    assert officer.get(base + "/chart").status_code == 403
+    assert text_of(officer, f"/admin/rounds/{demo.round}/results/units/{demo.officer_unit}")
+    analyst = _signed_in(app, "analyst")
+    assert analyst.get(base).status_code == 200
+    anonymous = app.test_client().get(base)
+    assert anonymous.status_code == 302
+    assert "/admin/login" in anonymous.headers["Location"]
+
+
+def test_index_downloads_read_back_equal_the_page(app: Flask, demo: Demo) -> None:
+    client = _signed_in(app, "analyst")
+    page = _unit_rows(text_of(client, f"/admin/rounds/{demo.round}/results/units"))
+    answer = client.get(f"/admin/rounds/{demo.round}/results/indices")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
+    units = [
+        r for r in rows if r["level"] == "unit" and r["kind"] == "overall" and r["headline"] == "1"
+    ]
+    assert {r["unit_name"] for r in units} == set(page)
+    for r in units:
+        cells = page[r["unit_name"]]
+        assert cells[1].split(" ")[0].rstrip("*") == _vi(float(r["estimate"]))
+        assert cells[2] == f"{_vi(float(r['ci_low']))} – {_vi(float(r['ci_high']))}"
+        assert cells[3] == r["n"]
+    assert {r["level"] for r in rows} == {"province", "unit", "area", "cell"}
+    book = client.get(f"/admin/rounds/{demo.round}/results/indices?format=xlsx")
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.get_data()), read_only=True)["indices"]
+    lines = list(sheet.iter_rows(values_only=True))
+    header = list(lines[0])
+    assert len(lines) - 1 == len(rows)
+    by_key = {
+        (r["level"], r["unit"], r["area"], r["kind"], r["index"], r["measure"]): r for r in rows
+    }
+    for line in lines[1:]:
+        padded = list(line) + [None] * (len(header) - len(line))  # trailing blanks are dropped
+        record = dict(zip(header, padded, strict=True))
+        key = tuple(record[k] or "" for k in ("level", "unit", "area", "kind", "index", "measure"))
+        other = by_key[key]
+        estimate = record["estimate"]
+        assert ("" if estimate is None else repr(float(estimate))) == (
+            "" if other["estimate"] == "" else repr(float(other["estimate"]))
+        )
+
+
+def test_officer_downloads_hold_only_their_units(app: Flask, demo: Demo) -> None:
+    answer = _signed_in(app, "officer").get(f"/admin/rounds/{demo.round}/results/indices")
+    rows = list(csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
+    assert {r["unit"] for r in rows if r["unit"]} == {"HPD", "XTT"}
+    assert "area" not in {r["level"] for r in rows}
+
+
+def test_change_since_the_earlier_round_equals_analysis(app: Flask, demo: Demo) -> None:
+    now_table = _reference(app, demo.round)
+    before = _reference(app, demo.earlier)
+    names = _names(app, demo.round)
+    html = text_of(
+        _signed_in(app, "analyst"),
+        f"/admin/rounds/{demo.round}/results/change?since={demo.earlier}",
+    )
+    shown = {row[0]: row for table in tables(html) for row in table[1:]}
+    checked = 0
+    for row in now_table.rows(level=Level.UNIT, kind=IndexKind.OVERALL, measure="top2box"):
+        previous = before.find(Level.UNIT, unit=row.unit, kind=IndexKind.OVERALL)
+        expected = change(row, previous)
+        cells = shown[names[row.unit or ""]]
+        assert cells[3] == _vi(expected.estimate)
+        assert cells[4] == f"{_vi(expected.ci_low)} – {_vi(expected.ci_high)}"
+        label = {"up": "Tăng", "down": "Giảm"}.get(expected.direction, "Chưa thấy thay đổi rõ")
+        assert cells[5] == label
+        checked += 1
+    assert checked == 11
+
+
+def test_charts_are_svg_or_png_images(app: Flask, demo: Demo) -> None:
+    client = _signed_in(app, "analyst")
+    base = f"/admin/rounds/{demo.round}/results"
+    for path in (
+        "/units/chart",
+        "/elements/chart",
+        "/criteria/chart",
+        "/areas/chart",
+        f"/change/chart?since={demo.earlier}",
+        f"/units/{demo.officer_unit}/chart",
+    ):
+        svg = client.get(base + path)
+        assert svg.status_code == 200, path
+        assert svg.mimetype == "image/svg+xml"
+        assert b"<svg" in svg.get_data()
+    png = client.get(base + "/units/chart?format=png")
+    assert png.mimetype == "image/png"
+    assert png.get_data().startswith(b"\x89PNG")
+
+
+def test_the_report_is_one_print_ready_page_with_every_section(app: Flask, demo: Demo) -> None:
+    html = text_of(_signed_in(app, "admin"), f"/admin/rounds/{demo.round}/report")
+    for section in ("overview", "units", "elements", "areas", "change", "methods"):
+        assert f'<section id="{section}">' in html
+    # units, heat map, criteria, areas, change
+    assert html.count('src="data:image/svg+xml;base64,') == 5
+    assert "Đợt trước (demo)" in html
+    assert app.static_folder is not None
+    assert "@media print" in (Path(app.static_folder) / "results.css").read_text()
+
+
+def test_bad_parameters_fall_back_and_unknown_ids_are_404(app: Flask, demo: Demo) -> None:
+    client = _signed_in(app, "analyst")
+    base = f"/admin/rounds/{demo.round}/results"
+    for url in (
+        base + "/units?sort=drop-table&page=-4&target=abc",
+        base + "/units?target=1e999",
+        base + "/units?page=99999",
+        base + "/change?since=nonsense",
+        base + "/areas?page=x",
+        base + "/elements?target=-5",
+        base + "/indices?format=exe",
+        base + "/units/chart?format=gif&sort=zz",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/rounds/999999/results").status_code == 404
+    assert client.get("/admin/rounds/999999/report").status_code == 404
+    assert client.get(base + "/units/999999").status_code == 404
+
+
+def test_a_round_without_responses_says_so(app: Flask, staff: Staff) -> None:
+    with app.app_context():
+        round_id = round_over([staff.unit_id, staff.other_unit_id], now=utcnow())
+    client = _signed_in(app, "admin")
+    base = f"/admin/rounds/{round_id}"
+    for path in ("/results", "/results/units", "/results/elements", "/results/areas"):
+        assert "chưa có phiếu nào được tính" in text_of(client, base + path).replace(
+            "Chưa", "chưa"
+        ), path
+    assert text_of(client, base + "/results/change")
+    assert text_of(client, base + "/report")
+    assert text_of(client, base + f"/results/units/{staff.unit_id}")
+    assert client.get(base + "/results/units/chart").status_code == 200
+    answer = client.get(base + "/results/indices")
+    assert answer.get_data().decode("utf-8-sig").splitlines()[0].startswith("level,unit")
