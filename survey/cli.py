@@ -118,7 +118,7 @@ def create_admin_command(username: str, password: str | None) -> None:
     click.echo(f"administrator {username!r} created")
 
 
-EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec")
+EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec", "index-csv", "index-xlsx")
 
 
 @click.command("export")
@@ -133,7 +133,8 @@ EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True)
 @with_appcontext
 def export_command(round_id: int | None, fmt: str, out: str) -> None:
-    """Write a round's responses (csv, xlsx, sav, dta) or its SPEC.json for python -m analysis."""
+    """Write a round's responses (csv, xlsx, sav, dta), its SPEC.json for python -m analysis, or
+    its index tables (index-csv, index-xlsx: every level the result pages show)."""
     from pathlib import Path
 
     from survey.services import exports
@@ -145,6 +146,18 @@ def export_command(round_id: int | None, fmt: str, out: str) -> None:
             f"no round with id {round_id}" if round_id else "no round has been opened yet"
         )
     path = Path(out)
+    if fmt.startswith("index-"):
+        from survey.services import index_exports
+        from survey.services.result_pages import round_results
+
+        results = round_results(round_, None)
+        if fmt == "index-csv":
+            with path.open("wb") as f:
+                count = index_exports.write_csv(results, f)
+        else:
+            count = index_exports.write_xlsx(results, path)
+        click.echo(f"wrote {count} index rows of round #{round_.id} to {path}")
+        return
     if fmt == "csv":
         with path.open("wb") as f:
             count = exports.write_csv(round_, f)

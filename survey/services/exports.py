@@ -2,8 +2,9 @@
 design variables (unit, service area, cell, desk, dossiers, weight) needed to redo every estimate.
 
 Rows are produced in chunks straight from the database, so memory does not grow with the round
-(CSV and XLSX stream; SPSS and Stata files are built by pyreadstat from a data frame, which holds
-the numeric matrix once). Free-text comments are not exported: they are read after moderation.
+(CSV and XLSX stream; SPSS and Stata files are built by pyreadstat from a data frame, filled
+chunk by chunk into one float matrix, so it holds the numbers once at 8 bytes each). Free-text
+comments are not exported: they are read after moderation.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import (
@@ -130,15 +131,19 @@ def design_frame(round_: Round) -> DesignFrame:
     return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_))
 
 
-def rows(round_: Round, *, not_applicable: object = None) -> Iterator[list[object]]:
+def rows(
+    round_: Round, *, not_applicable: object = None, last_id: int | None = None
+) -> Iterator[list[object]]:
     """Export rows in response order, ``CHUNK`` responses at a time. Blank answers are None;
-    not-applicable answers are ``not_applicable``."""
+    not-applicable answers are ``not_applicable``. ``last_id``: stop there (a snapshot of an
+    open round)."""
     columns = variables(round_)
     position = {(v.item_id, v.option): i for i, v in enumerate(columns) if v.item_id}
     choice_items = {v.item_id for v in columns if v.option is not None}
     option_columns = [i for i, v in enumerate(columns) if v.option is not None]
     frame = design_frame(round_)
-    last_id = 0
+    bound = [] if last_id is None else [Response.id <= last_id]
+    after = 0
     while True:
         chunk = db.session.execute(
             select(
@@ -149,18 +154,18 @@ def rows(round_: Round, *, not_applicable: object = None) -> Iterator[list[objec
                 Response.service_area_id,
                 Response.desk_id,
             )
-            .where(counted(round_), Response.id > last_id)
+            .where(counted(round_), Response.id > after, *bound)
             .order_by(Response.id)
             .limit(CHUNK)
         ).all()
         if not chunk:
             return
-        first, last_id = chunk[0].id, chunk[-1].id
+        first, after = chunk[0].id, chunk[-1].id
         answers: dict[int, list[tuple[int, int | None, bool]]] = {}
         for response_id, item_id, value, na in db.session.execute(
             select(Answer.response_id, Answer.item_id, Answer.value, Answer.not_applicable)
             .join(Item, Item.id == Answer.item_id)
-            .where(Answer.response_id.between(first, last_id), Item.scale != Scale.TEXT.value)
+            .where(Answer.response_id.between(first, after), Item.scale != Scale.TEXT.value)
         ):
             answers.setdefault(response_id, []).append((item_id, value, na))
         for r in chunk:
@@ -259,15 +264,49 @@ ValueLabels = dict[str, dict[int | float, str]]
 
 
 def _dataframe(round_: Round) -> tuple[Any, Labels, ValueLabels]:
+    """The export as a data frame for pyreadstat, which writes a whole frame at once. Built
+    chunk by chunk into preallocated columns: the numbers as one float64 matrix (8 bytes a
+    value), the texts as object arrays whose repeated values (unit, area, desk...) share one
+    string; never a Python list of every row, which would take several times the memory."""
+    import numpy as np
     import pandas as pd
 
     columns = variables(round_)
-    frame = pd.DataFrame(rows(round_), columns=[v.name for v in columns])
-    for v in columns:
-        if v.numeric:
-            frame[v.name] = pd.to_numeric(frame[v.name], errors="coerce").astype("float64")
-        else:
-            frame[v.name] = frame[v.name].astype("string").fillna("")
+    count, last_id = db.session.execute(
+        select(func.count(Response.id), func.max(Response.id)).where(counted(round_))
+    ).one()
+    numeric = [i for i, v in enumerate(columns) if v.numeric]
+    texts = [i for i, v in enumerate(columns) if not v.numeric]
+    matrix = np.full((count, len(numeric)), np.nan)
+    strings = {i: np.full(count, "", dtype=object) for i in texts}
+    shared: dict[int, dict[str, str]] = {i: {} for i in texts if columns[i].name != "received_at"}
+    filled = 0
+    chunk: list[list[object]] = []
+
+    def flush() -> None:
+        nonlocal filled
+        end = filled + len(chunk)
+        # None (blank, not applicable) becomes NaN in a float array.
+        matrix[filled:end] = np.array([[row[i] for i in numeric] for row in chunk], dtype=float)
+        for i in texts:
+            column, seen = strings[i], shared.get(i)
+            for offset, row in enumerate(chunk):
+                value = "" if row[i] is None else str(row[i])
+                column[filled + offset] = value if seen is None else seen.setdefault(value, value)
+        filled = end
+        chunk.clear()
+
+    for row in rows(round_, last_id=last_id or 0):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            flush()
+    if chunk:
+        flush()
+    data: dict[str, Any] = {}
+    position = {i: j for j, i in enumerate(numeric)}
+    for i, v in enumerate(columns):
+        data[v.name] = matrix[:filled, position[i]] if v.numeric else strings[i][:filled]
+    frame = pd.DataFrame(data, copy=False)
     labels: Labels = {v.name: v.label for v in columns}
     values: ValueLabels = {
         v.name: {key: text for key, text in v.value_labels.items()}
