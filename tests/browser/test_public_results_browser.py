@@ -1,11 +1,15 @@
 """The public results page in a real browser, on a phone and with JavaScript off, in Vietnamese
 and English: checked with axe-core (WCAG 2.1 A and AA) and for 44 px touch targets, and
-photographed into test-artifacts/browser/."""
+photographed into test-artifacts/browser/; and the console pages of issue 5 (comment moderation,
+the public-page switch, API tokens) checked with axe-core on a desktop screen."""
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +18,14 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from survey.extensions import db
-from survey.models import Role, RoundState, User, utcnow
+from survey.models import Answer, Desk, Response, Role, Round, RoundState, User, utcnow
 from survey.services.demo import build_demo_province, simulate_responses
 from survey.services.publication import set_round_public
 from survey.services.rounds import transition_round
 from survey.services.users import create_user
-from tests.browser.conftest import PHONE
-from tests.browser.test_citizen_browser import check_page
+from tests.browser.conftest import ARTIFACTS, PHONE
+from tests.browser.test_citizen_browser import WCAG_21_AA, check_page
+from tests.comment_helpers import comment_item
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -83,3 +88,78 @@ def test_public_results_without_javascript(results_url: str, browser: Any, axe_s
     finally:
         context.close()
         audit.context.close()
+
+
+def add_responses_for_console(round_id: int, desk_id: int, now: datetime) -> int:
+    """A counted response in a round that is no longer open (record_response would refuse)."""
+    desk = db.session.get(Desk, desk_id)
+    assert desk is not None
+    response = Response(
+        round_id=round_id,
+        desk_id=desk.id,
+        unit_id=desk.unit_id,
+        service_area_id=desk.unit.service_areas[0].id,
+        received_at=now.replace(microsecond=0) - timedelta(hours=1),
+        idempotency_key=uuid.uuid4().hex,
+    )
+    db.session.add(response)
+    db.session.flush()
+    return response.id
+
+
+def _axe(page: Any, name: str, axe_source: str) -> None:
+    """axe-core only: the console is used on office PCs, so no touch-target rule here."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.evaluate("(source) => { (0, eval)(source); }", axe_source)
+    violations = page.evaluate(
+        """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r =>
+             r.violations.map(v => `${v.id}: ${v.help} at ${v.nodes.map(n => n.target)}`))""",
+        WCAG_21_AA,
+    )
+    assert violations == [], f"{name}: {violations}"
+
+
+def test_console_pages_for_comments_tokens_and_the_public_switch(
+    app: Flask, results_url: str, browser: Any, axe_source: str
+) -> None:
+    base, round_id = results_url.split("/ket-qua/")
+    with app.app_context():
+        now = utcnow()
+        round_ = db.session.get(Round, int(round_id))
+        assert round_ is not None
+        desk = db.session.scalar(select(Desk).where(Desk.unit_id == round_.scope[0].unit_id))
+        assert desk is not None
+        db.session.add(
+            Answer(
+                response_id=add_responses_for_console(round_.id, desk.id, now),
+                item_id=comment_item(round_).id,
+                text="<b>Rất tốt</b> gọi 0912 345 678",
+            )
+        )
+        create_user(username="console-admin", password="mat-khau-2026", role=Role.ADMIN, now=now)
+        db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(base + "/admin/login")
+        page.fill("#username", "console-admin")
+        page.fill("#password", "mat-khau-2026")
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.goto(f"{base}/admin/rounds/{round_id}/comments")
+        expect(page.locator("td.comment-text").first).to_contain_text("<b>Rất tốt</b>")
+        _axe(page, "30-console-comments", axe_source)
+        page.get_by_role("button", name="Duyệt").first.click()
+        expect(page.locator(".flash-success")).to_be_visible()
+        page.goto(f"{base}/admin/rounds/{round_id}/public/off")
+        _axe(page, "31-console-public-off", axe_source)
+        page.goto(f"{base}/admin/api-tokens/new")
+        _axe(page, "32-console-token-new", axe_source)
+        page.get_by_label("Tên gợi nhớ").fill("Báo cáo R")
+        page.get_by_role("button", name="Tạo mã truy cập").click()
+        expect(page.locator("#secret")).to_have_value(re.compile(r"^hl_"))
+        _axe(page, "33-console-token-created", axe_source)
+        page.goto(f"{base}/admin/api-tokens")
+        _axe(page, "34-console-tokens", axe_source)
+    finally:
+        context.close()
