@@ -34,6 +34,7 @@ from survey.services.responses import (
 from survey.services.rounds import open_round_for_unit
 
 MAX_TOKEN_LENGTH = 64
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 @bp.before_request
@@ -136,9 +137,15 @@ def _render_form(
 @csrf.exempt  # the form checks its own token, so that a stale token re-renders the answers
 def submit(token: str) -> Any:
     desk = _desk(token)
+    if request.mimetype not in FORM_TYPES:
+        # Flask-WTF would read a JSON body as the form's data (found by the form fuzzer).
+        abort(415)
     if not _body_is_utf8():
         abort(400, description="not UTF-8")
     submitted = request.form
+    if any("\x00" in k or "\x00" in v for k, values in submitted.lists() for v in values):
+        # No citizen types a NUL; PostgreSQL text cannot hold one (found by the form fuzzer).
+        abort(400, description="NUL character")
     key = submitted.get("idempotency_key", "")
     if key and response_id_for_key(key) is not None:
         # A retry of a submission already stored: answer as the first time did.
