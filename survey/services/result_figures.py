@@ -34,6 +34,12 @@ def _axis(results: RoundResults) -> str:
     return _("Chỉ số hài lòng, % (khoảng tin cậy 95%)")
 
 
+def _scale(results: RoundResults) -> str:
+    if results.measure == IndexDefinition.MEAN:
+        return _("Điểm trung bình")
+    return _("Chỉ số hài lòng, %")
+
+
 def _limits(results: RoundResults) -> tuple[float, float] | None:
     return (0.0, 100.0) if results.percent else None
 
@@ -69,12 +75,11 @@ def units_chart(results: RoundResults, units: list[Shown]) -> Figure:
 def unit_chart(results: RoundResults, code: str) -> Figure:
     """One unit's elements then criteria, as bars with intervals."""
     rows = [
-        _interval(s, s.name.upper())
+        _interval(s, f"{s.code} {s.name.upper()}")
         for s in results.indices_of(IndexKind.ELEMENT, level=Level.UNIT, unit=code)
     ]
-    rows += [
-        _interval(s) for s in results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code)
-    ]
+    criteria = results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code)
+    rows += [_interval(s, f"{s.code} {s.name}") for s in criteria]
     return bar_chart(
         rows,
         xlabel=_axis(results),
@@ -92,10 +97,10 @@ def elements_chart(results: RoundResults, units: list[Shown]) -> Figure:
     limits = _limits(results) or (1.0, 5.0)
     return heat_map(
         [u.name for u in heat.units],
-        [name for _code, name in heat.elements],
+        [f"{code} {name}" for code, name in heat.elements],
         values,
         unreliable=weak,
-        colour_label=_axis(results),
+        colour_label=_scale(results),
         limits=limits,
     )
 
@@ -108,7 +113,8 @@ def criteria_chart(results: RoundResults) -> Figure:
         units = results.units("name")
         if units:
             level, keys = Level.UNIT, {"unit": units[0].code}
-    rows = [_interval(s) for s in results.indices_of(IndexKind.CRITERION, level=level, **keys)]
+    criteria = results.indices_of(IndexKind.CRITERION, level=level, **keys)
+    rows = [_interval(s, f"{s.code} {s.name}") for s in criteria]
     return bar_chart(
         rows,
         xlabel=_axis(results),
