@@ -10,7 +10,6 @@ context; rows of other units, and the service areas' province-wide rows, are not
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -187,6 +186,13 @@ class RoundResults:
             return True
         uid = self.names.unit_ids.get(unit_code or "")
         return uid is not None and uid in self.unit_ids
+
+    @property
+    def scope_size(self) -> int:
+        """Units of the round's scope the reader may see."""
+        return sum(
+            1 for s in self.round.scope if self.unit_ids is None or s.unit_id in self.unit_ids
+        )
 
     @property
     def sees_everything(self) -> bool:
@@ -457,7 +463,3 @@ def province_change(results: RoundResults, earlier: Round) -> Change | None:
         if c.current.kind == IndexKind.OVERALL and c.current.measure == results.measure
     ]
     return found[0] if found else None
-
-
-def finite(values: Iterable[float]) -> bool:
-    return all(math.isfinite(v) for v in values)
