@@ -3,7 +3,11 @@ administrators and analysts, unit officers limited to approved comments of their
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from survey.services.comments import (
     EMAIL_MASK,
@@ -18,6 +22,7 @@ MASKED = [
     ("SĐT: 0912.345.678.", f"SĐT: {PHONE_MASK}."),
     ("số 0912-345-678", f"số {PHONE_MASK}"),
     ("091 234 5678", PHONE_MASK),
+    ("0 912 345 678", PHONE_MASK),
     ("0912 345 678 2 lần rồi", f"{PHONE_MASK} 2 lần rồi"),
     ("+84 912 345 678", PHONE_MASK),
     ("+84912345678", PHONE_MASK),
@@ -64,6 +69,7 @@ KEPT = [
     "ngày 12/03/2025 lúc 08:30",
     "05.03.2025 10.30",
     "2025-03-12",
+    "ngày 01-12-2025 08 giờ",  # a date and an hour: as many digits as a mobile number
     "giai đoạn 2021-2025",
     "ABC0912345678",  # a code: the number is part of a word
     "H33.25-0912345678",  # part of a dossier code
@@ -99,3 +105,36 @@ def test_html_is_left_as_text_for_the_template_to_escape() -> None:
     assert mask_personal_data(hostile) == (
         f'<script>alert("{PHONE_MASK}")</script><img src=x onerror=alert(1)>'
     )
+
+
+_WORDS = st.sampled_from(["Cán bộ", "rất", "nhiệt tình", "gọi", "số", "xin cảm ơn", "ok", "."])
+
+
+@st.composite
+def _phone(draw: st.DrawFn) -> tuple[str, str]:
+    """A Vietnamese mobile number as people write it: its digits and the written form (the
+    usual groupings, one separator, or +84 in front)."""
+    digits = (
+        "0" + draw(st.sampled_from("35789")) + draw(st.text("0123456789", min_size=8, max_size=8))
+    )
+    groups = draw(st.sampled_from([(10,), (4, 3, 3), (3, 3, 4), (3, 4, 3), (4, 6), (2, 4, 4)]))
+    sep = draw(st.sampled_from([" ", ".", "-", ""]))
+    parts, at = [], 0
+    for size in groups:
+        parts.append(digits[at : at + size])
+        at += size
+    written = sep.join(parts)
+    if draw(st.booleans()):
+        written = draw(st.sampled_from(["+84 ", "+84", "(+84) ", "0084"])) + written[1:]
+    return digits, written
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_WORDS, after=_WORDS, phone=_phone())
+def test_a_phone_number_in_a_sentence_never_survives(
+    before: str, after: str, phone: tuple[str, str]
+) -> None:
+    digits, written = phone
+    masked = mask_personal_data(f"{before} {written} {after}")
+    assert PHONE_MASK in masked
+    assert re.sub(r"\D", "", masked).find(digits[1:]) == -1
