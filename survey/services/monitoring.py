@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import ColumnElement, Date, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Date, and_, func, or_, select
 from sqlalchemy import cast as sql_cast
 
 from survey.extensions import db
@@ -366,7 +366,8 @@ def _local_day(offset: timedelta) -> Any:
     hours = int(offset.total_seconds() // 3600)
     if db.session.get_bind().dialect.name == "sqlite":
         return func.date(Response.received_at, f"{hours:+d} hours")
-    return sql_cast(Response.received_at + text(f"interval '{hours} hours'"), Date)
+    # A bound interval parameter, not SQL text built from the number.
+    return sql_cast(Response.received_at + timedelta(hours=hours), Date)
 
 
 def daily_tallies(round_: Round, unit_ids: set[int] | None, *, now: datetime) -> list[DayTally]:
