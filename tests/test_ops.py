@@ -66,3 +66,25 @@ def test_request_log_is_json_without_tokens_or_addresses(
     assert len(entry["request_id"]) == 32 and entry["duration_ms"] >= 0
     assert "SECRET-DESK-TOKEN" not in record.getMessage()
     assert "113.161" not in record.getMessage()
+
+
+def test_readyz_reports_an_unreachable_redis(app_factory: Callable[..., Flask]) -> None:
+    # Port 1 on the loopback: nothing listens there, the connection is refused at once.
+    app = app_factory(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503
+    checks = ready.get_json()["checks"]
+    assert checks["redis"].startswith("unavailable") and checks["database"] == "ok"
+
+
+def test_readyz_checks_redis_when_limits_live_there(app_factory: Callable[..., Flask]) -> None:
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    ready = app_factory(RATELIMIT_STORAGE_URI=url).test_client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "ok"}
