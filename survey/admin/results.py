@@ -251,12 +251,15 @@ def round_chart_criteria(round_id: int) -> FlaskResponse:
 def round_results_areas(round_id: int) -> str:
     results = _results(round_id)
     cells = paginate_list(results.cells(), _page(), PER_PAGE)
+    units = paginate_list(results.units("name"), _page("unit_page"), PER_PAGE)
     return render_template(
         "admin/results/areas.html",
         round=results.round,
         results=results,
         areas=results.areas(),
         cells=cells,
+        units=units,
+        heat=results.area_heat_map(units.items),
         args=_args(page=cells.page),
     )
 

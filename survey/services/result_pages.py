@@ -146,8 +146,8 @@ class Shown:
 @dataclass(frozen=True)
 class HeatMap:
     units: list[Shown]  # the unit's overall row, for the row label
-    elements: list[tuple[str, str]]  # (code, name)
-    cells: list[list[IndexRow | None]]  # units x elements
+    elements: list[tuple[str, str]]  # (code, name) of the columns: elements, or service areas
+    cells: list[list[IndexRow | None]]  # units x columns
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,22 @@ class RoundResults:
         found = {(r.unit, r.index): r for r in self._rows(Level.UNIT, kind=IndexKind.ELEMENT)}
         cells = [[found.get((u.code, code)) for code, _ in elements] for u in units]
         return HeatMap(units, elements, cells)
+
+    def area_heat_map(self, units: list[Shown]) -> HeatMap:
+        """Units x service areas: each cell's overall index (the columns are the areas any of
+        ``units`` has responses in)."""
+        found = {
+            (r.unit, r.area): r
+            for r in self._rows(Level.CELL, kind=IndexKind.OVERALL)
+            if self.sees(r.unit)
+        }
+        shown = {u.code for u in units}
+        codes = sorted(
+            {area for unit, area in found if unit in shown and area}, key=self.names.area
+        )
+        areas = [(code, self.names.area(code)) for code in codes]
+        cells = [[found.get((u.code, code)) for code, _ in areas] for u in units]
+        return HeatMap(units, areas, cells)
 
     def areas(self) -> list[Shown]:
         """The service areas over the whole province (not shown to unit officers)."""

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from analysis.satisfaction import IndexKind, IndexTable, Level
 from analysis.satisfaction_compare import change
 from survey.extensions import db
-from survey.models import DossierCount, Round, RoundState, Unit, utcnow
+from survey.models import DossierCount, Round, RoundState, ServiceArea, Unit, utcnow
 from survey.services.demo import build_demo_province, demo_accounts, simulate_responses
 from survey.services.rounds import create_round, transition_round
 from tests.admin.conftest import PASSWORD, Staff, login
@@ -318,3 +318,28 @@ def test_a_round_without_responses_says_so(app: Flask, staff: Staff) -> None:
     assert client.get(base + "/results/units/chart").status_code == 200
     answer = client.get(base + "/results/indices")
     assert answer.get_data().decode("utf-8-sig").splitlines()[0].startswith("level,unit")
+
+
+def test_areas_page_cells_equal_analysis(app: Flask, demo: Demo) -> None:
+    reference = _reference(app, demo.round)
+    names = _names(app, demo.round)
+    with app.app_context():
+        areas = {a.code: a.name for a in db.session.scalars(select(ServiceArea))}
+    html = text_of(_signed_in(app, "analyst"), f"/admin/rounds/{demo.round}/results/areas")
+    cells = {(row[0], row[1]): row for table in tables(html) for row in table[1:] if len(row) > 5}
+    expected = reference.rows(level=Level.CELL, kind=IndexKind.OVERALL, measure="top2box")
+    assert expected
+    checked = 0
+    for row in expected:  # the first page of cells (50), by unit name then area
+        key = (names[row.unit or ""], areas[row.area or ""])
+        if key not in cells:
+            continue
+        checked += 1
+        assert cells[key][2].split(" ")[0].rstrip("*") == _vi(row.estimate)
+        assert cells[key][3] == f"{_vi(row.ci_low)} – {_vi(row.ci_high)}"
+    assert checked >= 20
+    area_rows = reference.rows(level=Level.AREA, kind=IndexKind.OVERALL, measure="top2box")
+    shown = {row[0]: row for table in tables(html) for row in table[1:]}
+    for row in area_rows:
+        assert shown[areas[row.area or ""]][1].split(" ")[0].rstrip("*") == _vi(row.estimate)
+    assert "Chỉ số chung theo đơn vị và lĩnh vực" in html  # the units x areas heat table
