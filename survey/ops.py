@@ -15,11 +15,13 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from survey.errors import DomainError
 from survey.extensions import db
 
 bp = Blueprint("ops", __name__)
@@ -98,6 +100,34 @@ def _finish(response: Response) -> Response:
     return response
 
 
+class ControlCharacterError(DomainError):
+    code = "nul_character"
+
+
+def _refuse_nul() -> None:
+    """No person types a NUL character, and PostgreSQL text cannot hold one: refuse it in any
+    query string or form field before a view (or a search filter) passes it to the database.
+    URL-encoded bodies are checked raw (``%00``), so the body stays unread for the views.
+
+    Citizens' pages take far smaller bodies than the console's uploads: that limit is set here
+    too, before anything reads the body."""
+    if request.blueprint == "public":
+        request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
+    found = any("\x00" in v for values in request.args.listvalues() for v in values) or any(
+        "\x00" in k for k in request.args
+    )
+    if not found and request.method in ("POST", "PUT", "PATCH"):
+        if request.mimetype == "application/x-www-form-urlencoded":
+            raw = request.get_data(cache=True)
+            found = b"\x00" in raw or b"%00" in raw
+        elif request.mimetype == "multipart/form-data":
+            found = any("\x00" in k or "\x00" in v for k, vs in request.form.lists() for v in vs)
+    if found:
+        raise ControlCharacterError(
+            _("Dữ liệu gửi lên có ký tự điều khiển không hợp lệ (NUL). Vui lòng nhập lại.")
+        )
+
+
 def init_app(app: Flask) -> None:
     hops = int(app.config.get("PROXY_FIX_X_FOR", 0))
     if hops:
@@ -106,5 +136,7 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     app.before_request(_start_timer)
+    # First of all: before CSRF checks, sign-in or any view reads a field.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_nul)
     app.after_request(_finish)
     app.register_blueprint(bp)

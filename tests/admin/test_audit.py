@@ -230,7 +230,8 @@ def test_bad_filters_give_a_message_and_list_nothing(
 
 @pytest.mark.parametrize(
     "hostile",
-    ["' OR '1'='1", "1; DROP TABLE audit_events", "%", "_", "\\", "\x00", "<script>"],
+    # A NUL is refused before any view runs (tests/test_ops.py).
+    ["' OR '1'='1", "1; DROP TABLE audit_events", "%", "_", "\\", "<script>"],
 )
 def test_injection_in_free_text_filters_matches_nothing(
     client: FlaskClient, trail: dict[str, int], hostile: str
