@@ -69,11 +69,10 @@ def record_response(
 
     ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
     claims a one-time dossier code in the same transaction."""
-    # A retry usually finds its first attempt here; a race between two copies is settled by the
-    # unique key at commit below.
-    existing = response_id_for_key(idempotency_key)
-    if existing is not None:
-        return Recorded(existing, created=False)
+    # A retry of a stored submission is refused by the unique key below and answered with the
+    # first attempt's id. Callers that want to answer retries without any work (the citizen's
+    # view does, before validating) look the key up with response_id_for_key first; doing it
+    # here again would cost every submission one more round trip to the database.
     if round_.state != "open" or not (round_.opens_at <= now < round_.closes_at):
         raise RoundNotOpenError("The survey round is not open.")
     if dossier_code_hash is not None and dossier_code_used(round_.id, dossier_code_hash):
@@ -97,12 +96,14 @@ def record_response(
                 DossierCodeUse(round_id=round_.id, code_hash=dossier_code_hash, used_at=now)
             )
         db.session.flush()
+        response_id = response.id  # read now: after the commit it would be fetched again
         if answers:
             db.session.execute(
-                insert(Answer),
+                # Nulls as values, so that scale answers and texts go in one batch.
+                insert(Answer).execution_options(render_nulls=True),
                 [
                     {
-                        "response_id": response.id,
+                        "response_id": response_id,
                         "item_id": a.item_id,
                         "value": a.value,
                         # Stored masked: the raw phone number or ID never reaches the database.
@@ -124,7 +125,7 @@ def record_response(
                 ) from None
             raise
         return Recorded(winner, created=False)
-    return Recorded(response.id, created=True)
+    return Recorded(response_id, created=True)
 
 
 def response_id_for_key(idempotency_key: str) -> int | None:
