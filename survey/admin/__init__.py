@@ -14,6 +14,7 @@ bp = Blueprint("admin", __name__)
 NAV: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("admin.dashboard", _l("Tổng quan"), (Role.ADMIN, Role.UNIT_OFFICER, Role.ANALYST)),
     ("admin.units", _l("Đơn vị"), (Role.ADMIN, Role.UNIT_OFFICER)),
+    ("admin.posters", _l("Áp phích mã QR"), (Role.ADMIN, Role.UNIT_OFFICER)),
     ("admin.service_areas", _l("Lĩnh vực"), (Role.ADMIN,)),
     ("admin.templates", _l("Phiếu khảo sát"), (Role.ADMIN,)),
     ("admin.rounds", _l("Đợt khảo sát"), (Role.ADMIN, Role.UNIT_OFFICER, Role.ANALYST)),

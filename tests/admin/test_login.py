@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import AuditEvent
+from survey.models import AuditEvent, utcnow
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
+from tests.admin.round_helpers import round_over
 
 
 def test_console_sends_anonymous_visitors_to_login(client: FlaskClient, staff: Staff) -> None:
@@ -89,3 +91,27 @@ def test_a_success_clears_earlier_failures(client: FlaskClient, staff: Staff) ->
     for _ in range(4):
         assert _attempt(client, "officer", "sai-mat-khau-9") == 422
     assert _attempt(client, "officer", PASSWORD) == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        ("admin", ["Đơn vị", "Áp phích mã QR", "Phiếu khảo sát", "Tài khoản", "Nhật ký"], []),
+        ("officer", ["Đơn vị", "Áp phích mã QR", "Đợt khảo sát"], ["Tài khoản", "Nhật ký"]),
+        ("analyst", ["Đợt khảo sát"], ["Đơn vị", "Áp phích mã QR", "Tài khoản", "Nhật ký"]),
+    ],
+)
+def test_console_menu_offers_each_role_its_sections_and_rounds_link_to_their_page(
+    app: Flask, client: FlaskClient, staff: Staff, role: str, shown: list[str], hidden: list[str]
+) -> None:
+    with app.app_context():
+        round_id = round_over([staff.unit_id], now=utcnow())
+    login(client, role)
+    page = client.get("/admin/").get_data(as_text=True)
+    menu = page.split('<nav class="staff-nav"', 1)[-1].split("</nav>", 1)[0]
+    for label in shown:
+        assert f">{label}</a>" in menu, (role, label)
+    for label in hidden:
+        assert f">{label}</a>" not in menu, (role, label)
+    assert f'href="/admin/rounds/{round_id}"' in page
+    assert client.get(f"/admin/rounds/{round_id}").status_code == 200
