@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from survey import ROOT
 from survey.extensions import db
 from survey.models import Role, utcnow
-from survey.services.users import create_user
+from survey.services.users import UserInputError, check_password_policy, create_user
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.factories import make_area, make_desk, make_round, make_unit
 from tests.public.test_answer import form_page, valid_answers
@@ -101,3 +102,24 @@ def test_staff_uploads_over_the_size_limit_are_refused(app: Flask) -> None:
         content_type=f"multipart/form-data; boundary={boundary}",
     )
     assert answer.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("password", "refused"),
+    [
+        ("short1", "ít nhất 10"),
+        ("a1" * 101, "tối đa 200"),
+        ("1234567890123", "cả chữ cái"),
+        ("matkhaudaithat", "cả chữ cái"),
+        ("xx-sonoivu-2026", "tên đăng nhập"),
+        ("mat-khau-2026", None),
+    ],
+)
+def test_password_policy(app: Flask, password: str, refused: str | None) -> None:
+    with app.test_request_context():
+        if refused is None:
+            check_password_policy(password, username="sonoivu")
+            return
+        with pytest.raises(UserInputError) as error:
+            check_password_policy(password, username="sonoivu")
+        assert refused in str(error.value.message)
