@@ -1,8 +1,9 @@
-"""Backup and restore as README says: pg_dump -Fc of a live round, pg_restore into a fresh
-database, every response, answer and audit event found again, and the app ready on it."""
+"""Backup and restore as README says: deploy/backup.sh (pg_dump -Fc) of a live round, pg_restore
+into a fresh database, every response, answer and audit event found again, the app ready on it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from survey import create_app
+from survey import ROOT, create_app
 from survey.extensions import db
 from survey.models import RoundState, utcnow
 from survey.services.demo import build_demo_province, simulate_responses
@@ -80,10 +81,24 @@ def test_pg_dump_of_a_live_round_restores_every_response_and_audit_event(
     before = _contents(source)
     assert len(before["responses"]) == 300 and len(before["audit_events"]) > 0
 
-    dump = tmp_path / "hailong.dump"
-    subprocess.run(
-        ["pg_dump", "--format=custom", "--no-owner", f"--file={dump}", _libpq(source)], check=True
+    # The shipped nightly script, given the app's own URL (with its +psycopg driver suffix).
+    backups = tmp_path / "backups"
+    app_url = make_url(source).set(drivername="postgresql+psycopg")
+    env = dict(
+        os.environ,
+        DATABASE_URL=app_url.render_as_string(hide_password=False),
+        BACKUP_DIR=str(backups),
+        BACKUP_KEEP_DAYS="30",
     )
+    written = subprocess.run(
+        ["bash", str(ROOT / "deploy/backup.sh")],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    [dump] = backups.glob("hailong-*.dump")
+    assert f"backup written: {dump}" in written.stdout
     subprocess.run(
         ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={_libpq(target)}", str(dump)],
         check=True,
