@@ -101,3 +101,9 @@ def test_a_nul_character_anywhere_is_refused_with_a_message(
 def test_percent_signs_that_are_not_nul_pass(client: FlaskClient) -> None:
     # "%00" typed by a person arrives encoded as %2500; it is text, not a NUL.
     assert client.get("/admin/login?next=%2500").status_code == 200
+
+
+def test_forwarded_headers_are_ignored_without_a_configured_proxy(client: FlaskClient) -> None:
+    # PROXY_FIX_X_FOR defaults to 0: a client cannot claim HTTPS (or an address) by a header.
+    answer = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in answer.headers
