@@ -71,3 +71,25 @@ def test_env_example_is_a_production_configuration_once_its_secrets_are_filled_i
     config = load_config(None, _example() | FILLED_IN, "instance")
     assert config["ENV_NAME"] == "production" and config["SESSION_COOKIE_SECURE"] is True
     assert config["PROXY_FIX_X_FOR"] == 1
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """name -> version of every ``name==version`` line (extras dropped, names normalised)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        found = re.match(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s\\;]+)", line)
+        if found:
+            pins[re.sub(r"[-_.]+", "-", found.group(1)).lower()] = found.group(2)
+    return pins
+
+
+def test_lock_holds_every_dependency_and_requirements_txt_is_generated_from_it() -> None:
+    """A dependency added to requirements.txt by hand, or to requirements.in without running
+    the command in README (Production), fails here."""
+    wanted, locked = _pins(ROOT / "requirements.in"), _pins(ROOT / "requirements.lock")
+    assert {n: v for n, v in wanted.items() if locked.get(n) != v} == {}
+    assert _pins(ROOT / "requirements.txt") == locked
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^[A-Za-z0-9]", line):
+            assert lines[number + 1].strip().startswith("--hash=sha256:"), f"no hash: {line}"
