@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Executable, func, select
 
 from analysis.design import LonelyPSU
 from analysis.satisfaction import (
@@ -189,40 +189,67 @@ def _stats(
     """Per-cell statistics of the counted responses up to ``last_id``, chunk by chunk."""
     parts: list[CellStats] = []
     after = 0
-    item_ids = list(template.item_ids)
+    item_ids = np.array(sorted(template.item_ids), dtype=np.int64)
+    codes = template.spec.codes
+    item_columns = np.array([codes.index(template.item_ids[int(i)]) for i in item_ids])
     while after < last_id:
-        chunk = db.session.execute(
+        chunk = _integers(
             select(Response.id, Response.unit_id, Response.service_area_id, Response.desk_id)
             .where(counted(round_), Response.id > after, Response.id <= last_id)
             .order_by(Response.id)
-            .limit(CHUNK)
-        ).all()
-        if not chunk:
+            .limit(CHUNK),
+            4,
+        )
+        if len(chunk) == 0:
             break
-        first, after = chunk[0].id, chunk[-1].id
-        answers = db.session.execute(
+        ids = chunk[:, 0]
+        first, after = int(ids[0]), int(ids[-1])
+        answers = _integers(
             select(Answer.response_id, Answer.item_id, Answer.value).where(
                 Answer.response_id.between(first, after),
-                Answer.item_id.in_(item_ids),
+                Answer.item_id.in_(item_ids.tolist()),
                 Answer.not_applicable.is_(False),
                 Answer.value.is_not(None),
-            )
-        ).all()
-        ids = np.array([r.id for r in chunk], dtype=np.int64)
-        listed = set(ids.tolist())
-        answers = [a for a in answers if a.response_id in listed]  # not counted: not read
-        responses = Responses.from_long(
+            ),
+            3,
+        )
+        row = np.minimum(np.searchsorted(ids, answers[:, 0]), len(ids) - 1)
+        listed = ids[row] == answers[:, 0]  # answers of responses that do not count are not read
+        row, answers = row[listed], answers[listed]
+        column = item_columns[np.searchsorted(item_ids, answers[:, 1])]
+        cell = row * len(codes) + column
+        if len(np.unique(cell)) != len(cell):
+            raise ValueError(f"round {round_.id}: a response has two answers to the same item")
+        matrix = np.full((len(ids), len(codes)), np.nan)
+        matrix[row, column] = answers[:, 2]
+        responses = Responses.build(
             template.spec,
             response_id=ids,
-            unit=[frame.units[r.unit_id][0] for r in chunk],
-            area=[frame.areas[r.service_area_id] for r in chunk],
-            desk=[frame.desks[r.desk_id] for r in chunk] if by_desk else None,
-            answer_response_id=np.array([a.response_id for a in answers], dtype=np.int64),
-            answer_item=np.array([template.item_ids[a.item_id] for a in answers], dtype=str),
-            answer_value=np.array([a.value for a in answers], dtype=float),
+            unit=_labels(chunk[:, 1], {k: v[0] for k, v in frame.units.items()}),
+            area=_labels(chunk[:, 2], frame.areas),
+            desk=_labels(chunk[:, 3], frame.desks) if by_desk else None,
+            answers=matrix,
         )
         parts.append(cell_stats(responses, template.spec, psu=psu, by_desk=by_desk))
     return merge_stats(parts) if parts else None
+
+
+def _integers(statement: Executable, columns: int) -> np.ndarray:
+    """The rows of a query of integer columns as an (n, columns) int64 array, read straight
+    off the driver's cursor: at a million responses SQLAlchemy's row objects would cost several
+    times the query itself."""
+    result = db.session.connection().execute(statement)
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return np.array(rows, dtype=np.int64).reshape(-1, columns)
+
+
+def _labels(ids: np.ndarray, codes: dict[int, str]) -> np.ndarray:
+    """The code of every id, looked up once per distinct id."""
+    distinct, position = np.unique(ids, return_inverse=True)
+    return np.array([codes[int(i)] for i in distinct], dtype=object)[position]
 
 
 def empty_table(template: TemplateSpec, dossiers: dict[tuple[str, str], float]) -> IndexTable:
