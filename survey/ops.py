@@ -101,7 +101,7 @@ def _finish(response: Response) -> Response:
 
 
 class ControlCharacterError(DomainError):
-    code = "nul_character"
+    code = "bad_request"  # as every other malformed request to the API
 
 
 def _refuse_nul() -> None:

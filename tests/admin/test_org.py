@@ -339,7 +339,7 @@ def test_admin_creates_edits_and_deactivates_a_unit(
         ({"name": ""}, "Nhập tên đơn vị."),
         ({"name": "Đ" * 301}, "Tên dài tối đa 300 ký tự."),
         ({"name": "@SUM(1+1)"}, "không được bắt đầu bằng dấu bằng, dấu cộng"),
-        ({"name": "Tên\x00ẩn"}, "ký tự điều khiển"),
+        ({"name": "Tên\x01ẩn"}, "ký tự điều khiển"),  # a NUL is refused before any form
         ({"level_code": "province"}, "Chọn một cấp đơn vị."),
         ({"parent_code": "KHONGCO"}, "Không có đơn vị mã KHONGCO."),
         ({"parent_code": "U01A"}, "một đơn vị trực thuộc nó"),  # a cycle U01 → U01A → U01
