@@ -56,8 +56,9 @@ def test_index_exports_from_the_command_line_equal_analysis(app: Flask, tmp_path
     assert overall["verdict"] == (
         "above" if province.ci_low > 90 else "below" if province.ci_high < 90 else "cannot_tell"
     )
-    sheet = load_workbook(out_xlsx, read_only=True)["indices"]
-    lines = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(out_xlsx, read_only=True)
+    lines = list(book["indices"].iter_rows(values_only=True))
+    book.close()  # a read-only workbook keeps its file open until closed
     assert len(lines) == len(rows) + 1
     header = list(lines[0])
     for line, from_csv in zip(lines[1:], rows, strict=True):
