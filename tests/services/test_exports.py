@@ -132,6 +132,7 @@ def test_xlsx_reads_back_with_a_codebook(app: Flask, exported: Exported, tmp_pat
     record = dict(zip(header, data[2], strict=True))
     assert record["A1"] == 2 and record["A3"] is None and record["unit"] == "U01"
     codebook = {r[0]: r for r in book["codebook"].iter_rows(values_only=True)}
+    book.close()
     assert codebook["A1"][1] == "Nơi ngồi chờ có đủ chỗ ngồi"
     assert "5 = Rất hài lòng" in codebook["A1"][2]
 
