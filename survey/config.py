@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
+    # Werkzeug's scrypt (N=2^15): about 0.1 s a hash here. Not read from the environment; the
+    # test suite lowers it in its own configuration, and production refuses anything else.
+    "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_STORAGE_URI": "memory://",
     # How many reverse proxies (nginx) stand in front; their X-Forwarded-* headers are trusted.
     "PROXY_FIX_X_FOR": 0,
@@ -108,6 +111,8 @@ def load_config(
 
 
 def _check_production(config: Mapping[str, Any]) -> None:
+    if config.get("PASSWORD_HASH_METHOD") != "scrypt":
+        raise ConfigError("PASSWORD_HASH_METHOD must be scrypt in production")
     secret = str(config.get("SECRET_KEY") or "")
     # "replace-with-..." is deploy/.env.example's placeholder, copied but not filled in.
     if secret in WEAK_SECRETS or len(secret) < 32 or secret.startswith("replace-with"):

@@ -21,7 +21,14 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 
 def _config(url: str) -> dict[str, object]:
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"}
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        # One PBKDF2 round instead of scrypt's 0.1 s: thousands of sign-ins in the suite.
+        # tests/test_config.py checks that production keeps scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+    }
 
 
 def migrate_to_head(url: str) -> None:

@@ -88,3 +88,16 @@ def test_session_cookie_of_a_production_app_is_secure_httponly_and_lax(
     cookie = answer.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "max-age=31536000" in answer.headers["Strict-Transport-Security"]
+
+
+def test_passwords_are_hashed_with_scrypt_and_production_refuses_weaker() -> None:
+    # The suite signs in thousands of times with one PBKDF2 round (tests/conftest.py);
+    # a real deployment always uses scrypt, whatever a configuration object says.
+    assert load_config(None, PRODUCTION, "instance")["PASSWORD_HASH_METHOD"] == "scrypt"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():
+        from survey.services.users import hash_password
+
+        assert hash_password("mat-khau-2026").startswith("scrypt:32768:8:1$")
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD must be scrypt"):
+        load_config({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"}, PRODUCTION, "instance")

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
-from werkzeug.security import generate_password_hash
 
 from survey.errors import ConflictError
 from survey.extensions import db
@@ -34,7 +33,7 @@ from survey.models import (
 )
 from survey.services.rounds import create_round, transition_round
 from survey.services.templates import latest_version, load_starter_templates
-from survey.services.users import create_user
+from survey.services.users import create_user, hash_password
 
 DEMO_ROUND_NAME = "Khảo sát sự hài lòng năm 2026 (demo)"
 
@@ -98,7 +97,7 @@ def demo_accounts(password: str, *, now: datetime) -> list[DemoAccount]:
         if user is None:
             create_user(username=username, password=password, role=role, unit=unit, now=now)
         else:
-            user.password_hash = generate_password_hash(password)
+            user.password_hash = hash_password(password)
         accounts.append(DemoAccount(username, role, unit.name if unit else None))
     return accounts
 

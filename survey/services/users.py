@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
@@ -35,6 +36,11 @@ class UserInputError(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a password, with the configured key-derivation function."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def check_password_policy(password: str, *, username: str = "") -> None:
@@ -79,7 +85,7 @@ def create_user(
         )
     user = User(
         username=username,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         role=role.value,
         unit=unit,
         display_name=display_name.strip(),
@@ -192,7 +198,7 @@ def set_active(user: User, active: bool, *, actor: User, now: datetime) -> None:
 def reset_password(user: User, password: str, *, actor: User, now: datetime) -> None:
     """An administrator sets a new password for ``user``; the user's open sessions end."""
     check_password_policy(password, username=user.username)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     db.session.flush()
     record_event(
         action="user.password_reset",
@@ -211,7 +217,7 @@ def change_own_password(user: User, current: str, new: str, *, now: datetime) ->
     if new == current:
         raise UserInputError("password", _l("Mật khẩu mới phải khác mật khẩu hiện tại."))
     check_password_policy(new, username=user.username)
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     db.session.flush()
     record_event(
         action="user.password_change",
