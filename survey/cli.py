@@ -160,18 +160,10 @@ def export_command(round_id: int | None, fmt: str, out: str) -> None:
             count = index_exports.write_xlsx(results, path)
         click.echo(f"wrote {count} index rows of round #{round_.id} to {path}")
         return
-    if fmt == "csv":
-        with path.open("wb") as f:
-            count = exports.write_csv(round_, f)
-    elif fmt == "xlsx":
-        count = exports.write_xlsx(round_, path)
-    elif fmt == "sav":
-        count = exports.write_sav(round_, path)
-    elif fmt == "dta":
-        count = exports.write_dta(round_, path)
-    else:
+    if fmt == "spec":
         with path.open("wb") as f:
             exports.write_spec(round_, f, data_file=path.with_suffix(".csv").name)
         click.echo(f"wrote {path} (reads {path.with_suffix('.csv').name} beside it)")
         return
+    count = exports.write_responses(round_, fmt, path, now=utcnow())
     click.echo(f"wrote {count} responses of round #{round_.id} to {path}")

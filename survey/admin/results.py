@@ -8,10 +8,13 @@ sub-units) and gets 403 on another unit's page. Every number is read off ``round
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import render_template, request
+from flask import render_template, request, send_file
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,13 +23,13 @@ from matplotlib.figure import Figure
 
 from analysis.satisfaction import IndexKind, Level
 from survey.admin import bp
-from survey.admin.access import results_readers
+from survey.admin.access import results_readers, roles_required
 from survey.errors import NotFoundError
 from survey.i18n import current_locale
-from survey.models import Round, User, utcnow
+from survey.models import Role, Round, User, utcnow
 from survey.services import index_exports
 from survey.services.access import ensure_unit_visible, visible_unit_ids
-from survey.services.exports import export_name
+from survey.services.exports import RESPONSE_FORMATS, export_for_staff, export_name
 from survey.services.paging import paginate_list
 from survey.services.result_charts import figure_bytes
 from survey.services.result_figures import (
@@ -348,6 +351,33 @@ def round_index_export(round_id: int) -> FlaskResponse:
     answer = FlaskResponse(body, mimetype=mimetype)
     name = export_name(results.round, utcnow(), fmt).replace("hailong-", "hailong-indices-")
     answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
+
+
+# Response-level data of every unit: administrators and analysts, not unit officers.
+data_readers = roles_required(Role.ADMIN, Role.ANALYST)
+
+
+@bp.get("/rounds/<int:round_id>/export/<fmt>")
+@data_readers
+def round_export(round_id: int, fmt: str) -> FlaskResponse:
+    """The round's counted responses with design variables and weights: CSV, XLSX, SPSS,
+    Stata, or a ZIP of the CSV and its SPEC.json. Written to a temporary folder (the writers
+    work in chunks), sent, then removed; every download is audited."""
+    if fmt not in RESPONSE_FORMATS:
+        raise NotFoundError(_("Không có định dạng xuất này."))
+    round_ = visible_round(round_id, None)
+    folder = Path(tempfile.mkdtemp(prefix="hailong-export-"))
+    try:
+        path = export_for_staff(round_, fmt, folder, actor=_actor(), now=utcnow())
+        answer = send_file(
+            path, mimetype=RESPONSE_FORMATS[fmt], as_attachment=True, download_name=path.name
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    answer.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     answer.headers["Cache-Control"] = "private, no-store"
     return answer
 

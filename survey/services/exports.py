@@ -13,11 +13,12 @@ import csv
 import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import func, select
 
@@ -33,7 +34,9 @@ from survey.models import (
     Scale,
     ServiceArea,
     Unit,
+    User,
 )
+from survey.services.audit import record_event
 from survey.services.questionnaire import ItemSpec, questionnaire_spec
 from survey.services.results import cell_counts, counted, dossier_frame
 
@@ -202,7 +205,7 @@ def rows(
             yield row
 
 
-def write_csv(round_: Round, out: BinaryIO) -> int:
+def write_csv(round_: Round, out: IO[bytes]) -> int:
     """UTF-8 with a byte-order mark, so that Excel shows Vietnamese correctly. Returns rows."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
@@ -402,9 +405,60 @@ def _satisfied(item: ItemSpec) -> tuple[int, ...]:
     return tuple(values or ())
 
 
-def write_spec(round_: Round, out: BinaryIO, data_file: str) -> None:
+def write_spec(round_: Round, out: IO[bytes], data_file: str) -> None:
     out.write(json.dumps(analysis_spec(round_, data_file), ensure_ascii=False, indent=2).encode())
 
 
 def export_name(round_: Round, now: datetime, extension: str) -> str:
     return f"hailong-round{round_.id}-{now:%Y%m%d}.{extension}"
+
+
+# The formats of one round's counted responses, with what a browser is told they are.
+RESPONSE_FORMATS: dict[str, str] = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "sav": "application/x-spss-sav",
+    "dta": "application/x-stata-dta",
+    "zip": "application/zip",  # the CSV with the SPEC.json that reads it
+}
+
+
+def write_responses(round_: Round, fmt: str, path: Path, *, now: datetime) -> int:
+    """Write the round's counted responses to ``path`` in one of RESPONSE_FORMATS; "zip" holds
+    the CSV and a SPEC.json for ``python -m analysis estimate`` beside it. Returns the number of
+    responses written."""
+    if fmt == "csv":
+        with path.open("wb") as f:
+            return write_csv(round_, f)
+    if fmt == "xlsx":
+        return write_xlsx(round_, path)
+    if fmt == "sav":
+        return write_sav(round_, path)
+    if fmt == "dta":
+        return write_dta(round_, path)
+    if fmt == "zip":
+        data_file = export_name(round_, now, "csv")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+            with bundle.open(data_file, "w", force_zip64=True) as f:
+                count = write_csv(round_, f)
+            with bundle.open("SPEC.json", "w") as f:
+                write_spec(round_, f, data_file)
+        return count
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def export_for_staff(round_: Round, fmt: str, folder: Path, *, actor: User, now: datetime) -> Path:
+    """A download from the console: the file in ``folder``, and an audit event saying who took
+    the round's response data and in what form."""
+    path = folder / export_name(round_, now, fmt)
+    count = write_responses(round_, fmt, path, now=now)
+    record_event(
+        action="round.export",
+        entity_type="round",
+        entity_id=round_.id,
+        now=now,
+        actor=actor,
+        after={"format": fmt, "responses": count},
+    )
+    db.session.commit()
+    return path

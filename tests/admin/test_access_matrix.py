@@ -107,9 +107,7 @@ def unit_staff(
     return Rule(endpoint, method, expect | {"officer": ok if officer is None else officer}, args)
 
 
-def api_reader(
-    endpoint: str, ok: int = 200, officer: int | None = None, **args: str | int
-) -> Rule:
+def api_reader(endpoint: str, ok: int = 200, officer: int | None = None, **args: str | int) -> Rule:
     """The JSON API with each role's bearer token: every role reads, a unit officer only their
     units (another unit's ids: ``officer=403``); no token: 401."""
     expect: dict[str, int | str] = {"anonymous": 401, "admin": ok, "analyst": ok}
@@ -235,6 +233,9 @@ RULES: list[Rule] = [
             any_staff(endpoint, officer=403, unit_id="other_unit", **OTHER_ROUND),
         )
     ],
+    # Response-level data of every unit: administrators and analysts only.
+    any_staff("admin.round_export", officer=403, fmt="csv", **ROUND),
+    any_staff("admin.round_export", officer=403, fmt="zip", **OTHER_ROUND),
     # --- monitoring (point 6) ---
     any_staff("admin.round_monitoring", **ROUND),
     any_staff("admin.round_monitoring", officer=403, **OTHER_ROUND),
@@ -575,10 +576,8 @@ def test_rules_name_real_world_ids_and_every_role() -> None:
             if isinstance(value, str) and value.isidentifier() and value not in WORLD_NAMES:
                 # URL parameters that are not ids (an action, a kind) are passed as they are.
                 assert rule.endpoint.endswith(
-                    ("round_action", "_part_move", "_part_delete", "org_export")
-                ), (
-                    f"{rule.id}: {value!r} is not a field of World"
-                )
+                    ("round_action", "_part_move", "_part_delete", "org_export", "round_export")
+                ), f"{rule.id}: {value!r} is not a field of World"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -588,6 +587,7 @@ def test_route_answers_each_role_as_declared(matrix: Matrix, rule: Rule, role: s
     url = _url(matrix, rule)
     data = {"csrf_token": matrix.browsers[role].token} if rule.method == "POST" else None
     answer = client.open(url, method=rule.method, data=data)
+    answer.close()  # a download's file and temporary folder go, as after a real send
     expected = rule.expect[role]
     location = answer.headers.get("Location", "")
     said = f"{role} {rule.method} {url}: {answer.status_code} {location}"
