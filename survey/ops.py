@@ -109,8 +109,8 @@ def _refuse_nul() -> None:
     query string or form field before a view (or a search filter) passes it to the database.
     URL-encoded bodies are checked raw (``%00``), so the body stays unread for the views.
 
-    Citizens' pages take far smaller bodies than the console's uploads: that limit is set here
-    too, before anything reads the body."""
+    Citizens send a few kilobytes (anything far larger is an attack or a mistake), far less than
+    the console's uploads: their pages' limit is set here, before anything reads the body."""
     if request.blueprint == "public":
         request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
     found = any("\x00" in v for values in request.args.listvalues() for v in values) or any(

@@ -37,12 +37,6 @@ MAX_TOKEN_LENGTH = 64
 FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
-@bp.before_request
-def limit_body() -> None:
-    # Citizens send a few kilobytes; anything far larger is an attack or a mistake.
-    request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
-
-
 def _locale() -> str:
     return str(get_locale() or "vi")
 
