@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from limits import parse as parse_limit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
+    "API_RATE_LIMIT": "300 per minute",  # per API token (and per network without one)
     # Werkzeug's scrypt (N=2^15): about 0.1 s a hash here. Not read from the environment; the
     # test suite lowers it in its own configuration, and production refuses anything else.
     "PASSWORD_HASH_METHOD": "scrypt",
@@ -89,6 +91,14 @@ def load_config(
     for name in ("RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "DOSSIER_CODE_KEY"):
         if name in environ:
             config[name] = environ[name]
+    if "API_RATE_LIMIT" in environ:
+        try:
+            parse_limit(environ["API_RATE_LIMIT"])
+        except ValueError as exc:
+            raise ConfigError(
+                "API_RATE_LIMIT must read like '300 per minute' or '10/second'"
+            ) from exc
+        config["API_RATE_LIMIT"] = environ["API_RATE_LIMIT"]
     if "PROXY_FIX_X_FOR" in environ:
         try:
             config["PROXY_FIX_X_FOR"] = int(environ["PROXY_FIX_X_FOR"])

@@ -101,3 +101,11 @@ def test_passwords_are_hashed_with_scrypt_and_production_refuses_weaker() -> Non
         assert hash_password("mat-khau-2026").startswith("scrypt:32768:8:1$")
     with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD must be scrypt"):
         load_config({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"}, PRODUCTION, "instance")
+
+
+def test_api_rate_limit_comes_from_the_environment_and_a_malformed_one_is_named() -> None:
+    assert load_config(None, {}, "instance")["API_RATE_LIMIT"] == "300 per minute"
+    config = load_config(None, {"API_RATE_LIMIT": "20/second"}, "instance")
+    assert config["API_RATE_LIMIT"] == "20/second"
+    with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
+        load_config(None, {"API_RATE_LIMIT": "lots"}, "instance")
