@@ -16,6 +16,7 @@ from forms.org import AreaForm, DeskForm, MergeForm, OrgImportForm, UnitForm
 from forms.rounds import ConfirmForm
 from survey.admin import bp
 from survey.admin.access import admin_only, roles_required
+from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Desk, Role, Unit, User, utcnow
 from survey.services.access import visible_unit_ids
@@ -83,15 +84,6 @@ def _page(name: str = "page") -> int:
     return request.args.get(name, 1, type=int) or 1
 
 
-def _status(form_posted: bool) -> int:
-    return 422 if form_posted else 200
-
-
-def _show_error(form: Any, exc: OrgInputError) -> None:
-    field = form[exc.field]
-    field.errors = [*field.errors, exc.message]
-
-
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -131,14 +123,14 @@ def unit_new() -> Any:
             unit = create_unit_service(form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã tạo đơn vị %(code)s.", code=unit.code), "success")
             return redirect(url_for("admin.unit_detail", unit_id=unit.id), code=303)
     return render_template(
         "admin/org/unit_form.html", form=form, unit=None, codes=unit_codes()
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.get("/units/<int:unit_id>")
@@ -175,39 +167,40 @@ def unit_edit(unit_id: int) -> Any:
             update_unit(unit, form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã lưu đơn vị %(code)s.", code=unit.code), "success")
             return redirect(url_for("admin.unit_detail", unit_id=unit.id), code=303)
     return render_template(
         "admin/org/unit_form.html", form=form, unit=unit, codes=unit_codes()
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 def _toggle_unit(unit_id: int, active: bool) -> Any:
     unit = visible_unit(unit_id, None)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            set_unit_active(unit, active, now=utcnow(), actor=_actor())
-        except OrgInputError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
-        else:
-            db.session.commit()
-            if active:
-                flash(_("Đã mở lại đơn vị %(code)s.", code=unit.code), "success")
-            else:
-                flash(_("Đã ngừng hoạt động đơn vị %(code)s.", code=unit.code), "success")
-            return redirect(url_for("admin.unit_detail", unit_id=unit.id), code=303)
+    done = (
+        _("Đã mở lại đơn vị %(code)s.", code=unit.code)
+        if active
+        else _("Đã ngừng hoạt động đơn vị %(code)s.", code=unit.code)
+    )
+    answer = confirmed_change(
+        form,
+        lambda: set_unit_active(unit, active, now=utcnow(), actor=_actor()),
+        done=done,
+        to=url_for("admin.unit_detail", unit_id=unit.id),
+        errors=OrgInputError,
+    )
+    if answer is not None:
+        return answer
     return render_template(
         "admin/org/unit_confirm.html",
         unit=unit,
         active=active,
         form=form,
         check=activation_check(unit),
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.route("/units/<int:unit_id>/deactivate", methods=["GET", "POST"])
@@ -239,7 +232,7 @@ def unit_merge() -> Any:
             plan = plan_merge(form.request())
         except OrgInputError as exc:
             form.step.data = "check"  # back to the editable form, with the message
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             if form.applying:
                 merge_units(plan, now=utcnow(), actor=_actor())
@@ -260,11 +253,11 @@ def unit_merge() -> Any:
             plan = plan_merge(form.request())
         except OrgInputError as exc:
             form.step.data = "check"
-            _show_error(form, exc)
+            show_field_error(form, exc)
     else:
         form.step.data = "check"
     posted = request.method == "POST"
-    status = 200 if plan is not None and not form.errors else _status(posted)
+    status = 200 if plan is not None and not form.errors else form_status(posted)
     return render_template("admin/org/merge.html", form=form, plan=plan, codes=unit_codes()), status
 
 
@@ -316,7 +309,7 @@ def org_import() -> Any:
         file_names=FILE_NAMES,
         max_mb=MAX_FILE_BYTES // (1024 * 1024),
         levels=levels(),
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.get("/units/export/<kind>.csv")
@@ -348,12 +341,12 @@ def service_area_new() -> Any:
             area = create_area(form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã tạo lĩnh vực %(code)s.", code=area.code), "success")
             return redirect(url_for("admin.service_areas"), code=303)
-    return render_template("admin/org/area_form.html", form=form, area=None), _status(
+    return render_template("admin/org/area_form.html", form=form, area=None), form_status(
         request.method == "POST"
     )
 
@@ -371,7 +364,7 @@ def service_area_edit(area_id: int) -> Any:
             update_area(area, form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã lưu lĩnh vực %(code)s.", code=area.code), "success")
@@ -383,25 +376,26 @@ def service_area_edit(area_id: int) -> Any:
         area=area,
         units_using=units_using,
         desks_using=desks_using,
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 def _toggle_area(area_id: int, active: bool) -> Any:
     area = get_area(area_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            set_area_active(area, active, now=utcnow(), actor=_actor())
-        except OrgInputError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
-        else:
-            db.session.commit()
-            if active:
-                flash(_("Đã mở lại lĩnh vực %(code)s.", code=area.code), "success")
-            else:
-                flash(_("Đã ngừng lĩnh vực %(code)s.", code=area.code), "success")
-            return redirect(url_for("admin.service_areas"), code=303)
+    done = (
+        _("Đã mở lại lĩnh vực %(code)s.", code=area.code)
+        if active
+        else _("Đã ngừng lĩnh vực %(code)s.", code=area.code)
+    )
+    answer = confirmed_change(
+        form,
+        lambda: set_area_active(area, active, now=utcnow(), actor=_actor()),
+        done=done,
+        to=url_for("admin.service_areas"),
+        errors=OrgInputError,
+    )
+    if answer is not None:
+        return answer
     units_using, desks_using = area_users(area)
     return render_template(
         "admin/org/area_confirm.html",
@@ -410,7 +404,7 @@ def _toggle_area(area_id: int, active: bool) -> Any:
         form=form,
         units_using=units_using,
         desks_using=desks_using,
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.route("/service-areas/<int:area_id>/deactivate", methods=["GET", "POST"])
@@ -447,14 +441,13 @@ def desk_new(unit_id: int) -> Any:
             desk = create_desk(unit, form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã tạo quầy %(code)s.", code=desk.code), "success")
             return redirect(url_for("admin.desk_detail", desk_id=desk.id), code=303)
-    return render_template("admin/org/desk_form.html", form=form, unit=unit, desk=None), _status(
-        request.method == "POST"
-    )
+    page = render_template("admin/org/desk_form.html", form=form, unit=unit, desk=None)
+    return page, form_status(request.method == "POST")
 
 
 @bp.get("/desks/<int:desk_id>")
@@ -486,42 +479,43 @@ def desk_edit(desk_id: int) -> Any:
             update_desk(desk, form.draft(), now=utcnow(), actor=_actor())
         except OrgInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã lưu quầy %(code)s.", code=desk.code), "success")
             return redirect(url_for("admin.desk_detail", desk_id=desk.id), code=303)
     return render_template(
         "admin/org/desk_form.html", form=form, unit=desk.unit, desk=desk
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 def _desk_action(desk_id: int, action: str) -> Any:
     desk = visible_desk(desk_id, _visible())
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            if action == "token":
-                regenerate_token(desk, now=utcnow(), actor=_actor())
-            else:
-                set_desk_active(desk, action == "reactivate", now=utcnow(), actor=_actor())
-        except OrgInputError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+
+    def change() -> None:
+        if action == "token":
+            regenerate_token(desk, now=utcnow(), actor=_actor())
         else:
-            db.session.commit()
-            messages = {
-                "token": _(
-                    "Đã tạo đường dẫn mới cho quầy %(code)s; hãy in lại mã QR.", code=desk.code
-                ),
-                "deactivate": _("Đã ngừng quầy %(code)s.", code=desk.code),
-                "reactivate": _("Đã mở lại quầy %(code)s.", code=desk.code),
-            }
-            flash(messages[action], "success")
-            return redirect(url_for("admin.desk_detail", desk_id=desk.id), code=303)
+            set_desk_active(desk, action == "reactivate", now=utcnow(), actor=_actor())
+
+    messages = {
+        "token": _("Đã tạo đường dẫn mới cho quầy %(code)s; hãy in lại mã QR.", code=desk.code),
+        "deactivate": _("Đã ngừng quầy %(code)s.", code=desk.code),
+        "reactivate": _("Đã mở lại quầy %(code)s.", code=desk.code),
+    }
+    answer = confirmed_change(
+        form,
+        change,
+        done=messages[action],
+        to=url_for("admin.desk_detail", desk_id=desk.id),
+        errors=OrgInputError,
+    )
+    if answer is not None:
+        return answer
     return render_template(
         "admin/org/desk_confirm.html", desk=desk, action=action, form=form
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.route("/desks/<int:desk_id>/deactivate", methods=["GET", "POST"])

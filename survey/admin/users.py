@@ -14,6 +14,7 @@ from forms.rounds import ConfirmForm
 from forms.users import ROLE_LABELS, PasswordChangeForm, PasswordResetForm, UserForm
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
+from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Role, User, utcnow
 from survey.services.users import (
@@ -33,15 +34,6 @@ MAX_SEARCH = 100
 
 def _actor() -> User:
     return current_user._get_current_object()  # the User behind the LocalProxy
-
-
-def _status(form_posted: bool) -> int:
-    return 422 if form_posted else 200
-
-
-def _show_error(form: Any, exc: UserInputError) -> None:
-    field = form[exc.field]
-    field.errors = [*field.errors, exc.message]
 
 
 @bp.get("/users")
@@ -74,12 +66,13 @@ def user_new() -> Any:
             )
         except UserInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã tạo tài khoản %(name)s.", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
-    return render_template("admin/users/form.html", form=form), _status(request.method == "POST")
+    page = render_template("admin/users/form.html", form=form)
+    return page, form_status(request.method == "POST")
 
 
 @bp.get("/users/<int:user_id>")
@@ -93,22 +86,23 @@ def user_detail(user_id: int) -> str:
 def _toggle(user_id: int, active: bool) -> Any:
     user = get_user(user_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            set_active(user, active, actor=_actor(), now=utcnow())
-        except UserInputError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
-        else:
-            db.session.commit()
-            if active:
-                flash(_("Đã mở lại tài khoản %(name)s.", name=user.username), "success")
-            else:
-                flash(_("Đã khoá tài khoản %(name)s.", name=user.username), "success")
-            return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
+    done = (
+        _("Đã mở lại tài khoản %(name)s.", name=user.username)
+        if active
+        else _("Đã khoá tài khoản %(name)s.", name=user.username)
+    )
+    answer = confirmed_change(
+        form,
+        lambda: set_active(user, active, actor=_actor(), now=utcnow()),
+        done=done,
+        to=url_for("admin.user_detail", user_id=user.id),
+        errors=UserInputError,
+    )
+    if answer is not None:
+        return answer
     return render_template(
         "admin/users/confirm.html", user=user, active=active, form=form
-    ), _status(request.method == "POST")
+    ), form_status(request.method == "POST")
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
@@ -136,12 +130,12 @@ def user_password(user_id: int) -> Any:
             reset_password(user, form.password.data or "", actor=_actor(), now=utcnow())
         except UserInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             flash(_("Đã đặt mật khẩu mới cho %(name)s.", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
-    return render_template("admin/users/password.html", form=form, user=user), _status(
+    return render_template("admin/users/password.html", form=form, user=user), form_status(
         request.method == "POST"
     )
 
@@ -158,7 +152,7 @@ def password_change() -> Any:
             )
         except UserInputError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_field_error(form, exc)
         else:
             db.session.commit()
             # The session id carries the password's fingerprint: renew this session, while
@@ -167,6 +161,6 @@ def password_change() -> Any:
             login_user(user)
             flash(_("Đã đổi mật khẩu."), "success")
             return redirect(url_for("admin.dashboard"), code=303)
-    return render_template("admin/users/password.html", form=form, user=None), _status(
+    return render_template("admin/users/password.html", form=form, user=None), form_status(
         request.method == "POST"
     )
