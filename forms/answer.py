@@ -9,6 +9,7 @@ Vietnamese by default.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -46,7 +47,11 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class AnswerFormBase(FlaskForm):
+class SubmissionForm(FlaskForm):
+    """What every submission carries besides its answers. The submit path validates this alone
+    with :func:`parse_answers`, so that a valid submission never builds the thirty-odd answer
+    fields; the whole :class:`AnswerFormBase` is built only to show a refused page again."""
+
     idempotency_key = HiddenField(
         validators=[
             InputRequired(message=_l("Thiếu mã gửi phiếu.")),
@@ -59,24 +64,10 @@ class AnswerFormBase(FlaskForm):
     # A honeypot: hidden from people (and from screen readers), filled in by form-filling bots.
     website = StringField()
 
-    items: tuple[ItemSpec, ...] = ()
     asks_dossier_code = False
-
-    def item_field(self, item: ItemSpec | Item) -> Field:
-        return self[field_name(item)]
-
-    def _raw(self, item: ItemSpec) -> Any:
-        return self.item_field(item).data
-
-    def _condition_met(self, item: ItemSpec, parsed: dict[int, list[int]]) -> bool:
-        if item.condition_item_id is None:
-            return True
-        answered = parsed.get(item.condition_item_id, [])
-        return any(v in (item.condition_values or []) for v in answered)
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
-        self.parsed_answers: list[AnswerValue] = []
         self.parsed_dossier_code: str | None = None
         if self.asks_dossier_code:
             field = self["dossier_code"]
@@ -87,54 +78,112 @@ class AnswerFormBase(FlaskForm):
                     _("Vui lòng nhập đúng mã hồ sơ in trên giấy tiếp nhận (4 đến 40 ký tự)."),
                 ]
                 ok = False
-        parsed: dict[int, list[int]] = {}
-        # Items are in display order and conditions point backwards, so one pass suffices.
-        for item in self.items:
-            field = self.item_field(item)
-            errors = list(field.errors)
-            if not self._condition_met(item, parsed):
-                field.errors = errors
-                continue
-            values, problems = self._parse(item, field.data)
-            errors.extend(problems)
-            if not values and not problems and item.required:
-                errors.append(_("Vui lòng trả lời câu hỏi này."))
-            field.errors = errors
-            if errors:
-                ok = False
-                continue
-            parsed[item.id] = [v.value for v in values if v.value is not None]
-            self.parsed_answers.extend(values)
         return ok
 
-    def _parse(self, item: ItemSpec, data: Any) -> tuple[list[AnswerValue], list[str]]:
-        scale = Scale(item.scale)
-        if scale == Scale.TEXT:
-            text = (data or "").strip()
-            if len(text) > MAX_TEXT:
-                return [], [_("Ý kiến dài tối đa %(n)d ký tự.", n=MAX_TEXT)]
-            return ([AnswerValue(item.id, text=text)] if text else []), []
-        allowed = {value for value, _vi, _en in item.points()}
-        if scale == Scale.CHOICE:
-            chosen = data or []
-            try:
-                values = sorted({int(v) for v in chosen})
-            except (TypeError, ValueError):
-                return [], [_("Lựa chọn không hợp lệ.")]
-            if any(v not in allowed for v in values):
-                return [], [_("Lựa chọn không hợp lệ.")]
-            if item.max_choices is not None and len(values) > item.max_choices:
-                return [], [_("Chọn tối đa %(n)d nội dung.", n=item.max_choices)]
-            return [AnswerValue(item.id, value=v) for v in values], []
-        if data in (None, ""):
-            return [], []
-        if data == NOT_APPLICABLE:
-            if not item.allow_na:
-                return [], [_("Câu hỏi này không có lựa chọn “Không áp dụng”.")]
-            return [AnswerValue(item.id, not_applicable=True)], []
-        if not str(data).isdigit() or int(data) not in allowed:
-            return [], [_("Giá trị không hợp lệ. Vui lòng chọn một mức trong danh sách.")]
-        return [AnswerValue(item.id, value=int(data))], []
+
+_DOSSIER_CODE = StringField(_l("Mã hồ sơ (in trên giấy tiếp nhận)"))
+
+
+class SubmissionWithDossierCode(SubmissionForm):
+    dossier_code = _DOSSIER_CODE
+    asks_dossier_code = True
+
+
+def submission_form(dossier_code: bool) -> type[SubmissionForm]:
+    return SubmissionWithDossierCode if dossier_code else SubmissionForm
+
+
+def parse_answers(
+    items: tuple[ItemSpec, ...], raw: Callable[[ItemSpec], Any]
+) -> tuple[list[AnswerValue], dict[int, list[str]]]:
+    """The answers to store and the problems per item id. ``raw(item)`` is what was sent: one
+    string (or None) for a scale or a text, a list of strings for a multiple choice. An item
+    whose condition is not met is neither required nor stored."""
+    answers: list[AnswerValue] = []
+    problems: dict[int, list[str]] = {}
+    parsed: dict[int, list[int]] = {}
+    # Items are in display order and conditions point backwards, so one pass suffices.
+    for item in items:
+        if not _condition_met(item, parsed):
+            continue
+        values, errors = _parse(item, raw(item))
+        if not values and not errors and item.required:
+            errors = [_("Vui lòng trả lời câu hỏi này.")]
+        if errors:
+            problems[item.id] = errors
+            continue
+        parsed[item.id] = [v.value for v in values if v.value is not None]
+        answers.extend(values)
+    return answers, problems
+
+
+def raw_answer(formdata: Any) -> Callable[[ItemSpec], Any]:
+    """``raw`` for :func:`parse_answers` straight from a request's form, read as the answer
+    form's fields would read it."""
+
+    def raw(item: ItemSpec) -> Any:
+        name = field_name(item)
+        if item.scale == Scale.CHOICE:
+            return formdata.getlist(name)
+        return formdata.get(name)
+
+    return raw
+
+
+def _condition_met(item: ItemSpec, parsed: dict[int, list[int]]) -> bool:
+    if item.condition_item_id is None:
+        return True
+    answered = parsed.get(item.condition_item_id, [])
+    return any(v in (item.condition_values or []) for v in answered)
+
+
+def _parse(item: ItemSpec, data: Any) -> tuple[list[AnswerValue], list[str]]:
+    scale = Scale(item.scale)
+    if scale == Scale.TEXT:
+        text = (data or "").strip()
+        if len(text) > MAX_TEXT:
+            return [], [_("Ý kiến dài tối đa %(n)d ký tự.", n=MAX_TEXT)]
+        return ([AnswerValue(item.id, text=text)] if text else []), []
+    allowed = {value for value, _vi, _en in item.points()}
+    if scale == Scale.CHOICE:
+        chosen = data or []
+        try:
+            values = sorted({int(v) for v in chosen})
+        except (TypeError, ValueError):
+            return [], [_("Lựa chọn không hợp lệ.")]
+        if any(v not in allowed for v in values):
+            return [], [_("Lựa chọn không hợp lệ.")]
+        if item.max_choices is not None and len(values) > item.max_choices:
+            return [], [_("Chọn tối đa %(n)d nội dung.", n=item.max_choices)]
+        return [AnswerValue(item.id, value=v) for v in values], []
+    if data in (None, ""):
+        return [], []
+    if data == NOT_APPLICABLE:
+        if not item.allow_na:
+            return [], [_("Câu hỏi này không có lựa chọn “Không áp dụng”.")]
+        return [AnswerValue(item.id, not_applicable=True)], []
+    if not str(data).isdigit() or int(data) not in allowed:
+        return [], [_("Giá trị không hợp lệ. Vui lòng chọn một mức trong danh sách.")]
+    return [AnswerValue(item.id, value=int(data))], []
+
+
+class AnswerFormBase(SubmissionForm):
+    """The whole questionnaire as a form: one field per item, for showing it (again)."""
+
+    items: tuple[ItemSpec, ...] = ()
+
+    def item_field(self, item: ItemSpec | Item) -> Field:
+        return self[field_name(item)]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        self.parsed_answers, problems = parse_answers(
+            self.items, lambda item: self.item_field(item).data
+        )
+        for item_id, errors in problems.items():
+            field = self.item_field(next(i for i in self.items if i.id == item_id))
+            field.errors = [*field.errors, *errors]
+        return ok and not problems and not any(self.item_field(i).errors for i in self.items)
 
 
 def _label(vi: str, en: str, locale: str) -> str:
@@ -146,16 +195,16 @@ def build_answer_form(
 ) -> type[AnswerFormBase]:
     """A form class for this version; labels in ``locale`` (falling back to Vietnamese).
     ``dossier_code`` adds the receipt's dossier code as a required first field."""
-    return _answer_form(questionnaire_spec(version), locale, dossier_code)
+    return answer_form(questionnaire_spec(version), locale, dossier_code)
 
 
 @lru_cache(maxsize=256)
-def _answer_form(spec: QuestionnaireSpec, locale: str, dossier_code: bool) -> type[AnswerFormBase]:
+def answer_form(spec: QuestionnaireSpec, locale: str, dossier_code: bool) -> type[AnswerFormBase]:
     # Cached per frozen questionnaire and language: building ~30 fields per request was a
     # measurable share of the submit path. Labels are plain strings in ``locale``.
     attrs: dict[str, Any] = {"items": spec.items, "asks_dossier_code": dossier_code}
     if dossier_code:
-        attrs["dossier_code"] = StringField(_l("Mã hồ sơ (in trên giấy tiếp nhận)"))
+        attrs["dossier_code"] = _DOSSIER_CODE
     for item in spec.items:
         label = _label(item.text, item.text_en, locale)
         scale = Scale(item.scale)
@@ -174,8 +223,9 @@ def _answer_form(spec: QuestionnaireSpec, locale: str, dossier_code: bool) -> ty
     return type("AnswerForm", (AnswerFormBase,), attrs)
 
 
-def allowed_field_names(version: TemplateVersion, *, dossier_code: bool = False) -> set[str]:
+@lru_cache(maxsize=256)
+def allowed_field_names(spec: QuestionnaireSpec, *, dossier_code: bool = False) -> frozenset[str]:
     fixed = {"csrf_token", "idempotency_key", "area", "started", "website"}
     if dossier_code:
         fixed.add("dossier_code")
-    return fixed | {field_name(i) for i in questionnaire_spec(version).items}
+    return frozenset(fixed | {field_name(i) for i in spec.items})

@@ -31,8 +31,9 @@ def add_comment(round_id: int, desk_id: int, text: str, *, now: datetime) -> int
     item = comment_item(round_)
     recorded = record_response(
         round_=round_,
-        desk=desk,
-        service_area=desk.unit.service_areas[0],
+        desk_id=desk.id,
+        unit_id=desk.unit_id,
+        service_area_id=desk.unit.service_areas[0].id,
         answers=[AnswerValue(item.id, text=text)],
         idempotency_key=uuid.uuid4().hex,
         now=now,

@@ -25,8 +25,9 @@ def _site(app: Flask, times: list[tuple[datetime, str | None]]) -> int:
         for n, (moment, reason) in enumerate(times):
             record_response(
                 round_=round_,
-                desk=desk,
-                service_area=area,
+                desk_id=desk.id,
+                unit_id=desk.unit_id,
+                service_area_id=area.id,
                 answers=[],
                 idempotency_key=f"stats-{n}",
                 now=moment,

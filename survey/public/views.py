@@ -13,8 +13,16 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from forms.answer import AnswerFormBase, allowed_field_names, build_answer_form
-from survey.extensions import csrf, limiter
+from forms.answer import (
+    AnswerFormBase,
+    allowed_field_names,
+    answer_form,
+    build_answer_form,
+    parse_answers,
+    raw_answer,
+    submission_form,
+)
+from survey.extensions import csrf, db, limiter
 from survey.models import Channel, Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.public.signing import (
@@ -24,12 +32,13 @@ from survey.public.signing import (
     sign_started,
 )
 from survey.services.abuse import client_network, keyed_hash, suspicion, within_rate_limits
-from survey.services.org import desk_by_token, service_areas_of_desk
+from survey.services.org import AreaT, area_choices, desk_by_token, service_areas_of_desk
+from survey.services.questionnaire import spec_of_version
 from survey.services.responses import (
     DossierCodeUsedError,
     RoundNotOpenError,
     record_response,
-    response_id_for_key,
+    submit_target,
 )
 from survey.services.rounds import open_round_for_unit
 
@@ -47,7 +56,7 @@ def _desk(token: str) -> Desk:
     return desk_by_token(token)
 
 
-def _chosen_area(areas: list[ServiceArea], code: str | None) -> ServiceArea | None:
+def _chosen_area(areas: list[AreaT], code: str | None) -> AreaT | None:
     if len(areas) == 1:
         return areas[0]
     return next((a for a in areas if a.code == code), None)
@@ -130,53 +139,77 @@ def _render_form(
 @bp.post("/r/<token>")
 @csrf.exempt  # the form checks its own token, so that a stale token re-renders the answers
 def submit(token: str) -> Any:
-    desk = _desk(token)
+    # The hot path of the whole product (a queue of phones at a desk): plain data read in two
+    # statements, the response written in two more. ORM objects are loaded only to re-render
+    # the page when the submission is refused.
+    if len(token) > MAX_TOKEN_LENGTH:
+        abort(404)
     if request.mimetype not in FORM_TYPES:
         # Flask-WTF would read a JSON body as the form's data (found by the form fuzzer).
+        _desk(token)  # an unknown desk link is still a 404 first
         abort(415)
     if not _body_is_utf8():
+        _desk(token)
         abort(400, description="not UTF-8")
     submitted = request.form
-    key = submitted.get("idempotency_key", "")
-    if key and response_id_for_key(key) is not None:
+    now = utcnow()
+    target = submit_target(token, submitted.get("idempotency_key", ""), now=now)
+    if target.stored_response_id is not None:
         # A retry of a submission already stored: answer as the first time did.
         return redirect(url_for("public.thanks", token=token), code=303)
-    now = utcnow()
-    round_ = open_round_for_unit(desk.unit_id, now=now)
-    if round_ is None:
-        return render_template("public/closed.html", desk=desk), 409
-    if set(submitted.keys()) - allowed_field_names(
-        round_.template_version, dossier_code=desk.requires_dossier_code
-    ):
+    rules = target.round
+    if rules is None:
+        return render_template("public/closed.html", desk=_desk(token)), 409
+    spec = spec_of_version(rules.template_version_id, rules.version_frozen_at)
+    dossier_code = target.requires_dossier_code
+    if set(submitted.keys()) - allowed_field_names(spec, dossier_code=dossier_code):
         abort(400, description="unknown fields")
-    area = _chosen_area(service_areas_of_desk(desk), submitted.get("area"))
+    area = _chosen_area(area_choices(target.desk_id, target.unit_id), submitted.get("area"))
     if area is None:
         abort(400, description="unknown service area")
-    form = _form_class(desk, round_)()
-    if not form.validate():
-        notice = "expired" if form.csrf_token.errors else "invalid"
-        return _render_form(desk, round_, area, form, status=422, notice=notice)
+    form = submission_form(dossier_code)()
+    answers, problems = parse_answers(spec.items, raw_answer(submitted))
+
+    def refuse(status: int, notice: str) -> tuple[str, int]:
+        # The whole questionnaire, filled with what was sent and marked where it is wrong.
+        page = answer_form(spec, _locale(), dossier_code)()
+        page.validate()
+        for field in form:  # what the view found after validating, such as a used dossier code
+            if field.errors:
+                page[field.name].errors = list(field.errors)
+        page.started.data = form.started.data
+        return _render_form(
+            _desk(token),
+            db.get_or_404(Round, rules.id),
+            db.get_or_404(ServiceArea, area.id),
+            page,
+            status=status,
+            notice=notice,
+        )
+
+    if not form.validate() or problems:
+        return refuse(422, "expired" if form.csrf_token.errors else "invalid")
     clock = time.time()
     elapsed = seconds_since_started(form.started.data, clock)
     if elapsed is None:
         # Not a form we served (or served under another key): ask to send it again.
         form.started.data = sign_started(clock)
-        return _render_form(desk, round_, area, form, status=422, notice="expired")
+        return refuse(422, "expired")
     network = keyed_hash(client_network(request.remote_addr), _secret("NETWORK_KEY"))
     if not within_rate_limits(
         limiter.limiter,
-        round_=round_,
-        desk=desk,
+        round_=rules,
+        desk_id=target.desk_id,
         network_key=network,
         namespace=current_app.config.get("RATELIMIT_KEY_PREFIX", ""),
     ):
-        return _render_form(desk, round_, area, form, status=429, notice="busy")
-    slot = f"r{round_.id}d{desk.id}"
+        return refuse(429, "busy")
+    slot = f"r{rules.id}d{target.desk_id}"
     reason = suspicion(
         honeypot=form.website.data or "",
         elapsed_seconds=elapsed,
-        round_=round_,
-        repeat_device=answered_recently(request, slot, round_.device_period_hours, clock),
+        round_=rules,
+        repeat_device=answered_recently(request, slot, rules.device_period_hours, clock),
     )
     code_hash = (
         keyed_hash(form.parsed_dossier_code, _secret("DOSSIER_CODE_KEY"))
@@ -185,10 +218,11 @@ def submit(token: str) -> Any:
     )
     try:
         record_response(
-            round_=round_,
-            desk=desk,
-            service_area=area,
-            answers=form.parsed_answers,
+            round_=rules,
+            desk_id=target.desk_id,
+            unit_id=target.unit_id,
+            service_area_id=area.id,
+            answers=answers,
             idempotency_key=form.idempotency_key.data,
             now=now,
             channel=Channel.QR,
@@ -197,10 +231,10 @@ def submit(token: str) -> Any:
             dossier_code_hash=code_hash,
         )
     except RoundNotOpenError:
-        return render_template("public/closed.html", desk=desk), 409
+        return render_template("public/closed.html", desk=_desk(token)), 409
     except DossierCodeUsedError:
         form["dossier_code"].errors = [_dossier_code_used_message()]
-        return _render_form(desk, round_, area, form, status=422, notice="invalid")
+        return refuse(422, "invalid")
     answer = redirect(url_for("public.thanks", token=token), code=303)
     remember_answer(request, answer, slot, clock)
     return answer

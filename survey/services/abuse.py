@@ -19,7 +19,8 @@ from limits.strategies import RateLimiter
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Desk, DossierCodeUse, Round
+from survey.models import DossierCodeUse, Round
+from survey.services.rounds import RoundRules
 
 DOSSIER_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9./-]{3,39}$")
 
@@ -48,7 +49,7 @@ def keyed_hash(value: str, key: bytes) -> str:
 
 
 def suspicion(
-    *, honeypot: str, elapsed_seconds: float, round_: Round, repeat_device: bool
+    *, honeypot: str, elapsed_seconds: float, round_: Round | RoundRules, repeat_device: bool
 ) -> Suspicion | None:
     if honeypot.strip():
         return Suspicion("honeypot field filled (automated submission)")
@@ -63,7 +64,12 @@ def suspicion(
 
 
 def within_rate_limits(
-    limiter: RateLimiter, *, round_: Round, desk: Desk, network_key: str, namespace: str = ""
+    limiter: RateLimiter,
+    *,
+    round_: Round | RoundRules,
+    desk_id: int,
+    network_key: str,
+    namespace: str = "",
 ) -> bool:
     """Count one submission against the desk's and the network's hourly limits. ``namespace``
     separates deployments (or test runs) that share one Redis."""
@@ -72,7 +78,7 @@ def within_rate_limits(
         namespace,
         "submit-desk",
         str(round_.id),
-        str(desk.id),
+        str(desk_id),
     )
     network_ok = limiter.hit(
         RateLimitItemPerHour(round_.network_limit_per_hour),

@@ -2,33 +2,85 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, CompoundSelect, bindparam, literal, select, union_all
+from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload
 
 from survey.errors import NotFoundError
 from survey.extensions import db
 from survey.models import Desk, ServiceArea, Unit
+from survey.models.org import desk_service_areas, unit_service_areas
+
+
+class _Area(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def is_active(self) -> bool: ...
+
+
+AreaT = TypeVar("AreaT", bound=_Area)
+
+
+def live_desk(token: Any) -> tuple[ColumnElement[bool] | InstrumentedAttribute[bool], ...]:
+    """The conditions for a desk link that still works: its token, the desk and its unit active.
+    Revoked tokens no longer match. Used with ``Desk`` joined to ``Unit``."""
+    return (Desk.token == token, Desk.is_active, Unit.is_active)
 
 
 def desk_by_token(token: str) -> Desk:
     """The active desk of an active unit behind a URL token; revoked tokens no longer match."""
-    desk = db.session.execute(
-        select(Desk)
-        .join(Unit)
-        .where(Desk.token == token, Desk.is_active, Unit.is_active)
-        # Everything the citizen's pages read, in one round trip: a desk serves a handful of
-        # areas, so the joined rows stay few.
-        .options(
-            contains_eager(Desk.unit).joinedload(Unit.service_areas),
-            joinedload(Desk.service_areas),
+    desk = (
+        db.session.execute(
+            select(Desk)
+            .join(Unit)
+            .where(*live_desk(token))
+            # Everything the citizen's pages read, in one round trip: a desk serves a handful of
+            # areas, so the joined rows stay few.
+            .options(
+                contains_eager(Desk.unit).joinedload(Unit.service_areas),
+                joinedload(Desk.service_areas),
+            )
         )
-    ).unique().scalar_one_or_none()
+        .unique()
+        .scalar_one_or_none()
+    )
     if desk is None:
         raise NotFoundError("Unknown or revoked desk link")
     return desk
 
 
+def serving(own: Sequence[AreaT], inherited: Sequence[AreaT]) -> list[AreaT]:
+    """The areas a citizen may choose at a desk: the desk's own, or, when it has none, every
+    area of its unit; active ones only."""
+    return [area for area in (own or inherited) if area.is_active]
+
+
 def service_areas_of_desk(desk: Desk) -> list[ServiceArea]:
-    """The active areas a citizen may choose at this desk: the desk's own, else its unit's."""
-    areas = desk.service_areas or desk.unit.service_areas
-    return [area for area in areas if area.is_active]
+    return serving(desk.service_areas, desk.unit.service_areas)
+
+
+@lru_cache(maxsize=1)
+def _area_choices_statement() -> CompoundSelect[Any]:
+    columns = (ServiceArea.id, ServiceArea.code, ServiceArea.is_active)
+    return union_all(
+        select(*columns, literal(True).label("own"))
+        .join(desk_service_areas)
+        .where(desk_service_areas.c.desk_id == bindparam("desk")),
+        select(*columns, literal(False).label("own"))
+        .join(unit_service_areas)
+        .where(unit_service_areas.c.unit_id == bindparam("unit")),
+    )
+
+
+def area_choices(desk_id: int, unit_id: int) -> list[Any]:
+    """:func:`serving` for the submit path, as rows of (id, code, is_active) in one statement."""
+    rows = (
+        db.session.connection()
+        .execute(_area_choices_statement(), {"desk": desk_id, "unit": unit_id})
+        .all()
+    )
+    return serving([r for r in rows if r.own], [r for r in rows if not r.own])

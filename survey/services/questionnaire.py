@@ -81,6 +81,10 @@ def _frozen_snapshot(version_id: int, frozen_at: datetime) -> QuestionnaireSpec:
 
 
 def questionnaire_spec(version: TemplateVersion) -> QuestionnaireSpec:
-    if version.frozen_at is not None:
-        return _frozen_snapshot(version.id, version.frozen_at)
-    return _snapshot(version.id)
+    return spec_of_version(version.id, version.frozen_at)
+
+
+def spec_of_version(version_id: int, frozen_at: datetime | None) -> QuestionnaireSpec:
+    if frozen_at is not None:
+        return _frozen_snapshot(version_id, frozen_at)
+    return _snapshot(version_id)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, Table, TextClause, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from survey.errors import DomainError
+from survey.errors import DomainError, NotFoundError
 from survey.extensions import db
 from survey.models import (
     Answer,
@@ -18,10 +20,13 @@ from survey.models import (
     Response,
     ResponseStatus,
     Round,
-    ServiceArea,
+    TemplateVersion,
+    Unit,
 )
 from survey.services.abuse import dossier_code_used
 from survey.services.comments import mask_personal_data
+from survey.services.org import live_desk
+from survey.services.rounds import RoundRules, open_round_id
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,119 @@ class DossierCodeUsedError(DomainError):
     code = "dossier_code_used"
 
 
+RESPONSES = cast(Table, Response.__table__)
+ANSWERS = cast(Table, Answer.__table__)
+DOSSIER_CODE_USES = cast(Table, DossierCodeUse.__table__)
+_INSERT_RESPONSE = insert(RESPONSES).returning(RESPONSES.c.id)
+
+
+# Answers go in multi-row INSERTs of at most this many rows: one statement per dozen answers,
+# not one per answer, and at most 49 parameters, under the 50 up to which psycopg caches a
+# statement's parsing (past that it re-parses the text on every execution).
+ANSWER_ROWS_PER_INSERT = 12
+
+
+@lru_cache(maxsize=ANSWER_ROWS_PER_INSERT)
+def _insert_answers(count: int) -> TextClause:
+    """A multi-row INSERT of ``count`` answers with short parameter names, built once per count.
+    SQLAlchemy compiles a multi-row ``insert().values()`` afresh on every execution (milliseconds
+    of CPU), so it is compiled here once, to generic SQL, and kept as a cacheable text clause."""
+    rows: list[dict[str, Any]] = [
+        {
+            "response_id": bindparam("response"),
+            "item_id": bindparam(f"i{n}"),
+            "value": bindparam(f"v{n}"),
+            "text": bindparam(f"t{n}"),
+            "not_applicable": bindparam(f"n{n}"),
+        }
+        for n in range(count)
+    ]
+    return text(str(insert(ANSWERS).values(rows).compile()))
+
+
+@dataclass(frozen=True)
+class SubmitTarget:
+    """Where a submission at a desk link goes, read in one statement (the submit path's
+    budget is a few milliseconds): the desk, the round open there now, and the id already
+    stored under the submission's idempotency key, if any."""
+
+    desk_id: int
+    unit_id: int
+    requires_dossier_code: bool
+    round: RoundRules | None
+    stored_response_id: int | None
+
+
+@lru_cache(maxsize=1)
+def _submit_target_statement() -> Select[*tuple[Any, ...]]:
+    # Built once with bound parameters: building a statement of this size costs more CPU than
+    # running it, and one statement object keeps SQLAlchemy's compiled cache warm.
+    return (
+        select(
+            Desk.id,
+            Desk.unit_id,
+            Desk.requires_dossier_code,
+            Round.id.label("round_id"),
+            Round.state,
+            Round.opens_at,
+            Round.closes_at,
+            Round.template_version_id,
+            TemplateVersion.frozen_at,
+            Round.min_answer_seconds,
+            Round.device_period_hours,
+            Round.desk_limit_per_hour,
+            Round.network_limit_per_hour,
+            select(Response.id)
+            .where(Response.idempotency_key == bindparam("key"))
+            .scalar_subquery()
+            .label("stored"),
+        )
+        .select_from(Desk)
+        .join(Unit, Unit.id == Desk.unit_id)
+        .outerjoin(
+            Round,
+            Round.id
+            == open_round_id(Desk.unit_id, now=bindparam("now")).correlate(Desk).scalar_subquery(),
+        )
+        .outerjoin(TemplateVersion, TemplateVersion.id == Round.template_version_id)
+        .where(*live_desk(bindparam("token")))
+    )
+
+
+def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitTarget:
+    """Raises NotFoundError for an unknown or revoked desk link, like ``desk_by_token``."""
+    row = (
+        db.session.connection()
+        .execute(_submit_target_statement(), {"token": token, "key": idempotency_key, "now": now})
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFoundError("Unknown or revoked desk link")
+    rules = (
+        None
+        if row.round_id is None
+        else RoundRules(
+            id=row.round_id,
+            state=row.state,
+            opens_at=row.opens_at,
+            closes_at=row.closes_at,
+            template_version_id=row.template_version_id,
+            version_frozen_at=row.frozen_at,
+            min_answer_seconds=row.min_answer_seconds,
+            device_period_hours=row.device_period_hours,
+            desk_limit_per_hour=row.desk_limit_per_hour,
+            network_limit_per_hour=row.network_limit_per_hour,
+        )
+    )
+    return SubmitTarget(row.id, row.unit_id, row.requires_dossier_code, rules, row.stored)
+
+
 def record_response(
     *,
-    round_: Round,
-    desk: Desk,
-    service_area: ServiceArea,
+    round_: Round | RoundRules,
+    desk_id: int,
+    unit_id: int,
+    service_area_id: int,
     answers: list[AnswerValue],
     idempotency_key: str,
     now: datetime,
@@ -73,53 +186,55 @@ def record_response(
     # first attempt's id. Callers that want to answer retries without any work (the citizen's
     # view does, before validating) look the key up with response_id_for_key first; doing it
     # here again would cost every submission one more round trip to the database.
-    if round_.state != "open" or not (round_.opens_at <= now < round_.closes_at):
+    rules = round_ if isinstance(round_, RoundRules) else RoundRules.of(round_)
+    if not rules.is_open(now):
         raise RoundNotOpenError("The survey round is not open.")
-    if dossier_code_hash is not None and dossier_code_used(round_.id, dossier_code_hash):
+    if dossier_code_hash is not None and dossier_code_used(rules.id, dossier_code_hash):
         raise DossierCodeUsedError("This dossier code has already been used in this round.")
-    response = Response(
-        round_id=round_.id,
-        desk_id=desk.id,
-        unit_id=desk.unit_id,
-        service_area_id=service_area.id,
-        received_at=now,
-        channel=channel.value,
-        idempotency_key=idempotency_key,
-        status=(ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED).value,
-        exclusion_reason=exclusion_reason,
-        locale=locale,
-    )
+    # Core statements on the session's connection and transaction: the ORM's unit of work
+    # cost several milliseconds of CPU per submission, and nothing here needs objects.
+    connection = db.session.connection()
     try:
-        db.session.add(response)
+        response_id = connection.execute(
+            _INSERT_RESPONSE,
+            {
+                "round_id": rules.id,
+                "desk_id": desk_id,
+                "unit_id": unit_id,
+                "service_area_id": service_area_id,
+                "received_at": now,
+                "channel": channel.value,
+                "idempotency_key": idempotency_key,
+                "status": (
+                    ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED
+                ).value,
+                "exclusion_reason": exclusion_reason,
+                "locale": locale,
+            },
+        ).scalar_one()
         if dossier_code_hash is not None:
-            db.session.add(
-                DossierCodeUse(round_id=round_.id, code_hash=dossier_code_hash, used_at=now)
+            connection.execute(
+                insert(DOSSIER_CODE_USES),
+                {"round_id": rules.id, "code_hash": dossier_code_hash, "used_at": now},
             )
-        db.session.flush()
-        response_id = response.id  # read now: after the commit it would be fetched again
         if answers:
-            db.session.execute(
-                # Nulls as values, so that scale answers and texts go in one batch.
-                insert(Answer).execution_options(render_nulls=True),
-                [
-                    {
-                        "response_id": response_id,
-                        "item_id": a.item_id,
-                        "value": a.value,
-                        # Stored masked: the raw phone number or ID never reaches the database.
-                        "text": None if a.text is None else mask_personal_data(a.text),
-                        "not_applicable": a.not_applicable,
-                    }
-                    for a in answers
-                ],
-            )
+            for first in range(0, len(answers), ANSWER_ROWS_PER_INSERT):
+                chunk = answers[first : first + ANSWER_ROWS_PER_INSERT]
+                params: dict[str, Any] = {"response": response_id}
+                for n, a in enumerate(chunk):
+                    params[f"i{n}"] = a.item_id
+                    params[f"v{n}"] = a.value
+                    # Stored masked: the raw phone number or ID never reaches the database.
+                    params[f"t{n}"] = None if a.text is None else mask_personal_data(a.text)
+                    params[f"n{n}"] = a.not_applicable
+                connection.execute(_insert_answers(len(chunk)), params)
         db.session.commit()
     except IntegrityError:
         # Two copies of the same submission raced; the other one won and holds every answer.
         db.session.rollback()
         winner = response_id_for_key(idempotency_key)
         if winner is None:
-            if dossier_code_hash is not None and dossier_code_used(round_.id, dossier_code_hash):
+            if dossier_code_hash is not None and dossier_code_used(rules.id, dossier_code_hash):
                 raise DossierCodeUsedError(
                     "This dossier code has already been used in this round."
                 ) from None

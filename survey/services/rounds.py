@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from survey.errors import ConflictError, DomainError, IllegalTransitionError, NotFoundError
 from survey.extensions import db
@@ -103,22 +103,66 @@ def transition_round(
     return round_
 
 
-def open_round_for_unit(unit_id: int, *, now: datetime) -> Round | None:
-    """The round a citizen at this unit answers now: open, within its period, unit in scope.
-    When several overlap, the one opened last wins."""
-    return db.session.scalar(
-        select(Round)
-        .join(RoundUnit)
+def open_round_id(unit_id: Any, *, now: Any) -> Select[int]:
+    """The id of the round a citizen at this unit answers now: open, within its period, unit in
+    scope. When several overlap, the one opened last wins. ``unit_id`` may be a column and
+    ``now`` a bound parameter, so that the submit path can build it into its one statement."""
+    scoped = aliased(Round)
+    return (
+        select(scoped.id)
+        .join(RoundUnit, RoundUnit.round_id == scoped.id)
         .where(
             RoundUnit.unit_id == unit_id,
-            Round.state == RoundState.OPEN,
-            Round.opens_at <= now,
-            Round.closes_at > now,
+            scoped.state == RoundState.OPEN,
+            scoped.opens_at <= now,
+            scoped.closes_at > now,
         )
-        .order_by(Round.opened_at.desc(), Round.id.desc())
+        .order_by(scoped.opened_at.desc(), scoped.id.desc())
         .limit(1)
+    )
+
+
+def open_round_for_unit(unit_id: int, *, now: datetime) -> Round | None:
+    """The open round for this unit now (see :func:`open_round_id`), with its questionnaire."""
+    return db.session.scalar(
+        select(Round)
+        .where(Round.id == open_round_id(unit_id, now=now).scalar_subquery())
         .options(joinedload(Round.template_version))
     )
+
+
+@dataclass(frozen=True)
+class RoundRules:
+    """What a citizen's submission needs of its round, as plain data read in one statement."""
+
+    id: int
+    state: str
+    opens_at: datetime
+    closes_at: datetime
+    template_version_id: int
+    version_frozen_at: datetime | None
+    min_answer_seconds: int
+    device_period_hours: int
+    desk_limit_per_hour: int
+    network_limit_per_hour: int
+
+    @classmethod
+    def of(cls, round_: Round) -> RoundRules:
+        return cls(
+            id=round_.id,
+            state=round_.state,
+            opens_at=round_.opens_at,
+            closes_at=round_.closes_at,
+            template_version_id=round_.template_version_id,
+            version_frozen_at=round_.template_version.frozen_at,
+            min_answer_seconds=round_.min_answer_seconds,
+            device_period_hours=round_.device_period_hours,
+            desk_limit_per_hour=round_.desk_limit_per_hour,
+            network_limit_per_hour=round_.network_limit_per_hour,
+        )
+
+    def is_open(self, now: datetime) -> bool:
+        return self.state == RoundState.OPEN and self.opens_at <= now < self.closes_at
 
 
 def find_round(round_id: int | None) -> Round | None:

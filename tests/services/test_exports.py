@@ -64,8 +64,9 @@ def exported(app: Flask) -> Exported:
             ids.append(
                 record_response(
                     round_=round_,
-                    desk=desk,
-                    service_area=area,
+                    desk_id=desk.id,
+                    unit_id=desk.unit_id,
+                    service_area_id=area.id,
                     answers=_answers(items, base),
                     idempotency_key=f"export-test-key-{n:04d}",
                     now=now,
@@ -73,8 +74,9 @@ def exported(app: Flask) -> Exported:
             )
         record_response(
             round_=round_,
-            desk=desk,
-            service_area=civil,
+            desk_id=desk.id,
+            unit_id=desk.unit_id,
+            service_area_id=civil.id,
             answers=_answers(items, 1),
             idempotency_key="export-test-bot-0001",
             now=now,
@@ -82,8 +84,9 @@ def exported(app: Flask) -> Exported:
         )
         late = record_response(
             round_=round_,
-            desk=desk,
-            service_area=civil,
+            desk_id=desk.id,
+            unit_id=desk.unit_id,
+            service_area_id=civil.id,
             answers=_answers(items, 1),
             idempotency_key="export-test-late-001",
             now=now,
