@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.models import Answer, Response, Round, RoundState, utcnow
+from survey.models import Answer, Item, Response, Round, RoundState, utcnow
 from survey.services.rounds import transition_round
 from tests.factories import make_area, make_desk, make_round, make_unit
 
@@ -138,6 +138,33 @@ def test_happy_path_stores_response_and_answers_then_thanks(
         values = {(a.item_id, a.value, a.text) for a in db.session.scalars(select(Answer))}
         assert len(values) == 22 + 1 + 1 + 2 + 1  # criteria, E0, overall, 2 priorities, comment
         assert any(text == "Cán bộ rất nhiệt tình." for _, _, text in values)
+
+
+def test_every_answer_is_stored_against_its_own_question(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Varied values, so that an answer written against a neighbouring question (the answers
+    are stored in batches of rows) would show."""
+    html = form_page(client, world.token)
+    data = valid_answers(html)
+    criteria = sorted(k for k in data if re.fullmatch(r"q_[A-E]\d", k) and k != "q_E0")
+    sent = {code[2:]: str(1 + n % 5) for n, code in enumerate(criteria)}
+    data |= {f"q_{code}": value for code, value in sent.items()}
+    data["q_B2"] = "na"
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        stored = db.session.execute(
+            select(Item.code, Answer.value, Answer.text, Answer.not_applicable).join(Item)
+        ).all()
+    by_code: dict[str, list[tuple[int | None, str | None, bool]]] = {}
+    for code, value, text, na in stored:
+        by_code.setdefault(code, []).append((value, text, na))
+    expected = {code: [(int(v), None, False)] for code, v in sent.items()}
+    expected["B2"] = [(None, None, True)]
+    assert {c: by_code[c] for c in expected} == expected
+    assert sorted(by_code["Q_PRIORITY"]) == [(2, None, False), (4, None, False)]
+    assert by_code["Q_COMMENT"] == [(None, "Cán bộ rất nhiệt tình.", False)]
+    assert by_code["Q_OVERALL"] == [(5, None, False)] and by_code["E0"] == [(1, None, False)]
 
 
 def test_same_submission_twice_is_stored_once_and_both_see_thanks(
