@@ -5,9 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import Select, Table, TextClause, bindparam, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Connection,
+    Insert,
+    Integer,
+    Select,
+    Table,
+    Text,
+    TextClause,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from survey.errors import DomainError, NotFoundError
@@ -55,9 +73,9 @@ class DossierCodeUsedError(DomainError):
     code = "dossier_code_used"
 
 
-RESPONSES = cast(Table, Response.__table__)
-ANSWERS = cast(Table, Answer.__table__)
-DOSSIER_CODE_USES = cast(Table, DossierCodeUse.__table__)
+RESPONSES = typed(Table, Response.__table__)
+ANSWERS = typed(Table, Answer.__table__)
+DOSSIER_CODE_USES = typed(Table, DossierCodeUse.__table__)
 _INSERT_RESPONSE = insert(RESPONSES).returning(RESPONSES.c.id)
 
 
@@ -83,6 +101,58 @@ def _insert_answers(count: int) -> TextClause:
         for n in range(count)
     ]
     return text(str(insert(ANSWERS).values(rows).compile()))
+
+
+@lru_cache(maxsize=1)
+def _insert_answers_from_arrays() -> Insert:
+    """PostgreSQL: every answer of a response in one statement of five parameters, one array
+    per column (``unnest``), whatever the questionnaire's length."""
+    arrays = (
+        func.unnest(
+            cast(bindparam("items"), ARRAY(Integer)),
+            cast(bindparam("values"), ARRAY(Integer)),
+            cast(bindparam("texts"), ARRAY(Text)),
+            cast(bindparam("nas"), ARRAY(Boolean)),
+        )
+        .table_valued("item_id", "value", "text", "not_applicable")
+        .render_derived()
+    )
+    return insert(ANSWERS).from_select(
+        ["response_id", "item_id", "value", "text", "not_applicable"],
+        select(
+            bindparam("response", type_=BigInteger),
+            arrays.c.item_id,
+            arrays.c.value,
+            arrays.c.text,
+            arrays.c.not_applicable,
+        ),
+    )
+
+
+def _store_answers(connection: Connection, response_id: int, answers: list[AnswerValue]) -> None:
+    # Stored masked: the raw phone number or ID never reaches the database.
+    texts = [None if a.text is None else mask_personal_data(a.text) for a in answers]
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _insert_answers_from_arrays(),
+            {
+                "response": response_id,
+                "items": [a.item_id for a in answers],
+                "values": [a.value for a in answers],
+                "texts": texts,
+                "nas": [a.not_applicable for a in answers],
+            },
+        )
+        return
+    for first in range(0, len(answers), ANSWER_ROWS_PER_INSERT):
+        chunk = answers[first : first + ANSWER_ROWS_PER_INSERT]
+        params: dict[str, Any] = {"response": response_id}
+        for n, a in enumerate(chunk):
+            params[f"i{n}"] = a.item_id
+            params[f"v{n}"] = a.value
+            params[f"t{n}"] = texts[first + n]
+            params[f"n{n}"] = a.not_applicable
+        connection.execute(_insert_answers(len(chunk)), params)
 
 
 @dataclass(frozen=True)
@@ -217,17 +287,7 @@ def record_response(
                 insert(DOSSIER_CODE_USES),
                 {"round_id": rules.id, "code_hash": dossier_code_hash, "used_at": now},
             )
-        if answers:
-            for first in range(0, len(answers), ANSWER_ROWS_PER_INSERT):
-                chunk = answers[first : first + ANSWER_ROWS_PER_INSERT]
-                params: dict[str, Any] = {"response": response_id}
-                for n, a in enumerate(chunk):
-                    params[f"i{n}"] = a.item_id
-                    params[f"v{n}"] = a.value
-                    # Stored masked: the raw phone number or ID never reaches the database.
-                    params[f"t{n}"] = None if a.text is None else mask_personal_data(a.text)
-                    params[f"n{n}"] = a.not_applicable
-                connection.execute(_insert_answers(len(chunk)), params)
+        _store_answers(connection, response_id, answers)
         db.session.commit()
     except IntegrityError:
         # Two copies of the same submission raced; the other one won and holds every answer.
