@@ -1,12 +1,14 @@
-"""Load on the real submit path: gunicorn + PostgreSQL, driven by wrk.
+"""Load on the real submit path: gunicorn + PostgreSQL + Redis, driven by wrk.
 
-    python benchmarks/load.py [--seconds 20] [--connections 50] [--workers 5]
+    python benchmarks/load.py [--seconds 20] [--connections 50] [--workers N]
 
-Creates a scratch PostgreSQL database (TEST_DATABASE_URL's server, default the local one),
-builds the demo province, starts the app under gunicorn, and posts complete SIPAS questionnaires
-(each with its own idempotency key) from wrk's Lua script. Then it does the same against a bare
-Flask endpoint started the same way, prints throughput and latency percentiles for both, and
-checks that every submission answered with a redirect is in the database exactly once.
+Creates a scratch PostgreSQL database (LOAD_DATABASE_SERVER, default the local server), builds
+the demo province, starts the app as production does (``deploy/gunicorn.conf.py``, its request
+log included, rate limits counted in Redis at LOAD_REDIS_URL, default the local one) and posts
+complete SIPAS questionnaires (each with its own idempotency key) from wrk's Lua script. Then it
+does the same against a bare Flask endpoint started the same way, prints throughput and latency
+percentiles for both, and checks that every submission answered with a redirect is in the
+database exactly once. ``--workers`` defaults to the production configuration's own default.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from machine import describe
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 SERVER = os.environ.get("LOAD_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 LUA = r"""
 local counter = 0
@@ -76,21 +79,26 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
-def gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            app,
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+def gunicorn(
+    app: str, port: int, workers: int | None, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """The production configuration; its request log (one JSON line a request) goes to ``log``."""
+    settings = {"HAILONG_BIND": f"127.0.0.1:{port}"}
+    if workers:
+        settings["HAILONG_WORKERS"] = str(workers)
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), app],
+            cwd=ROOT,
+            env=dict(env, **settings),
+            stdout=sink,
+            stderr=sink,
+        )
+
+
+def worker_count(master: subprocess.Popen[bytes]) -> int:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
+    return len(children.read_text().split()) if children.exists() else 0
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
@@ -123,7 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -138,7 +146,10 @@ def main() -> int:
         FLASK_APP="wsgi",
         SECRET_KEY="load-" + "x" * 40,
         PUBLIC_BASE_URL="http://127.0.0.1",
+        RATELIMIT_STORAGE_URI=REDIS,
+        RATELIMIT_KEY_PREFIX=name,
     )
+    log = Path(tempfile.mkdtemp()) / "gunicorn.log"
     processes: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run(
@@ -165,8 +176,9 @@ def main() -> int:
             )
 
         port = free_port()
-        processes.append(gunicorn("wsgi:app", port, args.workers, env))
+        processes.append(gunicorn("wsgi:app", port, args.workers, env, log))
         wait_for(f"http://127.0.0.1:{port}/")
+        workers = worker_count(processes[-1])
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(f"http://127.0.0.1:{port}/r/{token}?area=HT").read().decode()
@@ -207,6 +219,7 @@ def main() -> int:
                 bare_port,
                 args.workers,
                 dict(env, PYTHONPATH=str(ROOT / "benchmarks")),
+                log,
             )
         )
         time.sleep(2)  # the bare app has no GET route to poll; it starts in well under that
@@ -216,7 +229,8 @@ def main() -> int:
         print(f"machine: {describe()}")
         print(
             f"load: {args.connections} connections, {args.seconds} s, "
-            f"gunicorn {args.workers} sync workers, PostgreSQL"
+            f"gunicorn {workers} sync workers (deploy/gunicorn.conf.py), PostgreSQL, "
+            f"limits in {REDIS.split('@')[-1]}; request log {log}"
         )
         for label, f in (("submit path", app_figures), ("bare Flask", bare)):
             print(
