@@ -182,7 +182,7 @@ def _submit_target_statement() -> Select[*tuple[Any, ...]]:
             Round.opens_at,
             Round.closes_at,
             Round.template_version_id,
-            TemplateVersion.frozen_at,
+            TemplateVersion.frozen_at.label("version_frozen_at"),
             Round.min_answer_seconds,
             Round.device_period_hours,
             Round.desk_limit_per_hour,
@@ -213,22 +213,7 @@ def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitT
     )
     if row is None:
         raise NotFoundError("Unknown or revoked desk link")
-    rules = (
-        None
-        if row.round_id is None
-        else RoundRules(
-            id=row.round_id,
-            state=row.state,
-            opens_at=row.opens_at,
-            closes_at=row.closes_at,
-            template_version_id=row.template_version_id,
-            version_frozen_at=row.frozen_at,
-            min_answer_seconds=row.min_answer_seconds,
-            device_period_hours=row.device_period_hours,
-            desk_limit_per_hour=row.desk_limit_per_hour,
-            network_limit_per_hour=row.network_limit_per_hour,
-        )
-    )
+    rules = None if row.round_id is None else RoundRules.from_row(row, id="round_id")
     return SubmitTarget(row.id, row.unit_id, row.requires_dossier_code, rules, row.stored)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -160,6 +160,12 @@ class RoundRules:
             desk_limit_per_hour=round_.desk_limit_per_hour,
             network_limit_per_hour=round_.network_limit_per_hour,
         )
+
+    @classmethod
+    def from_row(cls, row: Any, **renamed: str) -> RoundRules:
+        """From a result row holding these fields as columns; ``renamed`` names the columns
+        labelled otherwise (``id="round_id"``)."""
+        return cls(**{f.name: getattr(row, renamed.get(f.name, f.name)) for f in fields(cls)})
 
     def is_open(self, now: datetime) -> bool:
         return self.state == RoundState.OPEN and self.opens_at <= now < self.closes_at
