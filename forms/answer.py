@@ -180,10 +180,11 @@ class AnswerFormBase(SubmissionForm):
         self.parsed_answers, problems = parse_answers(
             self.items, lambda item: self.item_field(item).data
         )
-        for item_id, errors in problems.items():
-            field = self.item_field(next(i for i in self.items if i.id == item_id))
-            field.errors = [*field.errors, *errors]
-        return ok and not problems and not any(self.item_field(i).errors for i in self.items)
+        for item in self.items:
+            if item.id in problems:
+                field = self.item_field(item)
+                field.errors = [*field.errors, *problems[item.id]]
+        return ok and not problems
 
 
 def _label(vi: str, en: str, locale: str) -> str:

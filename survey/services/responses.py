@@ -79,9 +79,9 @@ DOSSIER_CODE_USES = typed(Table, DossierCodeUse.__table__)
 _INSERT_RESPONSE = insert(RESPONSES).returning(RESPONSES.c.id)
 
 
-# Answers go in multi-row INSERTs of at most this many rows: one statement per dozen answers,
-# not one per answer, and at most 49 parameters, under the 50 up to which psycopg caches a
-# statement's parsing (past that it re-parses the text on every execution).
+# Elsewhere than on PostgreSQL (SQLite), answers go in multi-row INSERTs of at most this many
+# rows: one statement per dozen answers, not one per answer, and a dozen statement shapes at most
+# whatever the questionnaire's length, each compiled once.
 ANSWER_ROWS_PER_INSERT = 12
 
 
@@ -272,7 +272,8 @@ def record_response(
                 insert(DOSSIER_CODE_USES),
                 {"round_id": rules.id, "code_hash": dossier_code_hash, "used_at": now},
             )
-        _store_answers(connection, response_id, answers)
+        if answers:
+            _store_answers(connection, response_id, answers)
         db.session.commit()
     except IntegrityError:
         # Two copies of the same submission raced; the other one won and holds every answer.
