@@ -30,6 +30,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.models import Item, Scale, TemplateVersion
 from survey.services.abuse import normalise_dossier_code
+from survey.services.comments import normalise_text
 from survey.services.questionnaire import ItemSpec, QuestionnaireSpec, questionnaire_spec
 from survey.services.responses import AnswerValue
 
@@ -140,7 +141,8 @@ def _condition_met(item: ItemSpec, parsed: dict[int, list[int]]) -> bool:
 def _parse(item: ItemSpec, data: Any) -> tuple[list[AnswerValue], list[str]]:
     scale = Scale(item.scale)
     if scale == Scale.TEXT:
-        text = (data or "").strip()
+        # As it will be stored: only invisible characters (a direction mark) is no answer.
+        text = normalise_text(data or "").strip()
         if len(text) > MAX_TEXT:
             return [], [_("Ý kiến dài tối đa %(n)d ký tự.", n=MAX_TEXT)]
         return ([AnswerValue(item.id, text=text)] if text else []), []

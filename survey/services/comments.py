@@ -113,7 +113,8 @@ def _replace(match: re.Match[str]) -> str:
     return match.group(0)  # an amount or a date: kept as written
 
 
-def _normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """What a comment is stored as before masking; empty when nothing visible was typed."""
     # NFKC turns full-width digits and compatibility forms into plain ones (and composes
     # Vietnamese diacritics); invisible format characters (zero-width spaces, direction marks)
     # would otherwise split a number so that it escapes the patterns.
@@ -124,7 +125,7 @@ def _normalise(text: str) -> str:
 def mask_personal_data(text: str) -> str:
     """``text`` with phone numbers, CCCD/CMND numbers and e-mail addresses replaced by
     placeholders. Plain text in, plain text out: escaping is the template's job."""
-    return _PERSONAL.sub(_replace, _normalise(text))
+    return _PERSONAL.sub(_replace, normalise_text(text))
 
 
 # --- moderation -----------------------------------------------------------------------------

@@ -167,6 +167,18 @@ def test_every_answer_is_stored_against_its_own_question(
     assert by_code["Q_OVERALL"] == [(5, None, False)] and by_code["E0"] == [(1, None, False)]
 
 
+def test_a_comment_of_invisible_characters_only_is_no_comment(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    # Found by tests/public/test_answer_fuzz.py: a lone direction mark was stored as "".
+    data = valid_answers(form_page(client, world.token))
+    data["q_Q_COMMENT"] = "\u202a\u200b "
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(Answer).where(Answer.text.is_not(None))).all() == []
+        assert count(Answer) == 27 - 1
+
+
 def test_same_submission_twice_is_stored_once_and_both_see_thanks(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
