@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 
@@ -24,4 +24,9 @@ class ApiTokenForm(FlaskForm):
             DataRequired(message=_l("Nhập tên gợi nhớ.")),
             Length(max=200, message=_l("Tên dài tối đa 200 ký tự.")),
         ],
+    )
+    # A key per form served: sending the same form again (a reload of the answer that shows the
+    # secret) must not create a second token.
+    once = HiddenField(
+        validators=[Length(max=64, message=_l("Biểu mẫu không hợp lệ: tải lại trang."))]
     )

@@ -3,9 +3,10 @@ once, on the answer to the form, never again) and revoking one behind a confirma
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -27,6 +28,8 @@ from survey.services.api_tokens import (
 from survey.services.users import get_user
 
 TOKENS_PER_PAGE = 30
+# The keys of the token forms this browser has sent (ApiTokenForm.once), newest last.
+SENT_FORMS = "api_token_forms"
 
 
 def _actor() -> User:
@@ -45,16 +48,30 @@ def api_tokens() -> str:
 def api_token_new() -> Any:
     form = ApiTokenForm()
     form.user_id.choices = [(u.id, f"{u.username} – {ROLE_LABELS[u.role]}") for u in active_users()]
+    sent = session.get(SENT_FORMS, [])
     if form.validate_on_submit():
+        if form.once.data and form.once.data in sent:
+            flash(
+                _(
+                    "Mã truy cập của biểu mẫu này đã được tạo; bí mật chỉ hiện một lần. Nếu chưa "
+                    "lưu được, hãy thu hồi mã đó và tạo mã mới."
+                ),
+                "error",
+            )
+            return redirect(url_for("admin.api_tokens"), code=303)
         user = get_user(form.user_id.data)
         new = create_token(user, form.name.data or "", actor=_actor(), now=utcnow())
         db.session.commit()
+        if form.once.data:
+            session[SENT_FORMS] = [*sent, form.once.data][-20:]
         # The secret is on this answer only: not in a redirect, a flash or any cache.
         answer = make_response(
             render_template("admin/api_tokens/created.html", token=new.token, secret=new.secret)
         )
         answer.headers["Cache-Control"] = "no-store"
         return answer
+    if not form.once.data:
+        form.once.data = secrets.token_urlsafe(16)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/api_tokens/form.html", form=form), status
 

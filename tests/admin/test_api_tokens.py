@@ -71,3 +71,36 @@ def test_form_errors_and_other_roles(app: Flask, staff: Staff) -> None:
         login(client, role)
         assert client.get("/admin/api-tokens").status_code == 403
         assert client.get("/admin/api-tokens/new").status_code == 403
+
+
+def test_sending_the_same_form_again_creates_no_second_token(app: Flask, staff: Staff) -> None:
+    admin = app.test_client()
+    login(admin, "admin")
+    form = admin.get("/admin/api-tokens/new").get_data(as_text=True)
+    once = re.search(r'name="once" type="hidden" value="([^"]+)"', form)
+    assert once is not None
+    with app.app_context():
+        officer_id = db.session.scalar(select(User.id).where(User.username == "officer"))
+    data = {
+        "csrf_token": csrf_token(admin, "/admin/api-tokens/new"),
+        "user_id": officer_id,
+        "name": "Báo cáo R",
+        "once": once.group(1),
+    }
+    assert admin.post("/admin/api-tokens/new", data=data).status_code == 200
+    again = admin.post("/admin/api-tokens/new", data=data)  # the browser's "resend" on reload
+    assert again.status_code == 303 and again.headers["Location"].endswith("/admin/api-tokens")
+    listing = admin.get(again.headers["Location"]).get_data(as_text=True)
+    assert "bí mật chỉ hiện một lần" in listing
+    assert 'value="hl_' not in listing
+    with app.app_context():
+        assert len(db.session.scalars(select(ApiToken)).all()) == 1
+    # A new form is a new token.
+    fresh = admin.get("/admin/api-tokens/new").get_data(as_text=True)
+    other = re.search(r'name="once" type="hidden" value="([^"]+)"', fresh)
+    assert other is not None and other.group(1) != once.group(1)
+    assert (
+        admin.post("/admin/api-tokens/new", data=data | {"once": other.group(1)}).status_code == 200
+    )
+    with app.app_context():
+        assert len(db.session.scalars(select(ApiToken)).all()) == 2
