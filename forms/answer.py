@@ -164,7 +164,8 @@ def _parse(item: ItemSpec, data: Any) -> tuple[list[AnswerValue], list[str]]:
         if not item.allow_na:
             return [], [_("Câu hỏi này không có lựa chọn “Không áp dụng”.")]
         return [AnswerValue(item.id, not_applicable=True)], []
-    if not str(data).isdigit() or int(data) not in allowed:
+    # ASCII digits only: "²" passes str.isdigit() but not int() (found by the form fuzzer).
+    if not (str(data).isascii() and str(data).isdigit()) or int(data) not in allowed:
         return [], [_("Giá trị không hợp lệ. Vui lòng chọn một mức trong danh sách.")]
     return [AnswerValue(item.id, value=int(data))], []
 

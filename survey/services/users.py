@@ -240,7 +240,7 @@ def authenticate(username: str, password: str) -> User | None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     number = user_id.partition(".")[0]
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return None
     user = db.session.get(User, int(number))
     # An old session id (an earlier password, or none) no longer matches: signed out.

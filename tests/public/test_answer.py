@@ -299,6 +299,19 @@ def test_bad_values_come_back_with_a_vietnamese_message_beside_the_item(
         assert count(Response) == 0 and count(Answer) == 0
 
 
+@pytest.mark.parametrize("value", ["²", "٣", "4.0", " 4", "-1"])
+def test_a_score_that_is_not_a_plain_number_is_refused_beside_its_item(
+    app: Flask, client: FlaskClient, world: World, value: str
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    data["q_A1"] = value
+    answer = client.post(f"/r/{world.token}", data=data)
+    assert answer.status_code == 422
+    assert "Giá trị không hợp lệ" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+
+
 def test_missing_required_answer_is_named(app: Flask, client: FlaskClient, world: World) -> None:
     data = valid_answers(form_page(client, world.token))
     del data["q_Q_OVERALL"]
