@@ -24,7 +24,8 @@ class ConfigError(RuntimeError):
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "dev-only-not-secret",
     "SQLALCHEMY_DATABASE_URI": None,  # filled from DATABASE_URL or the instance folder
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Connections are pinged after lying idle (survey/extensions.py), not before every use.
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
     # Citizens may leave a form open for a long time at a queue; the token is still tied to
     # their session cookie, so an unlimited age only removes a pointless failure.
     "WTF_CSRF_TIME_LIMIT": None,
