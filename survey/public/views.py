@@ -32,7 +32,7 @@ from survey.public.signing import (
     sign_started,
 )
 from survey.services.abuse import client_network, keyed_hash, suspicion, within_rate_limits
-from survey.services.org import AreaT, area_choices, desk_by_token, service_areas_of_desk
+from survey.services.org import AreaT, desk_by_token, service_areas_of_desk
 from survey.services.questionnaire import spec_of_version
 from survey.services.responses import (
     DossierCodeUsedError,
@@ -164,7 +164,7 @@ def submit(token: str) -> Any:
     dossier_code = target.requires_dossier_code
     if set(submitted.keys()) - allowed_field_names(spec, dossier_code=dossier_code):
         abort(400, description="unknown fields")
-    area = _chosen_area(area_choices(target.desk_id, target.unit_id), submitted.get("area"))
+    area = _chosen_area(target.areas, submitted.get("area"))
     if area is None:
         abort(400, description="unknown service area")
     form = submission_form(dossier_code)()

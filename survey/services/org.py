@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, CompoundSelect, bindparam, literal, select, union_all
+from sqlalchemy import ColumnElement, Subquery, literal, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload
 
 from survey.errors import NotFoundError
@@ -63,24 +63,37 @@ def service_areas_of_desk(desk: Desk) -> list[ServiceArea]:
     return serving(desk.service_areas, desk.unit.service_areas)
 
 
-@lru_cache(maxsize=1)
-def _area_choices_statement() -> CompoundSelect[Any]:
-    columns = (ServiceArea.id, ServiceArea.code, ServiceArea.is_active)
+@dataclass(frozen=True)
+class AreaChoice:
+    id: int
+    code: str
+    is_active: bool
+
+
+def areas_of_desk_rows(token: Any) -> Subquery:
+    """Every area linked to the desk behind ``token``, its own (``own`` true) and its unit's,
+    as rows (area_id, area_code, area_active, own) for :func:`area_choices_of` to choose from:
+    joined into a statement that reads the desk, so that the submit path needs no second one."""
+    columns = (
+        ServiceArea.id.label("area_id"),
+        ServiceArea.code.label("area_code"),
+        ServiceArea.is_active.label("area_active"),
+    )
     return union_all(
         select(*columns, literal(True).label("own"))
         .join(desk_service_areas)
-        .where(desk_service_areas.c.desk_id == bindparam("desk")),
+        .join(Desk, Desk.id == desk_service_areas.c.desk_id)
+        .where(Desk.token == token),
         select(*columns, literal(False).label("own"))
         .join(unit_service_areas)
-        .where(unit_service_areas.c.unit_id == bindparam("unit")),
-    )
+        .join(Desk, Desk.unit_id == unit_service_areas.c.unit_id)
+        .where(Desk.token == token),
+    ).subquery("desk_areas")
 
 
-def area_choices(desk_id: int, unit_id: int) -> list[Any]:
-    """:func:`serving` for the submit path, as rows of (id, code, is_active) in one statement."""
-    rows = (
-        db.session.connection()
-        .execute(_area_choices_statement(), {"desk": desk_id, "unit": unit_id})
-        .all()
-    )
-    return serving([r for r in rows if r.own], [r for r in rows if not r.own])
+def area_choices_of(rows: Sequence[Any]) -> list[AreaChoice]:
+    """:func:`serving` over rows that carry :func:`areas_of_desk_rows`' columns."""
+    linked = [r for r in rows if r.area_id is not None]
+    own = [AreaChoice(r.area_id, r.area_code, r.area_active) for r in linked if r.own]
+    inherited = [AreaChoice(r.area_id, r.area_code, r.area_active) for r in linked if not r.own]
+    return serving(own, inherited)

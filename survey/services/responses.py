@@ -10,10 +10,8 @@ from typing import cast as typed
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Boolean,
     Connection,
-    Insert,
     Integer,
     Select,
     Table,
@@ -25,6 +23,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    true,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -43,7 +42,7 @@ from survey.models import (
 )
 from survey.services.abuse import dossier_code_used
 from survey.services.comments import mask_personal_data
-from survey.services.org import live_desk
+from survey.services.org import AreaChoice, area_choices_of, areas_of_desk_rows, live_desk
 from survey.services.rounds import RoundRules, open_round_id
 
 
@@ -103,10 +102,34 @@ def _insert_answers(count: int) -> TextClause:
     return text(str(insert(ANSWERS).values(rows).compile()))
 
 
-@lru_cache(maxsize=1)
-def _insert_answers_from_arrays() -> Insert:
-    """PostgreSQL: every answer of a response in one statement of five parameters, one array
-    per column (``unnest``), whatever the questionnaire's length."""
+# The columns record_response writes, named r_<column> in the PostgreSQL statement.
+RESPONSE_FIELDS = (
+    "round_id",
+    "desk_id",
+    "unit_id",
+    "service_area_id",
+    "received_at",
+    "channel",
+    "idempotency_key",
+    "status",
+    "exclusion_reason",
+    "locale",
+)
+
+
+@lru_cache(maxsize=2)
+def _insert_whole_response(with_dossier_code: bool) -> Select[int]:
+    """PostgreSQL: the response, all its answers (one array per column, ``unnest``) and the
+    dossier code's use in ONE statement, atomic on its own: nothing is stored half-way even
+    without a transaction around it, and the submit path pays one round trip for the write."""
+    response = (
+        insert(RESPONSES)
+        .values(
+            {name: bindparam(f"r_{name}", type_=RESPONSES.c[name].type) for name in RESPONSE_FIELDS}
+        )
+        .returning(RESPONSES.c.id)
+        .cte("response")
+    )
     arrays = (
         func.unnest(
             cast(bindparam("items"), ARRAY(Integer)),
@@ -117,33 +140,46 @@ def _insert_answers_from_arrays() -> Insert:
         .table_valued("item_id", "value", "text", "not_applicable")
         .render_derived()
     )
-    return insert(ANSWERS).from_select(
-        ["response_id", "item_id", "value", "text", "not_applicable"],
-        select(
-            bindparam("response", type_=BigInteger),
-            arrays.c.item_id,
-            arrays.c.value,
-            arrays.c.text,
-            arrays.c.not_applicable,
-        ),
+    answers = (
+        insert(ANSWERS)
+        .from_select(
+            ["response_id", "item_id", "value", "text", "not_applicable"],
+            select(
+                response.c.id,
+                arrays.c.item_id,
+                arrays.c.value,
+                arrays.c.text,
+                arrays.c.not_applicable,
+            ).select_from(response.join(arrays, true())),
+        )
+        .cte("answers")
     )
+    statement = select(response.c.id).add_cte(answers)
+    if with_dossier_code:
+        code = (
+            insert(DOSSIER_CODE_USES)
+            .from_select(
+                ["round_id", "code_hash", "used_at"],
+                select(
+                    bindparam("r_round_id"),
+                    bindparam("code_hash", type_=Text),
+                    bindparam("r_received_at"),
+                ).select_from(response),
+            )
+            .cte("dossier_code")
+        )
+        statement = statement.add_cte(code)
+    return statement
+
+
+def _masked(answers: list[AnswerValue]) -> list[str | None]:
+    # Stored masked: the raw phone number or ID never reaches the database.
+    return [None if a.text is None else mask_personal_data(a.text) for a in answers]
 
 
 def _store_answers(connection: Connection, response_id: int, answers: list[AnswerValue]) -> None:
-    # Stored masked: the raw phone number or ID never reaches the database.
-    texts = [None if a.text is None else mask_personal_data(a.text) for a in answers]
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            _insert_answers_from_arrays(),
-            {
-                "response": response_id,
-                "items": [a.item_id for a in answers],
-                "values": [a.value for a in answers],
-                "texts": texts,
-                "nas": [a.not_applicable for a in answers],
-            },
-        )
-        return
+    """Elsewhere than on PostgreSQL (SQLite): multi-row INSERTs, in the caller's transaction."""
+    texts = _masked(answers)
     for first in range(0, len(answers), ANSWER_ROWS_PER_INSERT):
         chunk = answers[first : first + ANSWER_ROWS_PER_INSERT]
         params: dict[str, Any] = {"response": response_id}
@@ -166,12 +202,14 @@ class SubmitTarget:
     requires_dossier_code: bool
     round: RoundRules | None
     stored_response_id: int | None
+    areas: list[AreaChoice]  # the areas a citizen may choose there (org.serving)
 
 
 @lru_cache(maxsize=1)
 def _submit_target_statement() -> Select[*tuple[Any, ...]]:
     # Built once with bound parameters: building a statement of this size costs more CPU than
     # running it, and one statement object keeps SQLAlchemy's compiled cache warm.
+    areas = areas_of_desk_rows(bindparam("token"))
     return (
         select(
             Desk.id,
@@ -191,6 +229,10 @@ def _submit_target_statement() -> Select[*tuple[Any, ...]]:
             .where(Response.idempotency_key == bindparam("key"))
             .scalar_subquery()
             .label("stored"),
+            areas.c.area_id,
+            areas.c.area_code,
+            areas.c.area_active,
+            areas.c.own,
         )
         .select_from(Desk)
         .join(Unit, Unit.id == Desk.unit_id)
@@ -200,21 +242,31 @@ def _submit_target_statement() -> Select[*tuple[Any, ...]]:
             == open_round_id(Desk.unit_id, now=bindparam("now")).correlate(Desk).scalar_subquery(),
         )
         .outerjoin(TemplateVersion, TemplateVersion.id == Round.template_version_id)
+        .outerjoin(areas, true())  # one row per linked area (a handful), or one with none
         .where(*live_desk(bindparam("token")))
     )
 
 
 def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitTarget:
     """Raises NotFoundError for an unknown or revoked desk link, like ``desk_by_token``."""
-    row = (
-        db.session.connection()
-        .execute(_submit_target_statement(), {"token": token, "key": idempotency_key, "now": now})
-        .one_or_none()
+    # On PostgreSQL the submission's read (this) and its write (record_response's one
+    # statement) are each atomic alone: in autocommit they cost two round trips to the
+    # database instead of four with BEGIN and COMMIT. The setting lasts until the session
+    # hands its connection back at the end of the request.
+    autocommit = db.engine.dialect.name == "postgresql"
+    connection = db.session.connection(
+        execution_options={"isolation_level": "AUTOCOMMIT"} if autocommit else None
     )
-    if row is None:
+    rows = connection.execute(
+        _submit_target_statement(), {"token": token, "key": idempotency_key, "now": now}
+    ).all()
+    if not rows:
         raise NotFoundError("Unknown or revoked desk link")
+    row = rows[0]
     rules = None if row.round_id is None else RoundRules.from_row(row, id="round_id")
-    return SubmitTarget(row.id, row.unit_id, row.requires_dossier_code, rules, row.stored)
+    return SubmitTarget(
+        row.id, row.unit_id, row.requires_dossier_code, rules, row.stored, area_choices_of(rows)
+    )
 
 
 def record_response(
@@ -231,12 +283,13 @@ def record_response(
     exclusion_reason: str | None = None,
     dossier_code_hash: str | None = None,
 ) -> Recorded:
-    """Store a response and all its answers in one transaction, or find the one already stored
-    under the same idempotency key. Commits, because the key's uniqueness is decided by the
-    database at commit time and a retry must see the first attempt.
+    """Store a response and all its answers whole (one statement on PostgreSQL, one transaction
+    elsewhere), or find the one already stored under the same idempotency key. Commits, because
+    the key's uniqueness is decided by the database at commit time and a retry must see the
+    first attempt.
 
     ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
-    claims a one-time dossier code in the same transaction."""
+    claims a one-time dossier code with it, or nothing is stored."""
     # A retry of a stored submission is refused by the unique key below and answered with the
     # first attempt's id. Callers that want to answer retries without any work (the citizen's
     # view does, before validating) look the key up with response_id_for_key first; doing it
@@ -246,34 +299,42 @@ def record_response(
         raise RoundNotOpenError("The survey round is not open.")
     if dossier_code_hash is not None and dossier_code_used(rules.id, dossier_code_hash):
         raise DossierCodeUsedError("This dossier code has already been used in this round.")
-    # Core statements on the session's connection and transaction: the ORM's unit of work
-    # cost several milliseconds of CPU per submission, and nothing here needs objects.
+    row = {
+        "round_id": rules.id,
+        "desk_id": desk_id,
+        "unit_id": unit_id,
+        "service_area_id": service_area_id,
+        "received_at": now,
+        "channel": channel.value,
+        "idempotency_key": idempotency_key,
+        "status": (ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED).value,
+        "exclusion_reason": exclusion_reason,
+        "locale": locale,
+    }
+    # Core statements on the session's connection: the ORM's unit of work cost several
+    # milliseconds of CPU per submission, and nothing here needs objects.
     connection = db.session.connection()
     try:
-        response_id = connection.execute(
-            _INSERT_RESPONSE,
-            {
-                "round_id": rules.id,
-                "desk_id": desk_id,
-                "unit_id": unit_id,
-                "service_area_id": service_area_id,
-                "received_at": now,
-                "channel": channel.value,
-                "idempotency_key": idempotency_key,
-                "status": (
-                    ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED
-                ).value,
-                "exclusion_reason": exclusion_reason,
-                "locale": locale,
-            },
-        ).scalar_one()
-        if dossier_code_hash is not None:
-            connection.execute(
-                insert(DOSSIER_CODE_USES),
-                {"round_id": rules.id, "code_hash": dossier_code_hash, "used_at": now},
-            )
-        if answers:
-            _store_answers(connection, response_id, answers)
+        if connection.dialect.name == "postgresql":
+            params: dict[str, Any] = {f"r_{name}": row[name] for name in RESPONSE_FIELDS}
+            params |= {
+                "items": [a.item_id for a in answers],
+                "values": [a.value for a in answers],
+                "texts": _masked(answers),
+                "nas": [a.not_applicable for a in answers],
+                "code_hash": dossier_code_hash,
+            }
+            statement = _insert_whole_response(dossier_code_hash is not None)
+            response_id = connection.execute(statement, params).scalar_one()
+        else:
+            response_id = connection.execute(_INSERT_RESPONSE, row).scalar_one()
+            if dossier_code_hash is not None:
+                connection.execute(
+                    insert(DOSSIER_CODE_USES),
+                    {"round_id": rules.id, "code_hash": dossier_code_hash, "used_at": now},
+                )
+            if answers:
+                _store_answers(connection, response_id, answers)
         db.session.commit()
     except IntegrityError:
         # Two copies of the same submission raced; the other one won and holds every answer.

@@ -184,6 +184,31 @@ def test_each_dossier_code_answers_once_and_is_stored_only_as_a_keyed_hash(
     )
 
 
+def test_a_dossier_code_raced_by_two_phones_stores_one_response_whole(
+    app: Flask, coded_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both phones pass the "already used?" check before either is stored: the database's unique
+    # code decides, and the loser's response must not stay behind without its code.
+    from survey.services import responses
+
+    real = responses.dossier_code_used
+    checks: list[int] = []
+
+    def checked_before_the_other_stored(round_id: int, code_hash: str) -> bool:
+        checks.append(round_id)
+        return False if len(checks) <= 2 else real(round_id, code_hash)
+
+    monkeypatch.setattr(responses, "dossier_code_used", checked_before_the_other_stored)
+    code = "000.00.12.H13-261123-0077"
+    assert _answer(_phone(app), coded_site.token, dossier_code=code)[0] == 303
+    status, html = _answer(_phone(app, "14.160.0.9"), coded_site.token, dossier_code=code)
+    assert status == 422 and "Mã hồ sơ này đã được dùng" in html
+    assert len(checks) == 3  # the loser was told by the database, not by the first check
+    assert [s for s, _ in _statuses(app)] == ["counted"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DossierCodeUse)) == 1
+
+
 def test_dossier_code_field_is_refused_where_the_desk_does_not_ask(app: Flask) -> None:
     site = _site(app)
     assert _answer(_phone(app), site.token, dossier_code="ABCD-1234")[0] == 400

@@ -8,10 +8,19 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from survey.extensions import db
-from survey.models import Answer, Item, Response, Round, RoundState, utcnow
+from survey.models import (
+    Answer,
+    Desk,
+    Item,
+    Response,
+    Round,
+    RoundState,
+    ServiceArea,
+    utcnow,
+)
 from survey.services.rounds import transition_round
 from tests.factories import make_area, make_desk, make_round, make_unit
 
@@ -350,6 +359,35 @@ def test_area_not_served_by_the_desk_is_refused(
     assert client.post(f"/r/{world.token}", data=data).status_code == 400
     with app.app_context():
         assert count(Response) == 0
+
+
+def test_submissions_are_stored_under_the_area_chosen_among_those_the_desk_serves(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    # The desk has no areas of its own: it serves its unit's, and only the active ones.
+    data = valid_answers(form_page(client, world.token, area="DD"))
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        unit = db.session.scalars(select(Desk).where(Desk.token == world.token)).one().unit
+        unit.service_areas.append(make_area("CT", "Chứng thực", "Certification"))
+        db.session.execute(
+            update(ServiceArea).where(ServiceArea.code == "HT").values(is_active=False)
+        )
+        db.session.commit()
+    data = valid_answers(form_page(client, world.token, area="DD"))
+    data["area"] = "HT"
+    assert client.post(f"/r/{world.token}", data=data).status_code == 400
+    # A desk with one area of its own takes every submission there, whatever its unit serves.
+    data = valid_answers(form_page(client, world.single_token, area=None))
+    assert client.post(f"/r/{world.single_token}", data=data).status_code == 303
+    with app.app_context():
+        stored = db.session.execute(
+            select(Response.desk_id, ServiceArea.code)
+            .join(ServiceArea, ServiceArea.id == Response.service_area_id)
+            .order_by(Response.id)
+        ).all()
+        desks = dict(db.session.execute(select(Desk.token, Desk.id)).all())
+    assert stored == [(desks[world.token], "DD"), (desks[world.single_token], "DD")]
 
 
 def test_body_over_64_kb_is_refused(app: Flask, client: FlaskClient, world: World) -> None:
