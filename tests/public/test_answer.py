@@ -400,14 +400,25 @@ def test_body_over_64_kb_is_refused(app: Flask, client: FlaskClient, world: Worl
         assert count(Response) == 0
 
 
-def test_non_utf8_body_is_refused(app: Flask, client: FlaskClient, world: World) -> None:
+@pytest.mark.parametrize(
+    "comment",
+    [
+        b"C%E1n+b%F4",  # Latin-1 escapes
+        b"C\xe1n b\xf4",  # Latin-1 bytes sent raw
+        b"C%E1%BA",  # a UTF-8 sequence cut short ("\u1ea1" is E1 BA A1)
+    ],
+)
+def test_non_utf8_body_is_refused(
+    app: Flask, client: FlaskClient, world: World, comment: bytes
+) -> None:
     data = valid_answers(form_page(client, world.token))
     body = (
         "&".join(
             f"{k}={v}" for k, v in data.items() if isinstance(v, str) and k != "q_Q_COMMENT"
         ).encode()
-        + b"&q_Q_COMMENT=C%E1n+b%F4"
-    )  # Latin-1 bytes, not UTF-8
+        + b"&q_Q_COMMENT="
+        + comment
+    )
     page = client.post(
         f"/r/{world.token}", data=body, content_type="application/x-www-form-urlencoded"
     )
