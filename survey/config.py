@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # test suite lowers it in its own configuration, and production refuses anything else.
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Redis must answer quickly or be counted as down (survey/services/ratelimits.py).
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     # How many reverse proxies (nginx) stand in front; their X-Forwarded-* headers are trusted.
     "PROXY_FIX_X_FOR": 0,
     "RATELIMIT_HEADERS_ENABLED": False,

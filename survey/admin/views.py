@@ -12,12 +12,13 @@ from flask_login import current_user, login_user, logout_user
 from forms.auth import LoginForm
 from survey.admin import bp
 from survey.admin.access import any_staff
-from survey.extensions import db, limiter
+from survey.extensions import db
 from survey.models import utcnow
 from survey.services.abuse import client_network
 from survey.services.access import visible_unit_ids
 from survey.services.login_guard import LoginGuard
 from survey.services.monitoring import round_summaries
+from survey.services.ratelimits import counter
 from survey.services.users import authenticate
 
 
@@ -39,7 +40,7 @@ def login() -> Any:
     status = 200 if request.method == "GET" else 422
     if form.validate_on_submit():
         username = form.username.data or ""
-        guard = LoginGuard(limiter.limiter, current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
+        guard = LoginGuard(counter(), current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
         network = client_network(request.remote_addr)
         if guard.locked(username, network):
             flash(_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút."), "error")

@@ -17,10 +17,11 @@ from flask_babel import gettext as _
 from limits import RateLimitItem, parse
 
 from survey.api import bp
-from survey.extensions import db, limiter
+from survey.extensions import db
 from survey.models import ApiToken, User, utcnow
 from survey.services.abuse import client_network
 from survey.services.api_tokens import authenticate_token
+from survey.services.ratelimits import counter
 
 DEFAULT_RATE_LIMIT = "300 per minute"
 PUBLIC = frozenset({"api.status", "api.openapi"})
@@ -34,9 +35,10 @@ def _over_budget(*key: str) -> Any | None:
     """None while ``key`` is within its budget; else the 429 answer."""
     item = _limit()
     namespace = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
-    if limiter.limiter.hit(item, namespace, *key):
+    budget = counter()
+    if budget.hit(item, namespace, *key):
         return None
-    reset, _remaining = limiter.limiter.get_window_stats(item, namespace, *key)
+    reset, _remaining = budget.get_window_stats(item, namespace, *key)
     answer = jsonify(
         code="too_many_requests", message=_("Quá nhiều yêu cầu. Vui lòng thử lại sau ít phút.")
     )

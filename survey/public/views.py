@@ -22,7 +22,7 @@ from forms.answer import (
     raw_answer,
     submission_form,
 )
-from survey.extensions import csrf, db, limiter
+from survey.extensions import csrf, db
 from survey.models import Channel, Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.public.signing import (
@@ -34,6 +34,7 @@ from survey.public.signing import (
 from survey.services.abuse import client_network, keyed_hash, suspicion, within_rate_limits
 from survey.services.org import AreaT, desk_by_token, service_areas_of_desk
 from survey.services.questionnaire import spec_of_version
+from survey.services.ratelimits import counter
 from survey.services.responses import (
     DossierCodeUsedError,
     RoundNotOpenError,
@@ -197,7 +198,7 @@ def submit(token: str) -> Any:
         return refuse(422, "expired")
     network = keyed_hash(client_network(request.remote_addr), _secret("NETWORK_KEY"))
     if not within_rate_limits(
-        limiter.limiter,
+        counter(),
         round_=rules,
         desk_id=target.desk_id,
         network_key=network,

@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerHour
-from limits.strategies import RateLimiter
 from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import DossierCodeUse, Round
+from survey.services.ratelimits import Counter
 from survey.services.rounds import RoundRules
 
 DOSSIER_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9./-]{3,39}$")
@@ -64,7 +64,7 @@ def suspicion(
 
 
 def within_rate_limits(
-    limiter: RateLimiter,
+    counter: Counter,
     *,
     round_: Round | RoundRules,
     desk_id: int,
@@ -73,21 +73,18 @@ def within_rate_limits(
 ) -> bool:
     """Count one submission against the desk's and the network's hourly limits. ``namespace``
     separates deployments (or test runs) that share one Redis."""
-    desk_ok = limiter.hit(
-        RateLimitItemPerHour(round_.desk_limit_per_hour),
-        namespace,
-        "submit-desk",
-        str(round_.id),
-        str(desk_id),
+    return counter.hit_all(
+        [
+            (
+                RateLimitItemPerHour(round_.desk_limit_per_hour),
+                (namespace, "submit-desk", str(round_.id), str(desk_id)),
+            ),
+            (
+                RateLimitItemPerHour(round_.network_limit_per_hour),
+                (namespace, "submit-net", str(round_.id), network_key),
+            ),
+        ]
     )
-    network_ok = limiter.hit(
-        RateLimitItemPerHour(round_.network_limit_per_hour),
-        namespace,
-        "submit-net",
-        str(round_.id),
-        network_key,
-    )
-    return desk_ok and network_ok
 
 
 def normalise_dossier_code(raw: str) -> str | None:

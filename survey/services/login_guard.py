@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from limits import RateLimitItemPerMinute
-from limits.strategies import RateLimiter
 
 from survey.services.audit import record_event
+from survey.services.ratelimits import Counter
 
 # Five wrong passwords for one username in 15 minutes lock it for the rest of the window; a
 # network gets more room because an office shares one address.
@@ -20,7 +20,7 @@ NETWORK_FAILURES = RateLimitItemPerMinute(30, 15)
 
 @dataclass(frozen=True)
 class LoginGuard:
-    limiter: RateLimiter
+    limiter: Counter
     namespace: str = ""
 
     def _keys(self, username: str, network: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -91,6 +92,16 @@ def test_a_success_clears_earlier_failures(client: FlaskClient, staff: Staff) ->
     for _ in range(4):
         assert _attempt(client, "officer", "sai-mat-khau-9") == 422
     assert _attempt(client, "officer", PASSWORD) == 302
+
+
+def test_a_redis_outage_still_lets_staff_in_and_still_locks_guessers(
+    app_factory: Callable[..., Flask], staff: Staff
+) -> None:
+    client = app_factory(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0").test_client()
+    assert _attempt(client, "analyst", PASSWORD) == 302
+    for _ in range(5):
+        assert _attempt(client, "admin", "doan-mat-khau-1") == 422
+    assert _attempt(client, "admin", PASSWORD, says="Đăng nhập sai quá nhiều lần") == 429
 
 
 @pytest.mark.parametrize(

@@ -238,8 +238,16 @@ def test_only_approved_comments_are_in_responses_masked(
     assert texts == [None, f"Gọi {PHONE_MASK}"]
 
 
-def test_rate_limit_per_token(app_factory, staff: Staff) -> None:  # type: ignore[no-untyped-def]
-    app = app_factory(API_RATE_LIMIT="3 per minute", RATELIMIT_KEY_PREFIX="api-limit-test")
+@pytest.mark.parametrize(
+    "storage",
+    ["memory://", "redis://127.0.0.1:1/0"],  # the second is a Redis outage: counted in memory
+)
+def test_rate_limit_per_token(app_factory, staff: Staff, storage: str) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory(
+        API_RATE_LIMIT="3 per minute",
+        RATELIMIT_KEY_PREFIX="api-limit-test",
+        RATELIMIT_STORAGE_URI=storage,
+    )
     with app.app_context():
         from survey.services.api_tokens import create_token
 

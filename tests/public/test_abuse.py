@@ -248,3 +248,31 @@ def test_rate_limits_are_shared_through_redis_between_app_servers(
     with first.app_context():
         assert db.session.scalar(select(func.count(Response.id))) == 2
         assert db.session.get(Round, site.round_id) is not None
+    # The network's limit is counted there too, apart from the desk's: a phone on the same
+    # network at the round's other desk is refused, one on another network is not.
+    with first.app_context():
+        db.session.get_one(Round, site.round_id).desk_limit_per_hour = 100
+        db.session.get_one(Round, site.round_id).network_limit_per_hour = 2
+        db.session.commit()
+    assert _answer(_phone(first, "1.1.1.9"), site.second_token)[0] == 303
+    assert _answer(_phone(second, "1.1.1.10"), site.second_token)[0] == 303
+    assert _answer(_phone(first, "1.1.1.11"), site.second_token)[0] == 429
+    assert _answer(_phone(second, "1.1.9.1"), site.second_token)[0] == 303
+
+
+# Nothing listens on port 1: what a Redis outage looks like to the app.
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def test_a_redis_outage_refuses_no_citizen_and_the_limits_still_hold(
+    app_factory: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = app_factory(RATELIMIT_STORAGE_URI=UNREACHABLE_REDIS)
+    site = _site(app, desk_limit_per_hour=2)
+    assert _answer(_phone(app, "1.1.1.1"), site.token)[0] == 303
+    assert _answer(_phone(app, "1.1.2.1"), site.token)[0] == 303
+    # Counted in this server's memory meanwhile: the desk's limit still refuses the third.
+    status, html = _answer(_phone(app, "1.1.3.1"), site.token)
+    assert status == 429 and "Traceback" not in html
+    assert [s for s, _ in _statuses(app)] == ["counted", "counted"]
+    assert "rate-limit storage unreachable" in caplog.text
