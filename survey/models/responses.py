@@ -97,9 +97,8 @@ class Answer(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    response_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("responses.id", ondelete="CASCADE"), index=True
-    )
+    # Looked up through the unique constraint above, which begins with this column.
+    response_id: Mapped[int] = mapped_column(BigId, ForeignKey("responses.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     value: Mapped[int | None]
     text: Mapped[str | None] = mapped_column(Text)
