@@ -48,7 +48,8 @@ def test_readyz_reports_an_unreachable_database(tmp_path: pytest.TempPathFactory
 
 
 def _server_closes_the_app_connections() -> int:
-    """What a database restart or a firewall's idle timeout does to pooled connections."""
+    """What a database restart or a firewall's idle timeout does to pooled connections (waiting,
+    up to 5 s, until each is gone)."""
     assert POSTGRES_URL
     engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -56,7 +57,7 @@ def _server_closes_the_app_connections() -> int:
             return len(
                 conn.execute(
                     text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     )
                 ).all()
