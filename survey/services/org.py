@@ -93,7 +93,5 @@ def areas_of_desk_rows(token: Any) -> Subquery:
 
 def area_choices_of(rows: Sequence[Any]) -> list[AreaChoice]:
     """:func:`serving` over rows that carry :func:`areas_of_desk_rows`' columns."""
-    linked = [r for r in rows if r.area_id is not None]
-    own = [AreaChoice(r.area_id, r.area_code, r.area_active) for r in linked if r.own]
-    inherited = [AreaChoice(r.area_id, r.area_code, r.area_active) for r in linked if not r.own]
-    return serving(own, inherited)
+    linked = [(AreaChoice(r.area_id, r.area_code, r.area_active), r.own) for r in rows if r.area_id]
+    return serving([a for a, own in linked if own], [a for a, own in linked if not own])

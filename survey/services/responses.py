@@ -102,31 +102,15 @@ def _insert_answers(count: int) -> TextClause:
     return text(str(insert(ANSWERS).values(rows).compile()))
 
 
-# The columns record_response writes, named r_<column> in the PostgreSQL statement.
-RESPONSE_FIELDS = (
-    "round_id",
-    "desk_id",
-    "unit_id",
-    "service_area_id",
-    "received_at",
-    "channel",
-    "idempotency_key",
-    "status",
-    "exclusion_reason",
-    "locale",
-)
-
-
-@lru_cache(maxsize=2)
-def _insert_whole_response(with_dossier_code: bool) -> Select[int]:
-    """PostgreSQL: the response, all its answers (one array per column, ``unnest``) and the
-    dossier code's use in ONE statement, atomic on its own: nothing is stored half-way even
-    without a transaction around it, and the submit path pays one round trip for the write."""
+@lru_cache(maxsize=4)
+def _insert_whole_response(columns: tuple[str, ...], with_dossier_code: bool) -> Select[int]:
+    """PostgreSQL: the response (``columns``, each bound as r_<column>), all its answers (one
+    array per column, ``unnest``) and the dossier code's use in ONE statement, atomic on its own:
+    nothing is stored half-way even without a transaction around it, and the submit path pays
+    one round trip for the write."""
     response = (
         insert(RESPONSES)
-        .values(
-            {name: bindparam(f"r_{name}", type_=RESPONSES.c[name].type) for name in RESPONSE_FIELDS}
-        )
+        .values({name: bindparam(f"r_{name}", type_=RESPONSES.c[name].type) for name in columns})
         .returning(RESPONSES.c.id)
         .cte("response")
     )
@@ -316,7 +300,7 @@ def record_response(
     connection = db.session.connection()
     try:
         if connection.dialect.name == "postgresql":
-            params: dict[str, Any] = {f"r_{name}": row[name] for name in RESPONSE_FIELDS}
+            params: dict[str, Any] = {f"r_{name}": value for name, value in row.items()}
             params |= {
                 "items": [a.item_id for a in answers],
                 "values": [a.value for a in answers],
@@ -324,7 +308,7 @@ def record_response(
                 "nas": [a.not_applicable for a in answers],
                 "code_hash": dossier_code_hash,
             }
-            statement = _insert_whole_response(dossier_code_hash is not None)
+            statement = _insert_whole_response(tuple(row), dossier_code_hash is not None)
             response_id = connection.execute(statement, params).scalar_one()
         else:
             response_id = connection.execute(_INSERT_RESPONSE, row).scalar_one()
