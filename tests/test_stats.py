@@ -21,7 +21,7 @@ def _site(app: Flask, times: list[tuple[datetime, str | None]]) -> int:
         area = make_area()
         unit = make_unit("STP", "Sở Tư pháp", [area])
         desk = make_desk(unit)
-        round_ = make_round([unit])
+        round_ = make_round([unit], now=NOW)  # open at the fixed moments below
         for n, (moment, reason) in enumerate(times):
             record_response(
                 round_=round_,
