@@ -11,7 +11,7 @@ from flask import Flask
 
 from survey import assets, cli, errors, i18n, ops
 from survey.config import load_config
-from survey.extensions import babel, csrf, db, limiter, login_manager, migrate
+from survey.extensions import babel, csrf, db, init_limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
     assets.init_app(app)
