@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     # How many reverse proxies (nginx) stand in front; their X-Forwarded-* headers are trusted.
     "PROXY_FIX_X_FOR": 0,
     "RATELIMIT_HEADERS_ENABLED": False,
+    # WTForms ships no Vietnamese catalogue, and its English one is its own English messages:
+    # every message a person sees comes from our catalogue, given to each validator. With this
+    # on, Flask-WTF would read WTForms' catalogue from disk again for every request with a form.
+    "WTF_I18N_ENABLED": False,
     # Key for hashing dossier codes; derived from SECRET_KEY unless set on its own.
     "DOSSIER_CODE_KEY": None,
 }
