@@ -66,16 +66,33 @@ class Counter:
         return self._count(lambda strategy: _hit_all(strategy, hits))
 
 
+# FixedWindowRateLimiter.hit's counting (the ``limits`` library's incr_expire.lua) for several
+# keys in one script: KEYS are the counters, ARGV their expiries in seconds; each new counter
+# gets its expiry, as the library's own script gives it.
+INCR_EXPIRE_ALL = b"""
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local current = redis.call("incrby", key, 1)
+    if current == 1 then
+        redis.call("expire", key, ARGV[i])
+    end
+    counts[i] = current
+end
+return counts
+"""
+_scripts: WeakKeyDictionary[Storage, Any] = WeakKeyDictionary()
+
+
 def _hit_all(strategy: RateLimiter, hits: Sequence[Hit]) -> bool:
     storage = strategy.storage
     if isinstance(strategy, FixedWindowRateLimiter) and isinstance(storage, RedisStorage):
-        # What FixedWindowRateLimiter.hit does for each limit (the library's own counting
-        # script), all in one round trip to Redis instead of one each.
-        pipe: Any = storage.storage.pipeline(transaction=False)
-        for item, identifiers in hits:
-            key = storage.prefixed_key(item.key_for(*identifiers))
-            storage.lua_incr_expire([key], [item.get_expiry(), 1], client=pipe)
-        counts = pipe.execute()
+        # One round trip to Redis for all the limits: EVALSHA of the script above (redis-py
+        # loads it once when Redis does not know it yet). A pipeline of the library's script
+        # per limit cost two, as redis-py asks SCRIPT EXISTS before every such pipeline.
+        if storage not in _scripts:
+            _scripts[storage] = storage.get_connection().register_script(INCR_EXPIRE_ALL)
+        keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers in hits]
+        counts = _scripts[storage](keys=keys, args=[item.get_expiry() for item, _ in hits])
         return all(int(n) <= item.amount for n, (item, _) in zip(counts, hits, strict=True))
     within = [strategy.hit(item, *identifiers) for item, identifiers in hits]
     return all(within)
