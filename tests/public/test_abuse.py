@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
@@ -218,8 +219,6 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _redis_available() -> bool:
-    import redis
-
     try:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except redis.RedisError:
@@ -276,3 +275,25 @@ def test_a_redis_outage_refuses_no_citizen_and_the_limits_still_hold(
     assert status == 429 and "Traceback" not in html
     assert [s for s, _ in _statuses(app)] == ["counted", "counted"]
     assert "rate-limit storage unreachable" in caplog.text
+
+
+def test_limits_counted_in_redis_end_with_their_hour(app_factory: Callable[..., Flask]) -> None:
+    """A counter without its expiry would keep a busy desk refused for good."""
+    if not _redis_available():
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379 in CI")
+        pytest.skip("Redis is not running on 127.0.0.1:6379 (start redis-server to run this)")
+    prefix = f"test-{uuid.uuid4().hex}"
+    app = app_factory(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)
+    site = _site(app, desk_limit_per_hour=5)
+    for network in ("1.1.1.1", "1.1.2.1"):
+        assert _answer(_phone(app, network), site.token)[0] == 303
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = server.keys(f"*{prefix}*")
+    desk = [k for k in keys if b"submit-desk" in k]
+    networks = [k for k in keys if b"submit-net" in k]
+    assert len(desk) == 1 and len(networks) == 2
+    assert int(server.get(desk[0]) or 0) == 2  # both submissions counted at the desk
+    for key in keys:
+        assert 3500 < server.ttl(key) <= 3600  # each counter ends with the hour it counts
+    server.delete(*keys)
