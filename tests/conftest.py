@@ -31,6 +31,25 @@ def _config(url: str) -> dict[str, object]:
     }
 
 
+def server_closes_the_app_connections() -> int:
+    """What a database restart or a firewall's idle timeout does to pooled connections (waiting,
+    up to 5 s, until each is gone)."""
+    assert POSTGRES_URL
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
 def migrate_to_head(url: str) -> None:
     app = create_app(_config(url))
     with app.app_context():

@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from survey import create_app, extensions
 from survey.extensions import db
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, server_closes_the_app_connections
 
 
 def test_healthz_and_readyz_on_a_migrated_database(client: FlaskClient) -> None:
@@ -47,32 +47,13 @@ def test_readyz_reports_an_unreachable_database(tmp_path: pytest.TempPathFactory
     assert ready.get_json()["checks"]["database"].startswith("unavailable")
 
 
-def _server_closes_the_app_connections() -> int:
-    """What a database restart or a firewall's idle timeout does to pooled connections (waiting,
-    up to 5 s, until each is gone)."""
-    assert POSTGRES_URL
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            return len(
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).all()
-            )
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: SQLite has no server to close")
 def test_a_connection_closed_while_idle_is_replaced_unseen(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = client.get("/readyz")  # leaves a connection in the pool
     assert first.status_code == 200, first.get_json()
-    assert _server_closes_the_app_connections() >= 1
+    assert server_closes_the_app_connections() >= 1
     monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for a while
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
@@ -86,7 +67,7 @@ def test_a_connection_lost_in_busy_use_fails_one_request_only(
     # that finds the connection gone fails, and the pool is renewed for the next ones.
     monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 3600.0)
     assert client.get("/readyz").status_code == 200
-    assert _server_closes_the_app_connections() >= 1
+    assert server_closes_the_app_connections() >= 1
     assert client.get("/readyz").status_code == 503
     assert client.get("/readyz").status_code == 200
     assert client.get("/readyz").status_code == 200

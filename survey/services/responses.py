@@ -11,6 +11,7 @@ from typing import cast as typed
 from sqlalchemy import (
     ARRAY,
     Boolean,
+    ClauseElement,
     Connection,
     Integer,
     Select,
@@ -42,6 +43,7 @@ from survey.models import (
 )
 from survey.services.abuse import dossier_code_used
 from survey.services.comments import mask_personal_data
+from survey.services.driver_sql import DriverStatement, autocommit_connection, compile_for_driver
 from survey.services.org import AreaChoice, area_choices_of, areas_of_desk_rows, live_desk
 from survey.services.rounds import RoundRules, open_round_id
 
@@ -233,17 +235,14 @@ def _submit_target_statement() -> Select[*tuple[Any, ...]]:
 
 def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitTarget:
     """Raises NotFoundError for an unknown or revoked desk link, like ``desk_by_token``."""
-    # On PostgreSQL the submission's read (this) and its write (record_response's one
-    # statement) are each atomic alone: in autocommit they cost two round trips to the
-    # database instead of four with BEGIN and COMMIT. The setting lasts until the session
-    # hands its connection back at the end of the request.
-    autocommit = db.engine.dialect.name == "postgresql"
-    connection = db.session.connection(
-        execution_options={"isolation_level": "AUTOCOMMIT"} if autocommit else None
-    )
-    rows = connection.execute(
-        _submit_target_statement(), {"token": token, "key": idempotency_key, "now": now}
-    ).all()
+    params = {"token": token, "key": idempotency_key, "now": now}
+    if db.engine.dialect.name == "postgresql":
+        # On the driver, in autocommit: the read is atomic alone, one round trip (see
+        # survey/services/driver_sql.py).
+        with autocommit_connection() as connection:
+            rows = connection.rows(_driver(_submit_target_statement()), params)
+    else:
+        rows = list(db.session.execute(_submit_target_statement(), params).all())
     if not rows:
         raise NotFoundError("Unknown or revoked desk link")
     row = rows[0]
@@ -251,6 +250,11 @@ def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitT
     return SubmitTarget(
         row.id, row.unit_id, row.requires_dossier_code, rules, row.stored, area_choices_of(rows)
     )
+
+
+@lru_cache(maxsize=8)
+def _driver(statement: ClauseElement) -> DriverStatement:
+    return compile_for_driver(statement, db.engine.dialect)
 
 
 def record_response(
@@ -295,11 +299,13 @@ def record_response(
         "exclusion_reason": exclusion_reason,
         "locale": locale,
     }
-    # Core statements on the session's connection: the ORM's unit of work cost several
-    # milliseconds of CPU per submission, and nothing here needs objects.
-    connection = db.session.connection()
+    # Core statements, no ORM objects: the ORM's unit of work cost several milliseconds of CPU
+    # per submission, and nothing here needs objects.
     try:
-        if connection.dialect.name == "postgresql":
+        if db.engine.dialect.name == "postgresql":
+            # One statement, atomic alone: on the driver in autocommit, one round trip (see
+            # survey/services/driver_sql.py); inside a transaction of the caller's (a dossier
+            # code's check, the console, tests) the same statement joins that transaction.
             params: dict[str, Any] = {f"r_{name}": value for name, value in row.items()}
             params |= {
                 "items": [a.item_id for a in answers],
@@ -309,8 +315,14 @@ def record_response(
                 "code_hash": dossier_code_hash,
             }
             statement = _insert_whole_response(tuple(row), dossier_code_hash is not None)
-            response_id = connection.execute(statement, params).scalar_one()
+            if db.session.registry.has() and db.session().in_transaction():
+                response_id = db.session.execute(statement, params).scalar_one()
+                db.session.commit()
+            else:
+                with autocommit_connection() as direct:
+                    response_id = direct.scalar(_driver(statement), params)
         else:
+            connection = db.session.connection()
             response_id = connection.execute(_INSERT_RESPONSE, row).scalar_one()
             if dossier_code_hash is not None:
                 connection.execute(
@@ -319,7 +331,7 @@ def record_response(
                 )
             if answers:
                 _store_answers(connection, response_id, answers)
-        db.session.commit()
+            db.session.commit()
     except IntegrityError:
         # Two copies of the same submission raced; the other one won and holds every answer.
         db.session.rollback()

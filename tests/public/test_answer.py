@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from survey import extensions
 from survey.extensions import db
 from survey.models import (
     Answer,
@@ -22,6 +23,7 @@ from survey.models import (
     utcnow,
 )
 from survey.services.rounds import transition_round
+from tests.conftest import POSTGRES_URL, server_closes_the_app_connections
 from tests.factories import make_area, make_desk, make_round, make_unit
 
 
@@ -464,3 +466,55 @@ def test_response_belongs_to_the_desk_in_the_url(
         response = db.session.scalars(select(Response)).one()
         assert response.unit_id != world.other_unit_id
         assert response.desk_id != world.other_unit_desk_id
+
+
+PG_ONLY = pytest.mark.skipif(
+    not POSTGRES_URL, reason="PostgreSQL only: the submit path runs on the driver there"
+)
+
+
+@PG_ONLY
+def test_a_submission_whose_connection_was_lost_in_use_gets_503_and_the_resend_counts_once(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 3600.0)  # in steady use
+    data = valid_answers(form_page(client, world.token))
+    assert server_closes_the_app_connections() >= 1
+    lost = client.post(f"/r/{world.token}", data=data)
+    assert lost.status_code == 503
+    assert "tạm thời không phục vụ được" in lost.get_data(as_text=True)
+    # The page's script (or the citizen) sends the same answers again: stored once, whole.
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        assert count(Response) == 1
+        assert count(Answer) == 27
+
+
+@PG_ONLY
+def test_a_submission_after_the_server_closed_idle_connections_goes_through_unseen(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = valid_answers(form_page(client, world.token))
+    assert server_closes_the_app_connections() >= 1
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for a while
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        assert count(Response) == 1
+
+
+@PG_ONLY
+def test_after_submissions_a_console_change_rolled_back_still_leaves_nothing(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """The submit path lends pooled connections autocommit; the console's changes on the same
+    connections must still be transactions, undone whole when they fail."""
+    for _ in range(3):
+        data = valid_answers(form_page(client, world.token))
+        assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        db.session.execute(update(Round).values(min_answer_seconds=99))
+        db.session.execute(update(Desk).values(requires_dossier_code=True))
+        db.session.rollback()
+        assert db.session.scalar(select(Round.min_answer_seconds)) != 99
+        assert not db.session.scalar(select(func.bool_or(Desk.requires_dossier_code)))
