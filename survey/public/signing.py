@@ -4,6 +4,7 @@ this device has already answered. Signed with the app's secret, so they cannot b
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from flask import Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -14,7 +15,13 @@ MAX_REMEMBERED = 30
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return _serializer_for(current_app.config["SECRET_KEY"], salt)
+
+
+@lru_cache(maxsize=16)
+def _serializer_for(secret: str, salt: str) -> URLSafeSerializer:
+    # Made once per key: each citizen's submission signs or checks three values.
+    return URLSafeSerializer(secret, salt=salt)
 
 
 def sign_started(now: float | None = None) -> str:
