@@ -178,6 +178,20 @@ def test_every_answer_is_stored_against_its_own_question(
     assert by_code["Q_OVERALL"] == [(5, None, False)] and by_code["E0"] == [(1, None, False)]
 
 
+def test_a_comment_with_quotes_backslashes_lines_and_emoji_is_stored_exactly(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    # On PostgreSQL the answers travel to the database as one JSON text.
+    comment = 'Cán bộ "rất" nhiệt tình\\ ; \'); DROP TABLE answers; --\nDòng hai 😀 {"a": [1]}'
+    data = valid_answers(form_page(client, world.token))
+    data["q_Q_COMMENT"] = comment
+    assert client.post(f"/r/{world.token}", data=data).status_code == 303
+    with app.app_context():
+        stored = db.session.scalars(select(Answer.text).where(Answer.text.is_not(None))).all()
+        assert stored == [comment]
+        assert count(Answer) == 27
+
+
 def test_a_comment_of_invisible_characters_only_is_no_comment(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
