@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from wtforms import (
     Field,
     HiddenField,
@@ -25,7 +28,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Regexp
+from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.models import Item, Scale, TemplateVersion
@@ -48,17 +51,69 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SubmissionForm(FlaskForm):
-    """What every submission carries besides its answers. The submit path validates this alone
-    with :func:`parse_answers`, so that a valid submission never builds the thirty-odd answer
-    fields; the whole :class:`AnswerFormBase` is built only to show a refused page again."""
-
-    idempotency_key = HiddenField(
-        validators=[
-            InputRequired(message=_l("Thiếu mã gửi phiếu.")),
-            Regexp(KEY_PATTERN, message=_l("Mã gửi phiếu không hợp lệ.")),
+def fixed_field_problems(
+    idempotency_key: str | None, dossier_code: str | None, *, asks_dossier_code: bool
+) -> tuple[dict[str, list[str]], str | None]:
+    """The problems with what every submission carries besides its answers and its CSRF token,
+    per field name, and the dossier code as stored (None when not asked or not valid)."""
+    problems: dict[str, list[str]] = {}
+    if not idempotency_key:
+        problems["idempotency_key"] = [_("Thiếu mã gửi phiếu.")]
+    elif not KEY_PATTERN.match(idempotency_key):
+        problems["idempotency_key"] = [_("Mã gửi phiếu không hợp lệ.")]
+    parsed = normalise_dossier_code(dossier_code or "") if asks_dossier_code else None
+    if asks_dossier_code and parsed is None:
+        problems["dossier_code"] = [
+            _("Vui lòng nhập đúng mã hồ sơ in trên giấy tiếp nhận (4 đến 40 ký tự).")
         ]
+    return problems, parsed
+
+
+@dataclass
+class Submission:
+    """What every submission carries besides its answers, read and checked straight from the
+    request (:func:`read_submission`): a valid submission never builds a form. The whole
+    :class:`AnswerFormBase` is built only to show a refused page again."""
+
+    idempotency_key: str
+    area: str | None
+    started: str | None
+    website: str
+    dossier_code: str | None  # as stored: upper-case, no spaces
+    problems: dict[str, list[str]]  # per field name
+
+    @property
+    def csrf_failed(self) -> bool:
+        return "csrf_token" in self.problems
+
+
+def read_submission(formdata: Any, *, asks_dossier_code: bool) -> Submission:
+    """The fixed fields of a submission, checked as :class:`SubmissionForm` checks them."""
+    problems: dict[str, list[str]] = {}
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        try:
+            validate_csrf(formdata.get("csrf_token"))
+        except ValidationError as exc:
+            problems["csrf_token"] = [str(exc.args[0])]
+    key = formdata.get("idempotency_key", "")
+    fixed, dossier_code = fixed_field_problems(
+        key, formdata.get("dossier_code"), asks_dossier_code=asks_dossier_code
     )
+    return Submission(
+        idempotency_key=key,
+        area=formdata.get("area"),
+        started=formdata.get("started"),
+        website=formdata.get("website", ""),
+        dossier_code=dossier_code,
+        problems=problems | fixed,
+    )
+
+
+class SubmissionForm(FlaskForm):
+    """The fixed fields of the questionnaire page, for showing it; checked by
+    :func:`fixed_field_problems` (and Flask-WTF for the CSRF token)."""
+
+    idempotency_key = HiddenField()
     area = HiddenField()
     # Signed moment the form was served: answers faster than the round's minimum are automated.
     started = HiddenField()
@@ -69,29 +124,16 @@ class SubmissionForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
-        self.parsed_dossier_code: str | None = None
-        if self.asks_dossier_code:
-            field = self["dossier_code"]
-            self.parsed_dossier_code = normalise_dossier_code(field.data or "")
-            if self.parsed_dossier_code is None:
-                field.errors = [
-                    *field.errors,
-                    _("Vui lòng nhập đúng mã hồ sơ in trên giấy tiếp nhận (4 đến 40 ký tự)."),
-                ]
-                ok = False
-        return ok
+        dossier_code = self["dossier_code"].data if self.asks_dossier_code else None
+        problems, _code = fixed_field_problems(
+            self.idempotency_key.data, dossier_code, asks_dossier_code=self.asks_dossier_code
+        )
+        for name, messages in problems.items():
+            self[name].errors = [*self[name].errors, *messages]
+        return ok and not problems
 
 
 _DOSSIER_CODE = StringField(_l("Mã hồ sơ (in trên giấy tiếp nhận)"))
-
-
-class SubmissionWithDossierCode(SubmissionForm):
-    dossier_code = _DOSSIER_CODE
-    asks_dossier_code = True
-
-
-def submission_form(dossier_code: bool) -> type[SubmissionForm]:
-    return SubmissionWithDossierCode if dossier_code else SubmissionForm
 
 
 def parse_answers(

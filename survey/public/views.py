@@ -20,7 +20,7 @@ from forms.answer import (
     build_answer_form,
     parse_answers,
     raw_answer,
-    submission_form,
+    read_submission,
 )
 from survey.extensions import csrf, db
 from survey.models import Channel, Desk, Round, ServiceArea, utcnow
@@ -168,17 +168,16 @@ def submit(token: str) -> Any:
     area = _chosen_area(target.areas, submitted.get("area"))
     if area is None:
         abort(400, description="unknown service area")
-    form = submission_form(dossier_code)()
+    sent = read_submission(submitted, asks_dossier_code=dossier_code)
     answers, problems = parse_answers(spec.items, raw_answer(submitted))
 
-    def refuse(status: int, notice: str) -> tuple[str, int]:
+    def refuse(status: int, notice: str, started: str | None = sent.started) -> tuple[str, int]:
         # The whole questionnaire, filled with what was sent and marked where it is wrong.
         page = answer_form(spec, _locale(), dossier_code)()
         page.validate()
-        for field in form:  # what the view found after validating, such as a used dossier code
-            if field.errors:
-                page[field.name].errors = list(field.errors)
-        page.started.data = form.started.data
+        for name, messages in sent.problems.items():  # with what the view found, such as a
+            page[name].errors = list(messages)  # used dossier code
+        page.started.data = started
         return _render_form(
             _desk(token),
             db.get_or_404(Round, rules.id),
@@ -188,14 +187,13 @@ def submit(token: str) -> Any:
             notice=notice,
         )
 
-    if not form.validate() or problems:
-        return refuse(422, "expired" if form.csrf_token.errors else "invalid")
+    if sent.problems or problems:
+        return refuse(422, "expired" if sent.csrf_failed else "invalid")
     clock = time.time()
-    elapsed = seconds_since_started(form.started.data, clock)
+    elapsed = seconds_since_started(sent.started, clock)
     if elapsed is None:
         # Not a form we served (or served under another key): ask to send it again.
-        form.started.data = sign_started(clock)
-        return refuse(422, "expired")
+        return refuse(422, "expired", started=sign_started(clock))
     network = keyed_hash(client_network(request.remote_addr), _secret("NETWORK_KEY"))
     if not within_rate_limits(
         counter(),
@@ -207,15 +205,13 @@ def submit(token: str) -> Any:
         return refuse(429, "busy")
     slot = f"r{rules.id}d{target.desk_id}"
     reason = suspicion(
-        honeypot=form.website.data or "",
+        honeypot=sent.website,
         elapsed_seconds=elapsed,
         round_=rules,
         repeat_device=answered_recently(request, slot, rules.device_period_hours, clock),
     )
     code_hash = (
-        keyed_hash(form.parsed_dossier_code, _secret("DOSSIER_CODE_KEY"))
-        if form.parsed_dossier_code
-        else None
+        keyed_hash(sent.dossier_code, _secret("DOSSIER_CODE_KEY")) if sent.dossier_code else None
     )
     try:
         record_response(
@@ -224,7 +220,7 @@ def submit(token: str) -> Any:
             unit_id=target.unit_id,
             service_area_id=area.id,
             answers=answers,
-            idempotency_key=form.idempotency_key.data,
+            idempotency_key=sent.idempotency_key,
             now=now,
             channel=Channel.QR,
             locale=_locale(),
@@ -234,7 +230,7 @@ def submit(token: str) -> Any:
     except RoundNotOpenError:
         return render_template("public/closed.html", desk=_desk(token)), 409
     except DossierCodeUsedError:
-        form["dossier_code"].errors = [_dossier_code_used_message()]
+        sent.problems["dossier_code"] = [_dossier_code_used_message()]
         return refuse(422, "invalid")
     answer = redirect(url_for("public.thanks", token=token), code=303)
     remember_answer(request, answer, slot, clock)
