@@ -5,7 +5,8 @@
 Creates a scratch PostgreSQL database (LOAD_DATABASE_SERVER, default the local server), builds
 the demo province, starts the app as production does (``deploy/gunicorn.conf.py``, its request
 log included, rate limits counted in Redis at LOAD_REDIS_URL, default the local one) and posts
-complete SIPAS questionnaires (each with its own idempotency key) from wrk's Lua script. Then it
+complete SIPAS questionnaires (each with its own idempotency key) from wrk's Lua script, measured
+after ``--warm-up`` seconds of the same load (default 3; their keys differ). Then it
 does the same against a bare Flask endpoint started the same way, prints throughput and latency
 percentiles for both, and checks that every submission answered with a redirect is in the
 database exactly once. ``--workers`` defaults to the production configuration's own default.
@@ -132,6 +133,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--warm-up", type=int, default=3, help="seconds of load before the measured run"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -192,11 +196,24 @@ def main() -> int:
         body = urllib.parse.urlencode(fields | answers | {"website": ""}) + "&idempotency_key="
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         tmp = Path(tempfile.mkdtemp())
-        script = tmp / "submit.lua"
-        script.write_text(
-            LUA
-            % {"prefix": "load-", "path": f"/r/{token}", "cookie": cookie, "head": body, "tail": ""}
-        )
+        scripts = {}
+        for prefix in ("warm-", "load-"):  # distinct keys: a warm-up key resent is a retry
+            scripts[prefix] = tmp / f"{prefix}submit.lua"
+            scripts[prefix].write_text(
+                LUA
+                % {
+                    "prefix": prefix,
+                    "path": f"/r/{token}",
+                    "cookie": cookie,
+                    "head": body,
+                    "tail": "",
+                }
+            )
+        script = scripts["load-"]
+        if args.warm_up:
+            # Not measured: each worker's first submissions fill its caches and PostgreSQL's
+            # prepared statements, which a server in service has long done.
+            run_wrk(f"http://127.0.0.1:{port}", scripts["warm-"], args.warm_up, args.connections)
         app_figures = run_wrk(f"http://127.0.0.1:{port}", script, args.seconds, args.connections)
         time.sleep(1)
         with psycopg.connect(url) as conn:
@@ -223,12 +240,15 @@ def main() -> int:
             )
         )
         time.sleep(2)  # the bare app has no GET route to poll; it starts in well under that
+        if args.warm_up:
+            run_wrk(f"http://127.0.0.1:{bare_port}", script, args.warm_up, args.connections)
         bare = run_wrk(f"http://127.0.0.1:{bare_port}", script, args.seconds, args.connections)
 
         ok = app_figures["requests"] - app_figures["errors"]
         print(f"machine: {describe()}")
         print(
-            f"load: {args.connections} connections, {args.seconds} s, "
+            f"load: {args.connections} connections, {args.seconds} s after {args.warm_up} s "
+            "of warm-up, "
             f"gunicorn {workers} sync workers (deploy/gunicorn.conf.py), PostgreSQL, "
             f"limits in {REDIS.split('@')[-1]}; request log {log}"
         )
