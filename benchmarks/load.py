@@ -182,7 +182,6 @@ def main() -> int:
         port = free_port()
         processes.append(gunicorn("wsgi:app", port, args.workers, env, log))
         wait_for(f"http://127.0.0.1:{port}/")
-        workers = worker_count(processes[-1])
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(f"http://127.0.0.1:{port}/r/{token}?area=HT").read().decode()
@@ -214,6 +213,8 @@ def main() -> int:
             # Not measured: each worker's first submissions fill its caches and PostgreSQL's
             # prepared statements, which a server in service has long done.
             run_wrk(f"http://127.0.0.1:{port}", scripts["warm-"], args.warm_up, args.connections)
+        # Counted now: with the app preloaded, the first worker answers before the others exist.
+        workers = worker_count(processes[-1])
         app_figures = run_wrk(f"http://127.0.0.1:{port}", script, args.seconds, args.connections)
         time.sleep(1)
         with psycopg.connect(url) as conn:
