@@ -76,7 +76,6 @@ class Submission:
     :class:`AnswerFormBase` is built only to show a refused page again."""
 
     idempotency_key: str
-    area: str | None
     started: str | None
     website: str
     dossier_code: str | None  # as stored: upper-case, no spaces
@@ -101,7 +100,6 @@ def read_submission(formdata: Any, *, asks_dossier_code: bool) -> Submission:
     )
     return Submission(
         idempotency_key=key,
-        area=formdata.get("area"),
         started=formdata.get("started"),
         website=formdata.get("website", ""),
         dossier_code=dossier_code,
