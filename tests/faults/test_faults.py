@@ -175,7 +175,9 @@ class Citizen:
         body = urllib.parse.urlencode(self.fields | {"idempotency_key": key})
         try:
             status, text, headers = self._request("POST", f"/r/{self.token}", body)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            # A worker killed while it sends a response cuts it short (IncompleteRead): the
+            # phone has no confirmation, so it counts as not acknowledged and is sent again.
             outcome.failed.append((key, type(exc).__name__))
             outcome.bodies.append("")
             return
