@@ -10,6 +10,8 @@ from flask import Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
+from survey.signing_keys import KeptKeySigner
+
 DEVICE_COOKIE = "hl_answered"
 MAX_REMEMBERED = 30
 
@@ -21,7 +23,7 @@ def _serializer(salt: str) -> URLSafeSerializer:
 @lru_cache(maxsize=16)
 def _serializer_for(secret: str, salt: str) -> URLSafeSerializer:
     # Made once per key: each citizen's submission signs or checks three values.
-    return URLSafeSerializer(secret, salt=salt)
+    return URLSafeSerializer(secret, salt=salt, signer=KeptKeySigner)
 
 
 def sign_started(now: float | None = None) -> str:

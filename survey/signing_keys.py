@@ -1,0 +1,72 @@
+"""Signers and the session cookie's serializer, with their derived keys kept.
+
+Each citizen's submission checks four signed values (session, CSRF token, the form's start time,
+the device cookie) and signs one or two. itsdangerous derives the HMAC key from the secret and the
+salt again for every one of them, and Flask builds the session's serializer anew on every request;
+the values are the same each time, so they are made once here. What is signed, and how, does not
+change: the same key derivation, digest and format as itsdangerous and Flask use themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
+
+_DERIVED: dict[tuple[Any, ...], bytes] = {}
+
+
+class _KeptKeys:
+    """Mixin for an itsdangerous signer: each key is derived once per process. (The serializers
+    make a new signer for every value they sign or check, so the keys are kept here.)"""
+
+    secret_keys: list[bytes]
+    salt: bytes
+    key_derivation: str
+    digest_method: Any
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        slot = (secret, self.salt, self.key_derivation, self.digest_method)
+        derived = _DERIVED.get(slot)
+        if derived is None:
+            if len(_DERIVED) > 256:  # a few secrets and salts in a process, never thousands
+                _DERIVED.clear()
+            derived = _DERIVED[slot] = super().derive_key(secret)  # type: ignore[misc]
+        return derived
+
+
+class KeptKeySigner(_KeptKeys, Signer):
+    pass
+
+
+class KeptKeyTimestampSigner(_KeptKeys, TimestampSigner):
+    pass
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its serializer made once per set of secret keys."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        kept: dict[tuple[Any, ...], URLSafeTimedSerializer] = app.extensions.setdefault(
+            "hailong.session_serializers", {}
+        )
+        serializer = kept.get(keys)
+        if serializer is None:
+            serializer = kept[keys] = URLSafeTimedSerializer(
+                list(keys),  # itsdangerous wants the current key last
+                salt=self.salt,
+                serializer=self.serializer,
+                signer=KeptKeyTimestampSigner,
+                signer_kwargs={
+                    "key_derivation": self.key_derivation,
+                    "digest_method": self.digest_method,
+                },
+            )
+        return serializer

@@ -1,0 +1,106 @@
+"""The values a citizen's browser carries signed (session with its CSRF token, the form's start
+time, the device cookie) are signed with keys that survey/signing_keys.py derives once per
+process. A form served by a server signing the stock Flask and itsdangerous way (the release
+before, during a rolling deploy) is accepted, and the other way round; after the secret changes,
+a form signed with the old one is not accepted (no key is kept past its secret) but comes back
+filled, and sending it again counts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeSerializer
+
+from survey.extensions import db
+from survey.models import Response
+from survey.public.signing import _serializer_for
+from tests.factories import make_area, make_desk, make_round, make_unit
+from tests.public.test_answer import form_page, valid_answers
+
+
+@pytest.fixture
+def token(app: Flask) -> str:
+    with app.app_context():
+        desk = make_desk(
+            make_unit("STP", "Sở Tư pháp", [make_area("HT", "Hộ tịch", "Civil status")])
+        )
+        make_round([desk.unit])
+        db.session.commit()
+        return desk.token
+
+
+def _move_cookies(source: FlaskClient, target: FlaskClient) -> None:
+    for cookie in source._cookies.values():
+        target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def _stored(app: Flask) -> int:
+    with app.app_context():
+        return db.session.query(Response).count()
+
+
+def test_forms_served_by_a_stock_flask_server_are_accepted_and_the_other_way_round(
+    app: Flask, token: str, app_factory: Callable[..., Flask]
+) -> None:
+    stock = app_factory()
+    stock.session_interface = SecureCookieSessionInterface()
+    for served_by, sent_to in ((stock, app), (app, stock)):
+        phone = served_by.test_client()
+        page = form_page(phone, token)
+        other_server = sent_to.test_client()
+        _move_cookies(phone, other_server)
+        before = _stored(app)
+        sent = other_server.post(f"/r/{token}", data=valid_answers(page))
+        assert sent.status_code == 303, sent.get_data(as_text=True)[:300]
+        assert _stored(app) == before + 1
+
+
+def test_after_the_secret_changes_an_open_form_comes_back_filled_and_its_resend_counts(
+    app: Flask, token: str, app_factory: Callable[..., Flask]
+) -> None:
+    phone = app.test_client()
+    page = form_page(phone, token)
+    rotated = app_factory(SECRET_KEY="a-new-secret-for-the-province")
+    later = rotated.test_client()
+    _move_cookies(phone, later)
+    refused = later.post(f"/r/{token}", data=valid_answers(page))
+    assert refused.status_code == 422
+    returned = refused.get_data(as_text=True)
+    assert "Phiên làm việc đã hết hạn. Câu trả lời của Ông/Bà vẫn còn" in returned
+    assert re.search(r'<input checked id="q_Q_OVERALL-4"', returned)  # the answers are kept
+    assert _stored(app) == 0
+    for _attempt in range(2):
+        resent = later.post(f"/r/{token}", data=valid_answers(returned))
+        if resent.status_code == 303:
+            break
+        returned = resent.get_data(as_text=True)
+    assert resent.status_code == 303
+    assert _stored(app) == 1
+
+
+def test_signed_values_are_those_itsdangerous_makes_and_a_changed_one_is_refused() -> None:
+    value = {"r1d2": 1_764_000_000}
+    for salt in ("device", "form-started"):  # one secret, two salts: two keys
+        ours = _serializer_for("a-secret-of-the-test", salt)
+        stock = URLSafeSerializer("a-secret-of-the-test", salt=salt)
+        assert ours.dumps(value) == stock.dumps(value)
+        assert ours.loads(stock.dumps(value)) == value
+        assert ours.loads_unsafe(stock.dumps(value)[:-2] + "AA")[0] is False
+    other_secret = _serializer_for("another-secret-of-the-test", "device")
+    assert other_secret.loads_unsafe(ours.dumps(value))[0] is False
+
+
+def test_the_session_is_signed_as_flask_signs_it_under_the_current_secret(app: Flask) -> None:
+    stock = SecureCookieSessionInterface()
+    for secret in ("test-secret", "a-secret-set-later"):
+        app.secret_key = secret
+        ours = app.session_interface.get_signing_serializer(app)
+        theirs = stock.get_signing_serializer(app)
+        assert ours is not None and theirs is not None
+        assert ours.loads(theirs.dumps({"csrf_token": secret})) == {"csrf_token": secret}
+        assert theirs.loads(ours.dumps({"csrf_token": secret})) == {"csrf_token": secret}
