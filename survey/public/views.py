@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import abort, current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from forms.answer import (
@@ -23,6 +22,7 @@ from forms.answer import (
     read_submission,
 )
 from survey.extensions import csrf, db
+from survey.i18n import select_locale
 from survey.models import Channel, Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.public.signing import (
@@ -48,7 +48,9 @@ FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 def _locale() -> str:
-    return str(get_locale() or "vi")
+    # The code Flask-Babel's get_locale would be built from, without building its Locale (a
+    # submission stores the code and renders nothing).
+    return select_locale()
 
 
 def _desk(token: str) -> Desk:
