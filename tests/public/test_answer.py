@@ -532,3 +532,13 @@ def test_after_submissions_a_console_change_rolled_back_still_leaves_nothing(
         db.session.rollback()
         assert db.session.scalar(select(Round.min_answer_seconds)) != 99
         assert not db.session.scalar(select(func.bool_or(Desk.requires_dossier_code)))
+
+
+def test_a_response_records_the_language_it_was_answered_in(app: Flask, world: World) -> None:
+    for lang, expected in (("en", "en"), ("", "vi")):
+        phone = app.test_client()
+        page = form_page(phone, world.token, lang=lang)
+        assert phone.post(f"/r/{world.token}", data=valid_answers(page)).status_code == 303
+        with app.app_context():
+            newest = db.session.scalars(select(Response).order_by(Response.id.desc())).first()
+            assert newest is not None and newest.locale == expected
