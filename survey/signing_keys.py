@@ -1,10 +1,11 @@
 """Signers and the session cookie's serializer, with their derived keys kept.
 
-Each citizen's submission checks four signed values (session, CSRF token, the form's start time,
-the device cookie) and signs one or two. itsdangerous derives the HMAC key from the secret and the
-salt again for every one of them, and Flask builds the session's serializer anew on every request;
-the values are the same each time, so they are made once here. What is signed, and how, does not
-change: the same key derivation, digest and format as itsdangerous and Flask use themselves.
+Each citizen's submission checks the session, the form's start time and the device cookie and
+signs the device cookie again (Flask-WTF checks the CSRF token with a serializer of its own).
+itsdangerous derives the HMAC key from the secret and the salt again for every one of them, and
+Flask builds the session's serializer anew on every request; the values are the same each time,
+so they are made once here. What is signed, and how, does not change: the same key derivation,
+digest and format as itsdangerous and Flask use themselves.
 """
 
 from __future__ import annotations
