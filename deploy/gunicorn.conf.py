@@ -7,6 +7,7 @@ Redis (``RATELIMIT_STORAGE_URI``), everything else in PostgreSQL. Add servers be
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 
@@ -39,6 +40,15 @@ forwarded_allow_ips = "127.0.0.1,::1"
 # No gunicorn access log: it would record client addresses and paths with desk tokens. The app
 # logs every request as one JSON line (request id, route pattern, status, duration) instead.
 accesslog = None
+
+
+def pre_fork(server: object, worker: object) -> None:
+    """Freeze what the master imported before each worker is forked from it (the use Python's
+    ``gc.freeze`` documentation gives): the cyclic garbage collector then never walks those
+    200,000-odd objects again, nor touches their memory pages, which stay shared with the master.
+    Without it, each worker made one full collection in its life of about 5,000 submissions,
+    17 to 50 ms long on this machine, with the citizen's request in hand waiting behind it."""
+    gc.freeze()
 
 
 class NoAccessLog(glogging.Logger):
