@@ -12,7 +12,7 @@ from flask import Flask
 from survey import assets, cli, errors, i18n, ops
 from survey.config import load_config
 from survey.extensions import babel, csrf, db, init_limiter, login_manager, migrate
-from survey.signing_keys import SessionInterface
+from survey.signing_keys import SessionInterface, accept_earlier_secrets_for_csrf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(load_config(config, os.environ, app.instance_path))
     app.session_interface = SessionInterface()
+    accept_earlier_secrets_for_csrf(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -84,6 +84,15 @@ def _database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _fallbacks(raw: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Earlier secret keys, oldest first, that signed values are still accepted under (SECRET_KEY
+    signs everything new): from the environment, separated by spaces."""
+    if raw is None:
+        return []
+    keys = raw.split() if isinstance(raw, str) else [str(key) for key in raw]
+    return [key for key in keys if key]
+
+
 def load_config(
     overrides: Mapping[str, Any] | None, environ: Mapping[str, str], instance_path: str
 ) -> dict[str, Any]:
@@ -93,6 +102,8 @@ def load_config(
     config["ENV_NAME"] = env_name
     if "SECRET_KEY" in environ:
         config["SECRET_KEY"] = environ["SECRET_KEY"]
+    if "SECRET_KEY_FALLBACKS" in environ:
+        config["SECRET_KEY_FALLBACKS"] = environ["SECRET_KEY_FALLBACKS"]
     if "DATABASE_URL" in environ:
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(environ["DATABASE_URL"])
     for name in ("RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "DOSSIER_CODE_KEY"):
@@ -115,6 +126,7 @@ def load_config(
         config["PUBLIC_BASE_URL"] = environ["PUBLIC_BASE_URL"].rstrip("/")
     if overrides:
         config.update(overrides)
+    config["SECRET_KEY_FALLBACKS"] = _fallbacks(config.get("SECRET_KEY_FALLBACKS"))
     if config["SQLALCHEMY_DATABASE_URI"] is None:
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             instance_path, "hailong.sqlite3"
@@ -137,6 +149,12 @@ def _check_production(config: Mapping[str, Any]) -> None:
             "SECRET_KEY must be set to a random string of at least 32 characters in production "
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
+    for old in config.get("SECRET_KEY_FALLBACKS") or ():
+        if old in WEAK_SECRETS or len(old) < 32 or old.startswith("replace-with"):
+            raise ConfigError(
+                "SECRET_KEY_FALLBACKS must hold only earlier secret keys (each a random string "
+                "of at least 32 characters), separated by spaces"
+            )
     if str(config.get("DOSSIER_CODE_KEY") or "").startswith("replace-with"):
         raise ConfigError(
             "DOSSIER_CODE_KEY still holds the example's placeholder: set a random key"

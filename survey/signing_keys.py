@@ -48,13 +48,27 @@ class KeptKeyTimestampSigner(_KeptKeys, TimestampSigner):
     pass
 
 
+def signing_keys(app: Flask) -> tuple[Any, ...]:
+    """The keys signed values are checked under, oldest first: SECRET_KEY_FALLBACKS (the secrets
+    before a rotation) and SECRET_KEY, which signs everything new (itsdangerous's order)."""
+    return (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)
+
+
+def accept_earlier_secrets_for_csrf(app: Flask) -> None:
+    """Flask-WTF signs and checks CSRF tokens under WTF_CSRF_SECRET_KEY (else SECRET_KEY); given
+    the list of keys, itsdangerous signs with the last and checks with each. Then a form served
+    before a rotation of SECRET_KEY is still accepted, as Flask accepts its session."""
+    if app.config.get("SECRET_KEY_FALLBACKS") and not app.config.get("WTF_CSRF_SECRET_KEY"):
+        app.config["WTF_CSRF_SECRET_KEY"] = list(signing_keys(app))
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its serializer made once per set of secret keys."""
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
             return None
-        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        keys = signing_keys(app)
         kept: dict[tuple[Any, ...], URLSafeTimedSerializer] = app.extensions.setdefault(
             "hailong.session_serializers", {}
         )

@@ -109,3 +109,16 @@ def test_api_rate_limit_comes_from_the_environment_and_a_malformed_one_is_named(
     assert config["API_RATE_LIMIT"] == "20/second"
     with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
         load_config(None, {"API_RATE_LIMIT": "lots"}, "instance")
+
+
+def test_earlier_secret_keys_are_read_from_the_environment_oldest_first() -> None:
+    env = PRODUCTION | {"SECRET_KEY_FALLBACKS": f" {'a' * 40}  {'b' * 40}\n"}
+    assert load_config(None, env, "instance")["SECRET_KEY_FALLBACKS"] == ["a" * 40, "b" * 40]
+    assert load_config(None, PRODUCTION, "instance")["SECRET_KEY_FALLBACKS"] == []
+
+
+@pytest.mark.parametrize("old", ["short", "changeme", "replace-with-" + "x" * 40])
+def test_production_refuses_a_weak_earlier_secret_key(old: str) -> None:
+    env = PRODUCTION | {"SECRET_KEY_FALLBACKS": f"{'a' * 40} {old}"}
+    with pytest.raises(ConfigError, match="SECRET_KEY_FALLBACKS must hold only earlier secret"):
+        load_config(None, env, "instance")

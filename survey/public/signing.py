@@ -10,20 +10,23 @@ from flask import Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from survey.signing_keys import KeptKeySigner
+from survey.signing_keys import KeptKeySigner, signing_keys
 
 DEVICE_COOKIE = "hl_answered"
 MAX_REMEMBERED = 30
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
-    return _serializer_for(current_app.config["SECRET_KEY"], salt)
+    return _serializer_for(signing_keys(current_app), salt)
 
 
 @lru_cache(maxsize=16)
-def _serializer_for(secret: str, salt: str) -> URLSafeSerializer:
-    # Made once per key: each citizen's submission signs or checks three values.
-    return URLSafeSerializer(secret, salt=salt, signer=KeptKeySigner)
+def _serializer_for(secrets: str | tuple[str, ...], salt: str) -> URLSafeSerializer:
+    # Made once per set of keys: each citizen's submission signs or checks three values. Signed
+    # with the last (SECRET_KEY), checked under each, so a form served before a rotation of the
+    # secret keeps its start time and a device its answered desks.
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    return URLSafeSerializer(keys, salt=salt, signer=KeptKeySigner)
 
 
 def sign_started(now: float | None = None) -> str:

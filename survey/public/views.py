@@ -173,12 +173,17 @@ def submit(token: str) -> Any:
     sent = read_submission(submitted, asks_dossier_code=dossier_code)
     answers, problems = parse_answers(spec.items, raw_answer(submitted))
 
-    def refuse(status: int, notice: str, started: str | None = sent.started) -> tuple[str, int]:
+    def refuse(status: int, notice: str, started: str | None = None) -> tuple[str, int]:
         # The whole questionnaire, filled with what was sent and marked where it is wrong.
         page = answer_form(spec, _locale(), dossier_code)()
         page.validate()
         for name, messages in sent.problems.items():  # with what the view found, such as a
             page[name].errors = list(messages)  # used dossier code
+        if started is None:
+            # The start time the form was served with, unless it no longer verifies (signed
+            # under a secret since replaced): then a new one, so that one resend is enough.
+            kept = seconds_since_started(sent.started) is not None
+            started = sent.started if kept else sign_started()
         page.started.data = started
         return _render_form(
             _desk(token),

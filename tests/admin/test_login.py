@@ -126,3 +126,29 @@ def test_console_menu_offers_each_role_its_sections_and_rounds_link_to_their_pag
         assert f">{label}</a>" not in menu, (role, label)
     assert f'href="/admin/rounds/{round_id}"' in page
     assert client.get(f"/admin/rounds/{round_id}").status_code == 200
+
+
+def _move_cookies(source: FlaskClient, target: FlaskClient) -> None:
+    for cookie in source._cookies.values():
+        target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def test_a_rotated_secret_kept_as_fallback_keeps_officers_signed_in_and_their_forms_good(
+    app: Flask, staff: Staff, app_factory: Callable[..., Flask]
+) -> None:
+    before = app.test_client()
+    login(before, "officer")
+    token = csrf_token(before)  # a form open on the officer's screen during the rotation
+    kept = app_factory(
+        SECRET_KEY="the-province-s-new-secret-key", SECRET_KEY_FALLBACKS=[app.secret_key]
+    )
+    after = kept.test_client()
+    _move_cookies(before, after)
+    assert after.get("/admin/").status_code == 200  # still signed in
+    assert after.post("/admin/logout", data={"csrf_token": token}).status_code == 302
+    assert after.get("/admin/").status_code == 302  # the old form's token was good: signed out
+    dropped = app_factory(SECRET_KEY="the-province-s-new-secret-key")
+    without = dropped.test_client()
+    login(before, "officer")
+    _move_cookies(before, without)
+    assert without.get("/admin/").status_code == 302  # old secret dropped: sign in again
