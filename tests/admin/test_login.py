@@ -14,6 +14,7 @@ from survey.extensions import db
 from survey.models import AuditEvent, utcnow
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
 from tests.admin.round_helpers import round_over
+from tests.public.test_signed_values import move_cookies, rotated_keeping_the_old_secret
 
 
 def test_console_sends_anonymous_visitors_to_login(client: FlaskClient, staff: Staff) -> None:
@@ -128,27 +129,19 @@ def test_console_menu_offers_each_role_its_sections_and_rounds_link_to_their_pag
     assert client.get(f"/admin/rounds/{round_id}").status_code == 200
 
 
-def _move_cookies(source: FlaskClient, target: FlaskClient) -> None:
-    for cookie in source._cookies.values():
-        target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
-
-
 def test_a_rotated_secret_kept_as_fallback_keeps_officers_signed_in_and_their_forms_good(
     app: Flask, staff: Staff, app_factory: Callable[..., Flask]
 ) -> None:
     before = app.test_client()
     login(before, "officer")
     token = csrf_token(before)  # a form open on the officer's screen during the rotation
-    kept = app_factory(
-        SECRET_KEY="the-province-s-new-secret-key", SECRET_KEY_FALLBACKS=[app.secret_key]
-    )
-    after = kept.test_client()
-    _move_cookies(before, after)
+    after = rotated_keeping_the_old_secret(app, app_factory).test_client()
+    move_cookies(before, after)
     assert after.get("/admin/").status_code == 200  # still signed in
     assert after.post("/admin/logout", data={"csrf_token": token}).status_code == 302
     assert after.get("/admin/").status_code == 302  # the old form's token was good: signed out
-    dropped = app_factory(SECRET_KEY="the-province-s-new-secret-key")
+    dropped = app_factory(SECRET_KEY="a-new-secret-for-the-province")
     without = dropped.test_client()
     login(before, "officer")
-    _move_cookies(before, without)
+    move_cookies(before, without)
     assert without.get("/admin/").status_code == 302  # old secret dropped: sign in again

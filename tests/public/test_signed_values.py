@@ -51,7 +51,15 @@ def _statuses(app: Flask) -> list[tuple[str, str | None]]:
         return [(r.status, r.exclusion_reason) for r in db.session.query(Response).order_by("id")]
 
 
-def _move_cookies(source: FlaskClient, target: FlaskClient) -> None:
+def rotated_keeping_the_old_secret(app: Flask, app_factory: Callable[..., Flask]) -> Flask:
+    """A server of the same database after SECRET_KEY was changed, the old one kept."""
+    return app_factory(
+        SECRET_KEY="a-new-secret-for-the-province", SECRET_KEY_FALLBACKS=[app.secret_key]
+    )
+
+
+def move_cookies(source: FlaskClient, target: FlaskClient) -> None:
+    """The phone's (or officer's) cookies, carried to another server."""
     for cookie in source._cookies.values():
         target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
 
@@ -70,7 +78,7 @@ def test_forms_served_by_a_stock_flask_server_are_accepted_and_the_other_way_rou
         phone = served_by.test_client()
         page = form_page(phone, token)
         other_server = sent_to.test_client()
-        _move_cookies(phone, other_server)
+        move_cookies(phone, other_server)
         before = _stored(app)
         sent = other_server.post(f"/r/{token}", data=valid_answers(page))
         assert sent.status_code == 303, sent.get_data(as_text=True)[:300]
@@ -84,7 +92,7 @@ def test_after_the_secret_changes_an_open_form_comes_back_filled_and_its_resend_
     page = form_page(phone, token)
     rotated = app_factory(SECRET_KEY="a-new-secret-for-the-province")
     later = rotated.test_client()
-    _move_cookies(phone, later)
+    move_cookies(phone, later)
     refused = later.post(f"/r/{token}", data=valid_answers(page))
     assert refused.status_code == 422
     returned = refused.get_data(as_text=True)
@@ -106,11 +114,9 @@ def test_with_the_old_secret_kept_an_open_form_is_accepted_as_it_was_served(
     answers = valid_answers(form_page(phone, token))
     with app.test_request_context():
         answers["started"] = sign_started(time.time() - 90)  # served a minute and a half ago
-    rotated = app_factory(
-        SECRET_KEY="a-new-secret-for-the-province", SECRET_KEY_FALLBACKS=[app.secret_key]
-    )
+    rotated = rotated_keeping_the_old_secret(app, app_factory)
     later = rotated.test_client()
-    _move_cookies(phone, later)
+    move_cookies(phone, later)
     sent = later.post(f"/r/{token}", data=answers)
     assert sent.status_code == 303, sent.get_data(as_text=True)[:300]
     assert _statuses(app) == [("counted", None)]
@@ -122,11 +128,9 @@ def test_with_the_old_secret_kept_a_device_that_answered_before_is_still_known(
     token = _desk_token(app, device_period_hours=24)
     phone = app.test_client()
     assert phone.post(f"/r/{token}", data=valid_answers(form_page(phone, token))).status_code == 303
-    rotated = app_factory(
-        SECRET_KEY="a-new-secret-for-the-province", SECRET_KEY_FALLBACKS=[app.secret_key]
-    )
+    rotated = rotated_keeping_the_old_secret(app, app_factory)
     later = rotated.test_client()
-    _move_cookies(phone, later)
+    move_cookies(phone, later)
     again = later.post(f"/r/{token}", data=valid_answers(form_page(later, token)))
     assert again.status_code == 303  # a normal-looking page
     assert [status for status, _ in _statuses(app)] == ["counted", "excluded"]
