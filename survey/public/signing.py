@@ -21,12 +21,11 @@ def _serializer(salt: str) -> URLSafeSerializer:
 
 
 @lru_cache(maxsize=16)
-def _serializer_for(secrets: str | tuple[str, ...], salt: str) -> URLSafeSerializer:
+def _serializer_for(secrets: tuple[str, ...], salt: str) -> URLSafeSerializer:
     # Made once per set of keys: each citizen's submission signs or checks three values. Signed
     # with the last (SECRET_KEY), checked under each, so a form served before a rotation of the
     # secret keeps its start time and a device its answered desks.
-    keys = [secrets] if isinstance(secrets, str) else list(secrets)
-    return URLSafeSerializer(keys, salt=salt, signer=KeptKeySigner)
+    return URLSafeSerializer(list(secrets), salt=salt, signer=KeptKeySigner)
 
 
 def sign_started(now: float | None = None) -> str:

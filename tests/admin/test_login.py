@@ -14,7 +14,7 @@ from survey.extensions import db
 from survey.models import AuditEvent, utcnow
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
 from tests.admin.round_helpers import round_over
-from tests.public.test_signed_values import move_cookies, rotated_keeping_the_old_secret
+from tests.public.test_signed_values import after_rotation
 
 
 def test_console_sends_anonymous_visitors_to_login(client: FlaskClient, staff: Staff) -> None:
@@ -135,13 +135,10 @@ def test_a_rotated_secret_kept_as_fallback_keeps_officers_signed_in_and_their_fo
     before = app.test_client()
     login(before, "officer")
     token = csrf_token(before)  # a form open on the officer's screen during the rotation
-    after = rotated_keeping_the_old_secret(app, app_factory).test_client()
-    move_cookies(before, after)
+    after = after_rotation(app, app_factory, before, keep_old=True)
     assert after.get("/admin/").status_code == 200  # still signed in
     assert after.post("/admin/logout", data={"csrf_token": token}).status_code == 302
     assert after.get("/admin/").status_code == 302  # the old form's token was good: signed out
-    dropped = app_factory(SECRET_KEY="a-new-secret-for-the-province")
-    without = dropped.test_client()
     login(before, "officer")
-    move_cookies(before, without)
+    without = after_rotation(app, app_factory, before, keep_old=False)
     assert without.get("/admin/").status_code == 302  # old secret dropped: sign in again

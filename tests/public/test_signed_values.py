@@ -27,18 +27,14 @@ from tests.public.test_answer import form_page, valid_answers
 
 @pytest.fixture
 def token(app: Flask) -> str:
-    with app.app_context():
-        desk = make_desk(
-            make_unit("STP", "Sở Tư pháp", [make_area("HT", "Hộ tịch", "Civil status")])
-        )
-        make_round([desk.unit])
-        db.session.commit()
-        return desk.token
+    return _desk_token(app)
 
 
 def _desk_token(app: Flask, **rules: int) -> str:
     with app.app_context():
-        desk = make_desk(make_unit("STP", "Sở Tư pháp", [make_area("HT", "Hộ tịch")]))
+        desk = make_desk(
+            make_unit("STP", "Sở Tư pháp", [make_area("HT", "Hộ tịch", "Civil status")])
+        )
         round_ = make_round([desk.unit])
         for name, value in rules.items():
             setattr(round_, name, value)
@@ -51,11 +47,17 @@ def _statuses(app: Flask) -> list[tuple[str, str | None]]:
         return [(r.status, r.exclusion_reason) for r in db.session.query(Response).order_by("id")]
 
 
-def rotated_keeping_the_old_secret(app: Flask, app_factory: Callable[..., Flask]) -> Flask:
-    """A server of the same database after SECRET_KEY was changed, the old one kept."""
-    return app_factory(
-        SECRET_KEY="a-new-secret-for-the-province", SECRET_KEY_FALLBACKS=[app.secret_key]
-    )
+def after_rotation(
+    app: Flask, app_factory: Callable[..., Flask], client: FlaskClient, *, keep_old: bool
+) -> FlaskClient:
+    """The same browser (its cookies) at a server of the same database after SECRET_KEY was
+    changed, the old one kept in SECRET_KEY_FALLBACKS or dropped."""
+    fallbacks = [app.secret_key] if keep_old else []
+    rotated = app_factory(
+        SECRET_KEY="a-new-secret-for-the-province", SECRET_KEY_FALLBACKS=fallbacks
+    ).test_client()
+    move_cookies(client, rotated)
+    return rotated
 
 
 def move_cookies(source: FlaskClient, target: FlaskClient) -> None:
@@ -90,9 +92,7 @@ def test_after_the_secret_changes_an_open_form_comes_back_filled_and_its_resend_
 ) -> None:
     phone = app.test_client()
     page = form_page(phone, token)
-    rotated = app_factory(SECRET_KEY="a-new-secret-for-the-province")
-    later = rotated.test_client()
-    move_cookies(phone, later)
+    later = after_rotation(app, app_factory, phone, keep_old=False)
     refused = later.post(f"/r/{token}", data=valid_answers(page))
     assert refused.status_code == 422
     returned = refused.get_data(as_text=True)
@@ -114,9 +114,7 @@ def test_with_the_old_secret_kept_an_open_form_is_accepted_as_it_was_served(
     answers = valid_answers(form_page(phone, token))
     with app.test_request_context():
         answers["started"] = sign_started(time.time() - 90)  # served a minute and a half ago
-    rotated = rotated_keeping_the_old_secret(app, app_factory)
-    later = rotated.test_client()
-    move_cookies(phone, later)
+    later = after_rotation(app, app_factory, phone, keep_old=True)
     sent = later.post(f"/r/{token}", data=answers)
     assert sent.status_code == 303, sent.get_data(as_text=True)[:300]
     assert _statuses(app) == [("counted", None)]
@@ -128,9 +126,7 @@ def test_with_the_old_secret_kept_a_device_that_answered_before_is_still_known(
     token = _desk_token(app, device_period_hours=24)
     phone = app.test_client()
     assert phone.post(f"/r/{token}", data=valid_answers(form_page(phone, token))).status_code == 303
-    rotated = rotated_keeping_the_old_secret(app, app_factory)
-    later = rotated.test_client()
-    move_cookies(phone, later)
+    later = after_rotation(app, app_factory, phone, keep_old=True)
     again = later.post(f"/r/{token}", data=valid_answers(form_page(later, token)))
     assert again.status_code == 303  # a normal-looking page
     assert [status for status, _ in _statuses(app)] == ["counted", "excluded"]
@@ -140,12 +136,12 @@ def test_with_the_old_secret_kept_a_device_that_answered_before_is_still_known(
 def test_signed_values_are_those_itsdangerous_makes_and_a_changed_one_is_refused() -> None:
     value = {"r1d2": 1_764_000_000}
     for salt in ("device", "form-started"):  # one secret, two salts: two keys
-        ours = _serializer_for("a-secret-of-the-test", salt)
+        ours = _serializer_for(("a-secret-of-the-test",), salt)
         stock = URLSafeSerializer("a-secret-of-the-test", salt=salt)
         assert ours.dumps(value) == stock.dumps(value)
         assert ours.loads(stock.dumps(value)) == value
         assert ours.loads_unsafe(stock.dumps(value)[:-2] + "AA")[0] is False
-    other_secret = _serializer_for("another-secret-of-the-test", "device")
+    other_secret = _serializer_for(("another-secret-of-the-test",), "device")
     assert other_secret.loads_unsafe(ours.dumps(value))[0] is False
 
 
