@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.satisfaction_inputs import Responses, TemplateSpec
+from analysis.satisfaction.inputs import Responses, TemplateSpec
 from analysis.weighting import Weighting
 
 

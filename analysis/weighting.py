@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.satisfaction_inputs import CellCounts, Responses, cell_count_table
+from analysis.satisfaction.inputs import CellCounts, Responses, cell_count_table
 
 CAVEAT_VI = (
     "Giả định: trong mỗi ô đơn vị × lĩnh vực, những người đã trả lời được coi là giống những "

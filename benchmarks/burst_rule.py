@@ -4,7 +4,7 @@
 
 Simulates desks open 8 office hours a day for 20 days with Poisson arrivals at 2 to 60 responses
 an hour, the first hour of each day a rush at 1x, 2x or 3x that rate, and prints the share of
-desks the rule (``survey.services.monitoring.BURST_RULE``) flags: false alarms, since nothing
+desks the rule (``survey.services.rounds.monitoring.BURST_RULE``) flags: false alarms, since nothing
 was stuffed. Then injects one burst of k responses within 5 minutes into otherwise ordinary
 desks and prints the share caught. Also prints the seconds the rule takes on one desk's
 100,000 responses, and the machine.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
 
-from survey.services.monitoring import BURST_RULE, burst_windows
+from survey.services.rounds.monitoring import BURST_RULE, burst_windows
 
 RATES = (2, 6, 14, 30, 60)
 DAY = 86_400.0

@@ -104,7 +104,7 @@ def build_site(folder: Path) -> tuple[Any, str, str]:
     from survey.extensions import db
     from survey.models import utcnow
     from survey.services.demo import build_demo_province, demo_desks
-    from survey.services.org import desk_by_token, service_areas_of_desk
+    from survey.services.organisation.directory import desk_by_token, service_areas_of_desk
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'speed.sqlite3'}", "SECRET_KEY": "x" * 40}

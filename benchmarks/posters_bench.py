@@ -33,8 +33,8 @@ from machine import describe
 from survey import create_app
 from survey.extensions import db
 from survey.models import Desk, RoundState, ServiceArea, Unit, UnitLevel, utcnow
-from survey.services.rounds import create_round, transition_round
-from survey.services.templates import latest_version, load_starter_templates
+from survey.services.questionnaires.templates import latest_version, load_starter_templates
+from survey.services.rounds.lifecycle import create_round, transition_round
 
 UNITS = 100
 KINDS = (

@@ -32,10 +32,10 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.models import Item, Scale, TemplateVersion
-from survey.services.abuse import normalise_dossier_code
-from survey.services.comments import normalise_text
-from survey.services.questionnaire import ItemSpec, QuestionnaireSpec, questionnaire_spec
-from survey.services.responses import AnswerValue
+from survey.services.questionnaires.frozen import ItemSpec, QuestionnaireSpec, questionnaire_spec
+from survey.services.responses.abuse import normalise_dossier_code
+from survey.services.responses.comments import normalise_text
+from survey.services.responses.recording import AnswerValue
 
 NOT_APPLICABLE = "na"
 MAX_TEXT = 2000

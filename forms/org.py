@@ -13,11 +13,11 @@ from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, 
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from forms.rounds import MultiCheckboxField, whole_number_or_zero
-from survey.services.desks import DeskDraft
-from survey.services.org_import import MAX_CODE, MAX_NAME
-from survey.services.service_areas import AreaDraft
-from survey.services.unit_merge import MergeRequest, parse_codes
-from survey.services.units import UnitDraft
+from survey.services.organisation.csv_files import MAX_CODE, MAX_NAME
+from survey.services.organisation.desks import DeskDraft
+from survey.services.organisation.merge import MergeRequest, parse_codes
+from survey.services.organisation.service_areas import AreaDraft
+from survey.services.organisation.units import UnitDraft
 
 
 def _code(label: object, message: object) -> StringField:

@@ -25,8 +25,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from survey.models import Round
-from survey.services.exclusions import Window
-from survey.services.rounds import RoundDraft
+from survey.services.responses.exclusions import Window
+from survey.services.rounds.lifecycle import RoundDraft
 
 # Vietnam has kept UTC+7 without daylight saving since 1975.
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -2,7 +2,8 @@
 items, moving things up or down, and importing a version from JSON.
 
 The forms check what can be told from the form alone (filled in, lengths, numbers, code
-patterns); ``survey.services.templates`` checks the rest against the scale and the version.
+patterns); ``survey.services.questionnaires.templates`` checks the rest against the scale and the
+version.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from wtforms.validators import AnyOf, DataRequired, Length, Regexp, ValidationEr
 
 from forms.rounds import WholeNumberField, whole_number_or_zero
 from survey.models import IndexDefinition, ItemRole, Scale
-from survey.services.template_editor import (
+from survey.services.questionnaires.editor import (
     AspectDraft,
     ElementDraft,
     ItemDraft,
     NewTemplateDraft,
     VersionDraft,
 )
-from survey.services.templates import (
+from survey.services.questionnaires.templates import (
     GROUP_CODE,
     ITEM_CODE,
     MAX_INTRO,

@@ -11,7 +11,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from forms.rounds import whole_number_or_zero
 from survey.models import Role
-from survey.services.users import (
+from survey.services.accounts.users import (
     MAX_PASSWORD_LENGTH,
     USERNAME,
     USERNAME_RULE,

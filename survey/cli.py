@@ -30,7 +30,7 @@ def register(app: Flask) -> None:
 @with_appcontext
 def load_templates_command() -> None:
     """Load the starter questionnaires (SIPAS, one-stop rating) if they are not there yet."""
-    from survey.services.templates import load_starter_templates
+    from survey.services.questionnaires.templates import load_starter_templates
 
     loaded = load_starter_templates(now=utcnow())
     db.session.commit()
@@ -107,7 +107,7 @@ def demo_command(responses: int, seed: int) -> None:
 )
 def create_admin_command(username: str, password: str | None) -> None:
     """Create the first administrator (Sở Nội vụ)."""
-    from survey.services.users import create_user
+    from survey.services.accounts.users import create_user
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -139,8 +139,8 @@ def export_command(round_id: int | None, fmt: str, out: str) -> None:
     its index tables (index-csv, index-xlsx: every level the result pages show)."""
     from pathlib import Path
 
-    from survey.services import exports
-    from survey.services.rounds import find_round
+    from survey.services.exports import microdata as exports
+    from survey.services.rounds.lifecycle import find_round
 
     round_ = find_round(round_id)
     if round_ is None:
@@ -149,8 +149,8 @@ def export_command(round_id: int | None, fmt: str, out: str) -> None:
         )
     path = Path(out)
     if fmt.startswith("index-"):
-        from survey.services import index_exports
-        from survey.services.result_pages import round_results
+        from survey.services.exports import index_tables as index_exports
+        from survey.services.results.pages import round_results
 
         results = round_results(round_, None)
         if fmt == "index-csv":

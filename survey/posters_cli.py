@@ -11,7 +11,7 @@ import click
 from flask.cli import with_appcontext
 
 from survey.errors import DomainError
-from survey.services.posters import (
+from survey.services.posters.content import (
     NoDesksError,
     PaperSize,
     base_url_is_local,

@@ -23,8 +23,8 @@ journalctl -u hailong -o cat | jq -r 'select(.status >= 500) | .route' | sort | 
 @click.option("--hours", type=click.IntRange(1, 24 * 90), default=24, show_default=True)
 @with_appcontext
 def stats_command(round_id: int | None, hours: int) -> None:
-    from survey.services.rounds import find_round
-    from survey.services.stats import hourly_stats
+    from survey.services.rounds.lifecycle import find_round
+    from survey.services.rounds.operating_stats import hourly_stats
 
     round_ = None
     if round_id != 0:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import Answer, Desk, Item, ItemRole, Round
-from survey.services.responses import AnswerValue, record_response
+from survey.services.responses.recording import AnswerValue, record_response
 
 
 def comment_item(round_: Round) -> Item:

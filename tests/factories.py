@@ -15,8 +15,8 @@ from survey.models import (
     UnitLevel,
     utcnow,
 )
-from survey.services.rounds import create_round, transition_round
-from survey.services.templates import latest_version, load_starter_templates
+from survey.services.questionnaires.templates import latest_version, load_starter_templates
+from survey.services.rounds.lifecycle import create_round, transition_round
 
 
 def make_level(code: str = "department") -> UnitLevel:

@@ -96,7 +96,7 @@ def test_passwords_are_hashed_with_scrypt_and_production_refuses_weaker() -> Non
     assert load_config(None, PRODUCTION, "instance")["PASSWORD_HASH_METHOD"] == "scrypt"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     with app.app_context():
-        from survey.services.users import hash_password
+        from survey.services.accounts.users import hash_password
 
         assert hash_password("mat-khau-2026").startswith("scrypt:32768:8:1$")
     with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD must be scrypt"):

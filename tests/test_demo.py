@@ -50,7 +50,7 @@ def test_demo_responses_vary_by_unit(app: Flask) -> None:
         ).all()
         # The weighting frame stays plausible: responses are a fraction of dossiers.
         from survey.models import DossierCount
-        from survey.services.results import cell_counts
+        from survey.services.responses.counting import cell_counts
 
         round_id = db.session.scalar(select(Response.round_id).limit(1))
         frame = {

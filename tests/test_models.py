@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from survey.errors import IllegalTransitionError, TemplateFrozenError
 from survey.extensions import db
 from survey.models import AuditEvent, Desk, Item, Round, RoundState, utcnow
-from survey.services.rounds import transition_round
+from survey.services.rounds.lifecycle import transition_round
 from tests.factories import make_area, make_desk, make_round, make_unit, sipas_version
 
 LEGAL = [

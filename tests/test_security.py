@@ -12,7 +12,7 @@ from flask import Flask
 from survey import ROOT
 from survey.extensions import db
 from survey.models import Role, utcnow
-from survey.services.users import UserInputError, check_password_policy, create_user
+from survey.services.accounts.users import UserInputError, check_password_policy, create_user
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.factories import make_area, make_desk, make_round, make_unit
 from tests.public.test_answer import form_page, valid_answers

@@ -9,8 +9,8 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.audit import record_event
-from survey.services.responses import record_response
-from survey.services.stats import hourly_stats
+from survey.services.responses.recording import record_response
+from survey.services.rounds.operating_stats import hourly_stats
 from tests.factories import make_area, make_desk, make_round, make_unit
 
 NOW = datetime(2026, 11, 23, 10, 30)  # UTC; 17:30 in Hà Nội

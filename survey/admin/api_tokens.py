@@ -18,14 +18,14 @@ from survey.admin.access import admin_only
 from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import User, utcnow
-from survey.services.api_tokens import (
+from survey.services.accounts.api_tokens import (
     active_users,
     create_token,
     get_token,
     revoke_token,
     tokens_page,
 )
-from survey.services.users import get_user
+from survey.services.accounts.users import get_user
 
 TOKENS_PER_PAGE = 30
 # The keys of the token forms this browser has sent (ApiTokenForm.once), newest last.

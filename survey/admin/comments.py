@@ -16,13 +16,13 @@ from survey.admin.access import results_readers, roles_required
 from survey.extensions import db
 from survey.models import CommentState, Role, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.comments import (
+from survey.services.responses.comments import (
     can_moderate,
     comment_counts,
     comments_page,
     review_comment,
 )
-from survey.services.rounds import visible_round
+from survey.services.rounds.lifecycle import visible_round
 
 COMMENTS_PER_PAGE = 30
 moderators = roles_required(Role.ADMIN, Role.ANALYST)

@@ -16,7 +16,8 @@ from survey.admin.access import admin_only, any_staff
 from survey.extensions import db
 from survey.models import Desk, Round, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.exclusions import (
+from survey.services.paging import paginate_list
+from survey.services.responses.exclusions import (
     ResponseSelectionError,
     Window,
     desk_in_round,
@@ -24,7 +25,8 @@ from survey.services.exclusions import (
     exclude_responses,
     restore_responses,
 )
-from survey.services.monitoring import (
+from survey.services.rounds.lifecycle import visible_round
+from survey.services.rounds.monitoring import (
     BURST_RULE,
     PER_PAGE,
     daily_chart,
@@ -33,8 +35,6 @@ from survey.services.monitoring import (
     figure_svg,
     monitor_round,
 )
-from survey.services.paging import paginate_list
-from survey.services.rounds import visible_round
 
 # The chart is an image: its own inline styles are all it needs, and it may run nothing.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"

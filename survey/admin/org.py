@@ -20,7 +20,15 @@ from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Desk, Role, Unit, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.desks import (
+from survey.services.organisation.csv_files import (
+    COLUMNS,
+    FILE_NAMES,
+    KINDS,
+    MAX_FILE_BYTES,
+    export_csv,
+    import_organisation,
+)
+from survey.services.organisation.desks import (
     area_choices,
     create_desk,
     desk_unit,
@@ -30,16 +38,8 @@ from survey.services.desks import (
     update_desk,
     visible_desk,
 )
-from survey.services.org_import import (
-    COLUMNS,
-    FILE_NAMES,
-    KINDS,
-    MAX_FILE_BYTES,
-    export_csv,
-    import_organisation,
-)
-from survey.services.paging import paginate_list
-from survey.services.service_areas import (
+from survey.services.organisation.merge import merge_units, plan_merge
+from survey.services.organisation.service_areas import (
     area_rows,
     area_users,
     create_area,
@@ -47,8 +47,7 @@ from survey.services.service_areas import (
     set_area_active,
     update_area,
 )
-from survey.services.unit_merge import merge_units, plan_merge
-from survey.services.units import (
+from survey.services.organisation.units import (
     STATUSES,
     OrgInputError,
     TreeFilter,
@@ -62,7 +61,8 @@ from survey.services.units import (
     update_unit,
     visible_unit,
 )
-from survey.services.units import create_unit as create_unit_service
+from survey.services.organisation.units import create_unit as create_unit_service
+from survey.services.paging import paginate_list
 
 UNITS_PER_PAGE = 100
 AREAS_PER_PAGE = 50

@@ -12,7 +12,7 @@ from survey.admin import bp
 from survey.admin.access import roles_required
 from survey.models import Role, User
 from survey.services.paging import paginate_list
-from survey.services.posters import (
+from survey.services.posters.content import (
     Download,
     answer_url,
     base_url_is_local,

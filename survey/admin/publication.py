@@ -14,8 +14,8 @@ from survey.admin import bp
 from survey.admin.access import admin_only
 from survey.extensions import db
 from survey.models import Round, RoundState, User, utcnow
-from survey.services.publication import set_round_public
-from survey.services.rounds import visible_round
+from survey.services.results.publication import set_round_public
+from survey.services.rounds.lifecycle import visible_round
 
 
 def _actor() -> User:

@@ -27,12 +27,12 @@ from survey.admin.access import results_readers, roles_required
 from survey.errors import NotFoundError
 from survey.i18n import current_locale
 from survey.models import Role, Round, User, utcnow
-from survey.services import index_exports
 from survey.services.access import ensure_unit_visible, visible_unit_ids
-from survey.services.exports import RESPONSE_FORMATS, export_for_staff, export_name
+from survey.services.exports import index_tables as index_exports
+from survey.services.exports.microdata import RESPONSE_FORMATS, export_for_staff, export_name
 from survey.services.paging import paginate_list
-from survey.services.result_charts import figure_bytes
-from survey.services.result_figures import (
+from survey.services.results.charts import figure_bytes
+from survey.services.results.figures import (
     areas_chart,
     change_chart,
     criteria_chart,
@@ -41,7 +41,7 @@ from survey.services.result_figures import (
     unit_chart,
     units_chart,
 )
-from survey.services.result_pages import (
+from survey.services.results.pages import (
     RoundResults,
     Shown,
     earlier_rounds,
@@ -52,7 +52,7 @@ from survey.services.result_pages import (
     round_results,
     unit_changes,
 )
-from survey.services.rounds import visible_round
+from survey.services.rounds.lifecycle import visible_round
 
 PER_PAGE = 50
 # A chart is an image: its own inline styles are all it needs, and it may run nothing.

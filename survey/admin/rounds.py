@@ -17,10 +17,9 @@ from survey.errors import IllegalTransitionError
 from survey.extensions import db
 from survey.models import Round, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.dossier_import import COLUMNS, frame_csv, import_dossier_counts
-from survey.services.monitoring import frame_view, round_rows
 from survey.services.paging import paginate_list
-from survey.services.rounds import (
+from survey.services.rounds.dossier_counts import COLUMNS, frame_csv, import_dossier_counts
+from survey.services.rounds.lifecycle import (
     ACTIONS,
     RoundChoices,
     RoundInputError,
@@ -33,6 +32,7 @@ from survey.services.rounds import (
     update_draft_round,
     visible_round,
 )
+from survey.services.rounds.monitoring import frame_view, round_rows
 
 ROUNDS_PER_PAGE = 20
 SCOPE_PER_PAGE = 50

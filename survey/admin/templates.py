@@ -42,9 +42,9 @@ from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Aspect, Element, Item, TemplateVersion, User, utcnow
 from survey.models.templates import SCALE_POINTS
-from survey.services import template_editor as editor
 from survey.services.paging import paginate_list
-from survey.services.templates import (
+from survey.services.questionnaires import editor
+from survey.services.questionnaires.templates import (
     TemplateInputError,
     clone_version,
     export_version,

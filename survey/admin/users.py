@@ -17,7 +17,7 @@ from survey.admin.access import admin_only, any_staff
 from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Role, User, utcnow
-from survey.services.users import (
+from survey.services.accounts.users import (
     UserInputError,
     change_own_password,
     create_account,

@@ -14,12 +14,12 @@ from survey.admin import bp
 from survey.admin.access import any_staff
 from survey.extensions import db
 from survey.models import utcnow
-from survey.services.abuse import client_network
 from survey.services.access import visible_unit_ids
-from survey.services.login_guard import LoginGuard
-from survey.services.monitoring import round_summaries
+from survey.services.accounts.login_guard import LoginGuard
+from survey.services.accounts.users import authenticate
 from survey.services.ratelimits import counter
-from survey.services.users import authenticate
+from survey.services.responses.abuse import client_network
+from survey.services.rounds.monitoring import round_summaries
 
 
 def _safe_next(target: str | None) -> str:

@@ -19,9 +19,9 @@ from limits import RateLimitItem, parse
 from survey.api import bp
 from survey.extensions import db
 from survey.models import ApiToken, User, utcnow
-from survey.services.abuse import client_network
-from survey.services.api_tokens import authenticate_token
+from survey.services.accounts.api_tokens import authenticate_token
 from survey.services.ratelimits import counter
+from survey.services.responses.abuse import client_network
 
 DEFAULT_RATE_LIMIT = "300 per minute"
 PUBLIC = frozenset({"api.status", "api.openapi"})

@@ -15,7 +15,7 @@ from survey.api.auth import api_user
 from survey.api.openapi import MAX_ID, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, openapi_document
 from survey.models import Response, Round, ServiceArea, Unit
 from survey.services.access import ensure_unit_visible, visible_unit_ids
-from survey.services.api_data import (
+from survey.services.exports.api_data import (
     approved_texts,
     areas_page,
     index_rows,
@@ -26,9 +26,9 @@ from survey.services.api_data import (
     scope_ids,
     units_page,
 )
+from survey.services.organisation.units import visible_unit
 from survey.services.paging import Page
-from survey.services.rounds import rounds_for, visible_round
-from survey.services.units import visible_unit
+from survey.services.rounds.lifecycle import rounds_for, visible_round
 
 # Ids are 32-bit on every table the API reads by id; a larger number is simply not found
 # (PostgreSQL would refuse it as a parameter, which must not become a 500).

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import render_template
 
 from survey.public import bp
-from survey.services.publication import public_results, public_round, public_rounds
+from survey.services.results.publication import public_results, public_round, public_rounds
 
 MAX_ID = 2_147_483_647
 

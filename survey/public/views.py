@@ -31,17 +31,22 @@ from survey.public.signing import (
     seconds_since_started,
     sign_started,
 )
-from survey.services.abuse import client_network, keyed_hash, suspicion, within_rate_limits
-from survey.services.org import AreaT, desk_by_token, service_areas_of_desk
-from survey.services.questionnaire import spec_of_version
+from survey.services.organisation.directory import AreaT, desk_by_token, service_areas_of_desk
+from survey.services.questionnaires.frozen import spec_of_version
 from survey.services.ratelimits import counter
-from survey.services.responses import (
+from survey.services.responses.abuse import (
+    client_network,
+    keyed_hash,
+    suspicion,
+    within_rate_limits,
+)
+from survey.services.responses.recording import (
     DossierCodeUsedError,
     RoundNotOpenError,
     record_response,
     submit_target,
 )
-from survey.services.rounds import open_round_for_unit
+from survey.services.rounds.lifecycle import open_round_for_unit
 
 MAX_TOKEN_LENGTH = 64
 FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}

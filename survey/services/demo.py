@@ -31,9 +31,9 @@ from survey.models import (
     UnitLevel,
     User,
 )
-from survey.services.rounds import create_round, transition_round
-from survey.services.templates import latest_version, load_starter_templates
-from survey.services.users import create_user, hash_password
+from survey.services.accounts.users import create_user, hash_password
+from survey.services.questionnaires.templates import latest_version, load_starter_templates
+from survey.services.rounds.lifecycle import create_round, transition_round
 
 DEMO_ROUND_NAME = "Khảo sát sự hài lòng năm 2026 (demo)"
 
@@ -301,7 +301,7 @@ def _insert_answers(rows: list[tuple[int, int, int | None, bool]]) -> None:
 def keep_frame_plausible(round_: Round, *, seed: int = 11) -> int:
     """Raise the demo's dossier counts where simulated responses outgrew them, so that every
     cell's responses stay 5 to 20% of its dossiers as in the field. Returns cells changed."""
-    from survey.services.results import cell_counts
+    from survey.services.responses.counting import cell_counts
 
     rng = np.random.default_rng(seed)
     changed = 0

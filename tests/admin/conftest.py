@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import Role, utcnow
-from survey.services.users import create_user
+from survey.services.accounts.users import create_user
 from tests.factories import make_area, make_desk, make_unit
 
 PASSWORD = "mat-khau-2026"

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import Desk, Response, ResponseStatus, Round, RoundState
-from survey.services.rounds import create_round, transition_round
+from survey.services.rounds.lifecycle import create_round, transition_round
 from tests.factories import sipas_version
 
 

@@ -30,9 +30,9 @@ from sqlalchemy import create_engine, func, select, text
 from survey import create_app
 from survey.extensions import db
 from survey.models import AuditEvent, Role, RoundState, User, utcnow
-from survey.services.api_tokens import create_token
-from survey.services.templates import clone_version
-from survey.services.users import create_user
+from survey.services.accounts.api_tokens import create_token
+from survey.services.accounts.users import create_user
+from survey.services.questionnaires.templates import clone_version
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.admin.round_helpers import round_over
 from tests.conftest import POSTGRES_URL, _config

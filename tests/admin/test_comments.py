@@ -10,7 +10,7 @@ from survey.errors import DomainError, NotFoundError
 from survey.extensions import db
 from survey.models import Answer, AuditEvent, CommentState, Round, User, utcnow
 from survey.services.access import visible_unit_ids
-from survey.services.comments import (
+from survey.services.responses.comments import (
     EMAIL_MASK,
     PHONE_MASK,
     comment_counts,

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import AuditEvent, Response, ResponseStatus, Round, RoundState, Unit, utcnow
-from survey.services.monitoring import BurstRule, find_bursts
-from survey.services.results import counted
+from survey.services.responses.counting import counted
+from survey.services.rounds.monitoring import BurstRule, find_bursts
 from tests.admin.conftest import Staff, csrf_token, login
 from tests.admin.round_helpers import add_responses, round_over, row_starting, tables, text_of
 from tests.factories import make_desk
@@ -400,7 +400,7 @@ def test_a_published_round_refuses_exclusions(
         ids = add_responses(rid, staff.desk_id, [now - timedelta(minutes=5)])
         round_ = db.session.get(Round, rid)
         assert round_ is not None
-        from survey.services.rounds import transition_round
+        from survey.services.rounds.lifecycle import transition_round
 
         transition_round(round_, RoundState.CLOSED, now=now)
         transition_round(round_, RoundState.PUBLISHED, now=now)

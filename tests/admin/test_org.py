@@ -441,7 +441,7 @@ def test_admin_manages_service_areas(app: Flask, client: FlaskClient, staff: Sta
 
 def test_no_areas_yet_says_so(client: FlaskClient, app: Flask) -> None:
     from survey.models import Role
-    from survey.services.users import create_user
+    from survey.services.accounts.users import create_user
 
     with app.app_context():
         create_user(username="admin", password="mat-khau-2026", role=Role.ADMIN, now=utcnow())

@@ -1,9 +1,9 @@
 """Result pages, charts, the round report and the index downloads.
 
 The numbers on the pages are checked against ``analysis.index_table`` run in the test on the
-responses export (``tests.services.test_indices.reference_table``), formatted the way a
+responses export (``tests.services.results.test_indices.reference_table``), formatted the way a
 Vietnamese reader sees them (babel, two decimals); verdicts against the target and changes
-between rounds against ``analysis.satisfaction_compare`` on those reference tables.
+between rounds against ``analysis.satisfaction.compare`` on those reference tables.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from analysis.satisfaction import IndexKind, IndexTable, Level
-from analysis.satisfaction_compare import change
+from analysis.satisfaction.compare import change
 from survey.extensions import db
 from survey.models import DossierCount, Round, RoundState, ServiceArea, Unit, utcnow
 from survey.services.demo import build_demo_province, demo_accounts, simulate_responses
-from survey.services.rounds import create_round, transition_round
+from survey.services.rounds.lifecycle import create_round, transition_round
 from tests.admin.conftest import PASSWORD, Staff, login
 from tests.admin.round_helpers import round_over, tables, text_of
-from tests.services.test_indices import reference_table
+from tests.services.results.test_indices import reference_table
 
 
 @dataclass(frozen=True)
@@ -359,7 +359,7 @@ def test_response_downloads_read_back_and_their_spec_reproduces_the_overview(
     import pyreadstat
 
     from survey.models import AuditEvent, Response
-    from survey.services.results import counted_responses
+    from survey.services.responses.counting import counted_responses
 
     with app.app_context():
         round_ = db.session.get(Round, demo.round)

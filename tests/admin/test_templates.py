@@ -26,8 +26,8 @@ from survey.models import (
     TemplateVersion,
     utcnow,
 )
-from survey.services import template_editor as editor
-from survey.services.templates import clone_version, export_version
+from survey.services.questionnaires import editor
+from survey.services.questionnaires.templates import clone_version, export_version
 from tests.admin.conftest import Staff, csrf_token, login
 from tests.admin.round_helpers import round_over, row_starting, tables, text_of
 from tests.factories import sipas_version

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import AuditEvent, Role, Unit, User, utcnow
-from survey.services.users import create_user
+from survey.services.accounts.users import create_user
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
 
 NEW_PASSWORD = "doi-mat-khau-77"

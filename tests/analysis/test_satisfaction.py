@@ -34,7 +34,7 @@ from analysis.satisfaction import (
     rake_to_margins,
     weights_from_dossiers,
 )
-from analysis.satisfaction_stats import groups_of, indicator_matrix
+from analysis.satisfaction.stats import groups_of, indicator_matrix
 from analysis.weighting import Weighting
 
 # A small round: id, unit, service area, desk, then the answers to A1 A2 B1 B2 and the overall

@@ -19,7 +19,7 @@ from analysis.satisfaction import (
     index_table,
     weights_from_dossiers,
 )
-from analysis.satisfaction_compare import (
+from analysis.satisfaction.compare import (
     DfRule,
     Direction,
     RankCoverage,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import User, utcnow
-from survey.services.api_tokens import create_token
+from survey.services.accounts.api_tokens import create_token
 from tests.admin.conftest import Staff, staff  # noqa: F401  (the fixture, shared with the console tests)
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import ApiToken, AuditEvent, CommentState, Round, User, utcnow
-from survey.services.api_tokens import hash_token, revoke_token
-from survey.services.comments import PHONE_MASK, review_comment
+from survey.services.accounts.api_tokens import hash_token, revoke_token
+from survey.services.responses.comments import PHONE_MASK, review_comment
 from tests.admin.conftest import Staff
 from tests.admin.round_helpers import add_responses, round_over
 from tests.api.conftest import bearer
@@ -249,7 +249,7 @@ def test_rate_limit_per_token(app_factory, staff: Staff, storage: str) -> None: 
         RATELIMIT_STORAGE_URI=storage,
     )
     with app.app_context():
-        from survey.services.api_tokens import create_token
+        from survey.services.accounts.api_tokens import create_token
 
         users = {u.username: u for u in db.session.scalars(select(User))}
         first = create_token(users["admin"], "a", actor=users["admin"], now=utcnow()).secret

@@ -16,13 +16,13 @@ from analysis.satisfaction import IndexKind, Level
 from survey.extensions import db
 from survey.models import CommentState, Desk, Role, Round, RoundState, Unit, User, utcnow
 from survey.services.access import unit_subtree
-from survey.services.api_tokens import create_token
-from survey.services.comments import review_comment
+from survey.services.accounts.api_tokens import create_token
+from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
-from survey.services.indices import round_index
-from survey.services.publication import set_round_public
-from survey.services.rounds import transition_round
-from survey.services.users import create_user
+from survey.services.responses.comments import review_comment
+from survey.services.results.indices import round_index
+from survey.services.results.publication import set_round_public
+from survey.services.rounds.lifecycle import transition_round
 from tests.api.conftest import bearer
 from tests.api.test_api import _check
 from tests.comment_helpers import add_comment

@@ -20,9 +20,9 @@ from schemathesis.generation import GenerationMode
 
 from survey.extensions import db
 from survey.models import Role, utcnow
-from survey.services.api_tokens import create_token
+from survey.services.accounts.api_tokens import create_token
+from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
-from survey.services.users import create_user
 
 EXAMPLES = 150
 

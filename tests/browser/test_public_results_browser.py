@@ -19,10 +19,10 @@ from werkzeug.serving import make_server
 
 from survey.extensions import db
 from survey.models import Answer, Desk, Response, Role, Round, RoundState, User, utcnow
+from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
-from survey.services.publication import set_round_public
-from survey.services.rounds import transition_round
-from survey.services.users import create_user
+from survey.services.results.publication import set_round_public
+from survey.services.rounds.lifecycle import transition_round
 from tests.browser.conftest import ARTIFACTS, PHONE
 from tests.browser.test_citizen_browser import WCAG_21_AA, check_page
 from tests.comment_helpers import comment_item

@@ -14,8 +14,8 @@ from werkzeug.serving import make_server
 
 from survey.extensions import db
 from survey.models import Role, utcnow
+from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
-from survey.services.users import create_user
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_public_results_browser import _axe
 

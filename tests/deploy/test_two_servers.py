@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import Answer, Response, Role, utcnow
-from survey.services.users import create_user
+from survey.services.accounts.users import create_user
 from tests.factories import make_area, make_desk, make_round, make_unit
 from tests.faults.test_faults import _free_port, _wait
 

@@ -190,7 +190,7 @@ def test_a_dossier_code_raced_by_two_phones_stores_one_response_whole(
 ) -> None:
     # Both phones pass the "already used?" check before either is stored: the database's unique
     # code decides, and the loser's response must not stay behind without its code.
-    from survey.services import responses
+    from survey.services.responses import recording as responses
 
     real = responses.dossier_code_used
     checks: list[int] = []

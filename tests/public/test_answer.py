@@ -22,7 +22,7 @@ from survey.models import (
     ServiceArea,
     utcnow,
 )
-from survey.services.rounds import transition_round
+from survey.services.rounds.lifecycle import transition_round
 from tests.conftest import POSTGRES_URL, server_closes_the_app_connections
 from tests.factories import make_area, make_desk, make_round, make_unit
 

@@ -1,0 +1,182 @@
+"""The result pages' charts, assembled from a round's results in the reader's language (the
+drawing itself is ``survey.services.results.charts``)."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+from flask_babel import gettext as _
+from matplotlib.figure import Figure
+
+from analysis.satisfaction import IndexDefinition, IndexKind, Level
+from analysis.satisfaction.compare import Direction
+from survey.models import Round
+from survey.services.results.charts import (
+    Interval,
+    bar_chart,
+    figure_bytes,
+    forest_chart,
+    heat_map,
+)
+from survey.services.results.pages import (
+    RoundResults,
+    Shown,
+    UnitChange,
+    is_unreliable,
+    unit_changes,
+)
+
+
+def _axis(results: RoundResults) -> str:
+    if results.measure == IndexDefinition.MEAN:
+        return _("Điểm trung bình (khoảng tin cậy 95%)")
+    return _("Chỉ số hài lòng, % (khoảng tin cậy 95%)")
+
+
+def _scale(results: RoundResults) -> str:
+    if results.measure == IndexDefinition.MEAN:
+        return _("Điểm trung bình")
+    return _("Chỉ số hài lòng, %")
+
+
+def _limits(results: RoundResults) -> tuple[float, float] | None:
+    return (0.0, 100.0) if results.percent else None
+
+
+def _target_label(results: RoundResults) -> str:
+    if results.target is None:
+        return ""
+    return _("Mục tiêu %(target)s%%", target=f"{results.target:g}")
+
+
+def _interval(shown: Shown, label: str | None = None) -> Interval:
+    row = shown.row
+    return Interval(
+        label if label is not None else shown.name,
+        row.estimate,
+        row.ci_low,
+        row.ci_high,
+        is_unreliable(row),
+    )
+
+
+def units_chart(results: RoundResults, units: list[Shown]) -> Figure:
+    """Forest chart of the units' overall index with the target line."""
+    return forest_chart(
+        [_interval(u) for u in units],
+        xlabel=_axis(results),
+        reference=results.target,
+        reference_label=_target_label(results),
+        limits=_limits(results),
+    )
+
+
+def unit_chart(results: RoundResults, code: str) -> Figure:
+    """One unit's elements then criteria, as bars with intervals."""
+    rows = [
+        _interval(s, f"{s.code} {s.name.upper()}")
+        for s in results.indices_of(IndexKind.ELEMENT, level=Level.UNIT, unit=code)
+    ]
+    criteria = results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code)
+    rows += [_interval(s, f"{s.code} {s.name}") for s in criteria]
+    return bar_chart(
+        rows,
+        xlabel=_axis(results),
+        reference=results.target,
+        reference_label=_target_label(results),
+        limits=_limits(results),
+    )
+
+
+def elements_chart(results: RoundResults, units: list[Shown]) -> Figure:
+    """Heat map of units x elements."""
+    heat = results.heat_map(units)
+    values = [[math.nan if c is None else c.estimate for c in row] for row in heat.cells]
+    weak = [[c is not None and is_unreliable(c) for c in row] for row in heat.cells]
+    limits = _limits(results) or (1.0, 5.0)
+    return heat_map(
+        [u.name for u in heat.units],
+        [f"{code} {name}" for code, name in heat.elements],
+        values,
+        unreliable=weak,
+        colour_label=_scale(results),
+        limits=limits,
+    )
+
+
+def criteria_chart(results: RoundResults) -> Figure:
+    """The province's criteria (for a unit officer: their first unit's) as bars."""
+    keys: dict[str, str] = {}
+    level = Level.PROVINCE
+    if not results.sees_everything:
+        units = results.units("name")
+        if units:
+            level, keys = Level.UNIT, {"unit": units[0].code}
+    criteria = results.indices_of(IndexKind.CRITERION, level=level, **keys)
+    rows = [_interval(s, f"{s.code} {s.name}") for s in criteria]
+    return bar_chart(
+        rows,
+        xlabel=_axis(results),
+        reference=results.target,
+        reference_label=_target_label(results),
+        limits=_limits(results),
+    )
+
+
+def areas_chart(results: RoundResults) -> Figure:
+    """Service areas over the province (a unit officer: the cells of their units)."""
+    if results.sees_everything:
+        rows = [_interval(s) for s in results.areas()]
+    else:
+        rows = [_interval(s, f"{s.name} / {s.area_name}") for s in results.cells()]
+    return forest_chart(
+        rows,
+        xlabel=_axis(results),
+        reference=results.target,
+        reference_label=_target_label(results),
+        limits=_limits(results),
+    )
+
+
+def change_chart(found: list[UnitChange]) -> Figure:
+    """Each unit's change with its interval; significant changes in the accent colour."""
+    rows = [
+        Interval(
+            u.name,
+            u.change.estimate,
+            u.change.ci_low,
+            u.change.ci_high,
+            unreliable=u.change.direction == Direction.NO_DATA,
+            marked=u.significant,
+        )
+        for u in found
+    ]
+    return forest_chart(
+        rows, xlabel=_("Thay đổi (điểm phần trăm, khoảng tin cậy 95%)"), reference=0.0
+    )
+
+
+def data_uri(figure: Figure) -> str:
+    """An SVG chart as a data: URI, so a saved report carries its charts."""
+    encoded = base64.b64encode(figure_bytes(figure, "svg")).decode("ascii")
+    return f"data:image/svg+xml;base64,{encoded}"
+
+
+def report_charts(
+    results: RoundResults, units: list[Shown], earlier: Round | None
+) -> dict[str, str]:
+    """The report's charts as data: URIs (empty when the round has no responses)."""
+    if results.empty:
+        return {}
+    charts = {
+        "units": data_uri(units_chart(results, units)),
+        "elements": data_uri(elements_chart(results, sorted(units, key=lambda u: u.name))),
+        "criteria": data_uri(criteria_chart(results)),
+        "areas": data_uri(areas_chart(results)),
+    }
+    if earlier is not None:
+        found = unit_changes(results, earlier)
+        if found:
+            charts["change"] = data_uri(change_chart(found))
+    return charts

@@ -1,0 +1,482 @@
+"""What the result pages, the round report and the index exports show, read off one index table.
+
+Every number comes from ``survey.services.results.indices.round_index`` (the counted responses
+weighted by the dossier counts) and ``analysis.satisfaction.compare`` (verdicts against the
+target, rank ranges, change between rounds): the pages only choose rows, name them and put them
+in order. A unit officer sees the rows of their units (and sub-units) and the province's overall
+index for context; rows of other units, and the service areas' province-wide rows, are not shown
+to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
+from analysis.satisfaction.compare import (
+    Change,
+    Direction,
+    RankRange,
+    Verdict,
+    changes,
+    rank_ranges,
+    verdict,
+)
+from survey.extensions import db
+from survey.models import (
+    Answer,
+    ItemRole,
+    Response,
+    Round,
+    RoundState,
+    ServiceArea,
+)
+from survey.services.exports.microdata import design_frame
+from survey.services.responses.counting import counted
+from survey.services.results.indices import DEFAULT_TARGET, round_index
+
+# Flags after which NCHS would suppress the number: shown greyed and marked, never hidden.
+UNRELIABLE = frozenset({"n<30", "n_eff<30", "wide_ci", "wide_relative_ci", "no_answers"})
+PERCENT_MEASURES = (IndexDefinition.TOP2BOX, IndexDefinition.MEAN_PCT)
+UNIT_SORTS = ("index", "low", "name", "code", "n")
+DEFAULT_SORT = "index"
+
+
+def parse_target(value: str | None, measure: IndexDefinition) -> float | None:
+    """The target in the headline's units: a percent between 0 and 100 from the query string, the
+    province's default otherwise; none for a mean score (the target is a percentage)."""
+    if measure not in PERCENT_MEASURES:
+        return None
+    try:
+        target = float(value) if value not in (None, "") else DEFAULT_TARGET
+    except ValueError:
+        return DEFAULT_TARGET
+    return target if math.isfinite(target) and 0 <= target <= 100 else DEFAULT_TARGET
+
+
+def parse_sort(value: str | None) -> str:
+    return value if value in UNIT_SORTS else DEFAULT_SORT
+
+
+@dataclass(frozen=True)
+class Names:
+    """Codes of the table to what people read: units under the names they had when the round
+    opened, areas, aspects, elements and criteria in the reader's language."""
+
+    unit_ids: dict[str, int]
+    units: dict[str, str]
+    areas: dict[str, str]
+    area_ids: dict[str, int]
+    indices: dict[str, str]  # element, aspect and criterion codes
+    element_of: dict[str, str]  # criterion code -> element code
+    elements: tuple[str, ...]  # element codes in questionnaire order
+    criteria: tuple[str, ...]
+
+    def unit(self, code: str | None) -> str:
+        return self.units.get(code or "", code or "")
+
+    def area(self, code: str | None) -> str:
+        return self.areas.get(code or "", code or "")
+
+    def index(self, code: str) -> str:
+        return self.indices.get(code, code)
+
+
+def round_names(round_: Round, *, english: bool = False) -> Names:
+    frame = design_frame(round_)
+    scoped = {s.unit_id: s.unit_name for s in round_.scope}
+    unit_ids = {code: uid for uid, (code, _name) in frame.units.items()}
+    units = {code: scoped.get(uid, name) for uid, (code, name) in frame.units.items()}
+    areas: dict[str, str] = {}
+    area_ids: dict[str, int] = {}
+    for area in db.session.scalars(select(ServiceArea)):
+        areas[area.code] = (area.name_en if english and area.name_en else area.name) or area.code
+        area_ids[area.code] = area.id
+
+    def say(vi: str, en: str) -> str:
+        return en if english and en else vi
+
+    indices: dict[str, str] = {}
+    element_of: dict[str, str] = {}
+    elements: list[str] = []
+    criteria: list[str] = []
+    version = round_.template_version
+    for aspect in sorted(version.aspects, key=lambda a: (a.position, a.id)):
+        indices[aspect.code] = say(aspect.name, aspect.name_en)
+        for element in sorted(aspect.elements, key=lambda e: (e.position, e.id)):
+            indices[element.code] = say(element.name, element.name_en)
+            elements.append(element.code)
+            for item in sorted(element.items, key=lambda i: (i.position, i.id)):
+                if item.role == ItemRole.CRITERION:
+                    indices[item.code] = say(item.text, item.text_en)
+                    element_of[item.code] = element.code
+                    criteria.append(item.code)
+    for item in version.items:
+        if item.role == ItemRole.OVERALL:
+            indices[item.code] = say(item.text, item.text_en)
+    return Names(
+        unit_ids, units, areas, area_ids, indices, element_of, tuple(elements), tuple(criteria)
+    )
+
+
+def is_unreliable(row: IndexRow) -> bool:
+    return bool(UNRELIABLE.intersection(row.flags)) or not math.isfinite(row.estimate)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One index row as a page shows it: its name, the row, the verdict against the target and,
+    for units, the range of ranks it cannot be told apart from."""
+
+    code: str
+    name: str
+    row: IndexRow
+    verdict: Verdict | None = None
+    rank: RankRange | None = None
+    unit_id: int | None = None
+    area_name: str = ""
+
+    @property
+    def unreliable(self) -> bool:
+        return is_unreliable(self.row)
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    units: list[Shown]  # the unit's overall row, for the row label
+    elements: list[tuple[str, str]]  # (code, name) of the columns: elements, or service areas
+    cells: list[list[IndexRow | None]]  # units x columns
+
+
+@dataclass(frozen=True)
+class Priority:
+    value: int
+    label: str
+    chosen: int  # responses that chose it
+    share: float  # weighted percent of those who answered the question
+
+
+@dataclass
+class RoundResults:
+    """A round's index table read for one reader (``unit_ids``: None = every unit)."""
+
+    round: Round
+    table: IndexTable
+    names: Names
+    unit_ids: set[int] | None
+    target: float | None
+    _ranks: dict[str, RankRange] | None = field(default=None, repr=False)
+
+    @property
+    def measure(self) -> IndexDefinition:
+        return self.table.headline
+
+    @property
+    def empty(self) -> bool:
+        return len(self.table) == 0
+
+    @property
+    def percent(self) -> bool:
+        return self.measure in PERCENT_MEASURES
+
+    def sees(self, unit_code: str | None) -> bool:
+        if self.unit_ids is None:
+            return True
+        uid = self.names.unit_ids.get(unit_code or "")
+        return uid is not None and uid in self.unit_ids
+
+    @property
+    def scope_size(self) -> int:
+        """Units of the round's scope the reader may see."""
+        return sum(
+            1 for s in self.round.scope if self.unit_ids is None or s.unit_id in self.unit_ids
+        )
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.unit_ids is None
+
+    def _verdict(self, row: IndexRow) -> Verdict | None:
+        return None if self.target is None else verdict(row, self.target)
+
+    def _rows(self, level: Level, **keys: str) -> list[IndexRow]:
+        return self.table.rows(level=level, measure=self.measure, **keys)
+
+    def province(self) -> Shown | None:
+        rows = self._rows(Level.PROVINCE, kind=IndexKind.OVERALL)
+        return Shown("", "", rows[0], self._verdict(rows[0])) if rows else None
+
+    def overall_question(self) -> IndexRow | None:
+        rows = self._rows(Level.PROVINCE, kind=IndexKind.OVERALL_QUESTION)
+        return rows[0] if rows else None
+
+    def ranks(self) -> dict[str, RankRange]:
+        """Rank ranges of every unit's overall index (jointly, over all units of the round)."""
+        if self._ranks is None:
+            rows = self._rows(Level.UNIT, kind=IndexKind.OVERALL)
+            self._ranks = {r.row.unit or "": r for r in rank_ranges(rows)}
+        return self._ranks
+
+    def units(self, sort: str = DEFAULT_SORT) -> list[Shown]:
+        ranks = self.ranks()
+        shown = [
+            Shown(
+                row.unit or "",
+                self.names.unit(row.unit),
+                row,
+                self._verdict(row),
+                ranks.get(row.unit or ""),
+                self.names.unit_ids.get(row.unit or ""),
+            )
+            for row in self._rows(Level.UNIT, kind=IndexKind.OVERALL)
+            if self.sees(row.unit)
+        ]
+        return sort_units(shown, sort)
+
+    def unit(self, code: str) -> Shown | None:
+        rows = self._rows(Level.UNIT, kind=IndexKind.OVERALL, unit=code)
+        if not rows or not self.sees(code):
+            return None
+        return Shown(
+            code,
+            self.names.unit(code),
+            rows[0],
+            self._verdict(rows[0]),
+            self.ranks().get(code),
+            self.names.unit_ids.get(code),
+        )
+
+    def indices_of(self, kind: IndexKind, *, level: Level, **keys: str) -> list[Shown]:
+        """Element (or criterion) rows of one domain, in questionnaire order."""
+        order = self.names.elements if kind == IndexKind.ELEMENT else self.names.criteria
+        found = {r.index: r for r in self._rows(level, kind=kind, **keys)}
+        return [
+            Shown(code, self.names.index(code), found[code], self._verdict(found[code]))
+            for code in order
+            if code in found
+        ]
+
+    def overall_question_of(self, *, level: Level, **keys: str) -> IndexRow | None:
+        rows = self._rows(level, kind=IndexKind.OVERALL_QUESTION, **keys)
+        return rows[0] if rows else None
+
+    def heat_map(self, units: list[Shown]) -> HeatMap:
+        elements = [(code, self.names.index(code)) for code in self.names.elements]
+        found = {(r.unit, r.index): r for r in self._rows(Level.UNIT, kind=IndexKind.ELEMENT)}
+        cells = [[found.get((u.code, code)) for code, _ in elements] for u in units]
+        return HeatMap(units, elements, cells)
+
+    def area_heat_map(self, units: list[Shown]) -> HeatMap:
+        """Units x service areas: each cell's overall index (the columns are the areas any of
+        ``units`` has responses in)."""
+        found = {
+            (r.unit, r.area): r
+            for r in self._rows(Level.CELL, kind=IndexKind.OVERALL)
+            if self.sees(r.unit)
+        }
+        shown = {u.code for u in units}
+        codes = sorted(
+            {area for unit, area in found if unit in shown and area}, key=self.names.area
+        )
+        areas = [(code, self.names.area(code)) for code in codes]
+        cells = [[found.get((u.code, code)) for code, _ in areas] for u in units]
+        return HeatMap(units, areas, cells)
+
+    def areas(self) -> list[Shown]:
+        """The service areas over the whole province (not shown to unit officers)."""
+        if not self.sees_everything:
+            return []
+        rows = self._rows(Level.AREA, kind=IndexKind.OVERALL)
+        shown = [Shown(r.area or "", self.names.area(r.area), r, self._verdict(r)) for r in rows]
+        return sorted(shown, key=lambda s: s.name)
+
+    def cells(self, unit: str | None = None) -> list[Shown]:
+        """Unit x service area cells the reader may see, by unit then area."""
+        keys = {} if unit is None else {"unit": unit}
+        rows = self._rows(Level.CELL, kind=IndexKind.OVERALL, **keys)
+        shown = [
+            Shown(
+                r.unit or "",
+                self.names.unit(r.unit),
+                r,
+                self._verdict(r),
+                unit_id=self.names.unit_ids.get(r.unit or ""),
+                area_name=self.names.area(r.area),
+            )
+            for r in rows
+            if self.sees(r.unit)
+        ]
+        return sorted(shown, key=lambda s: (s.name, s.area_name))
+
+    def weighting_summary(self) -> dict[str, float]:
+        d = self.table.weighting.diagnostics
+        return {
+            "responses": d.responses,
+            "responses_excluded": d.responses_excluded,
+            "dossiers": d.dossiers,
+            "dossiers_represented": d.dossiers_represented,
+            "issues": len(d.issues),
+        }
+
+
+def sort_units(shown: list[Shown], sort: str) -> list[Shown]:
+    def estimate(s: Shown) -> float:
+        return s.row.estimate if math.isfinite(s.row.estimate) else -math.inf
+
+    def low(s: Shown) -> float:
+        return s.row.ci_low if math.isfinite(s.row.ci_low) else -math.inf
+
+    keys = {
+        "index": lambda s: (-estimate(s), s.name),
+        "low": lambda s: (-low(s), s.name),
+        "name": lambda s: (s.name, s.code),
+        "code": lambda s: (s.code,),
+        "n": lambda s: (-s.row.n, s.name),
+    }
+    return sorted(shown, key=keys[parse_sort(sort)])
+
+
+def round_results(
+    round_: Round,
+    unit_ids: set[int] | None,
+    *,
+    target: str | None = None,
+    english: bool = False,
+) -> RoundResults:
+    table = round_index(round_)
+    return RoundResults(
+        round_,
+        table,
+        round_names(round_, english=english),
+        unit_ids,
+        parse_target(target, table.headline),
+    )
+
+
+# --- Improvement priorities -------------------------------------------------------------------
+
+
+def priorities(results: RoundResults, *, english: bool = False) -> list[Priority]:
+    """The areas citizens want improved first: for each option of the priorities question, the
+    weighted share (w = N_cell / n_cell, as the indices) of the respondents who chose at least
+    one option, over the units the reader may see; most chosen first."""
+    round_ = results.round
+    item = next((i for i in round_.template_version.items if i.role == ItemRole.PRIORITIES), None)
+    if item is None or results.empty:
+        return []
+    frame = design_frame(round_)
+    weights = {
+        cell: frame.dossiers[cell] / n
+        for cell, n in frame.counts.items()
+        if n and frame.dossiers.get(cell)
+    }
+
+    def visible(unit_id: int) -> bool:
+        return results.unit_ids is None or unit_id in results.unit_ids
+
+    chosen: dict[int, tuple[int, float]] = {}
+    for unit_id, area_id, value, n in db.session.execute(
+        select(Response.unit_id, Response.service_area_id, Answer.value, func.count())
+        .join(Answer, Answer.response_id == Response.id)
+        .where(counted(round_), Answer.item_id == item.id, Answer.value.is_not(None))
+        .group_by(Response.unit_id, Response.service_area_id, Answer.value)
+    ):
+        if value is None or not visible(unit_id):
+            continue
+        count, weighted = chosen.get(value, (0, 0.0))
+        chosen[value] = (count + n, weighted + n * weights.get((unit_id, area_id), 0.0))
+    answered = 0.0
+    for unit_id, area_id, n in db.session.execute(
+        select(
+            Response.unit_id,
+            Response.service_area_id,
+            func.count(func.distinct(Answer.response_id)),
+        )
+        .join(Answer, Answer.response_id == Response.id)
+        .where(counted(round_), Answer.item_id == item.id, Answer.value.is_not(None))
+        .group_by(Response.unit_id, Response.service_area_id)
+    ):
+        if visible(unit_id):
+            answered += n * weights.get((unit_id, area_id), 0.0)
+    labels = {value: (en if english and en else vi) for value, vi, en in item.points()}
+    out = [
+        Priority(value, labels.get(value, str(value)), count, 100 * weighted / answered)
+        for value, (count, weighted) in chosen.items()
+        if answered > 0
+    ]
+    return sorted(out, key=lambda p: (-p.share, p.value))
+
+
+# --- Change since an earlier round ------------------------------------------------------------
+
+
+def earlier_rounds(round_: Round, unit_ids: set[int] | None) -> list[Round]:
+    """Rounds on the same questionnaire template that opened before this one, latest first;
+    for a unit officer only those that include one of their units."""
+    template_id = round_.template_version.template_id
+    found = [
+        r
+        for r in db.session.scalars(
+            select(Round)
+            .where(
+                Round.id != round_.id,
+                Round.state != RoundState.DRAFT.value,
+                Round.opens_at < round_.opens_at,
+            )
+            .order_by(Round.opens_at.desc(), Round.id.desc())
+        )
+        if r.template_version.template_id == template_id
+    ]
+    if unit_ids is None:
+        return found
+    return [r for r in found if any(s.unit_id in unit_ids for s in r.scope)]
+
+
+def pick_earlier(candidates: list[Round], since: str | None) -> Round | None:
+    """The round asked for if it is one of the candidates; else the latest one."""
+    if since:
+        for candidate in candidates:
+            if str(candidate.id) == since:
+                return candidate
+    return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True)
+class UnitChange:
+    code: str
+    name: str
+    change: Change
+
+    @property
+    def significant(self) -> bool:
+        return self.change.direction in (Direction.UP, Direction.DOWN)
+
+
+def unit_changes(results: RoundResults, earlier: Round) -> list[UnitChange]:
+    """Each unit's overall index now minus in ``earlier``, with its interval (independent
+    samples, Satterthwaite df), for the units the reader may see that are in both rounds."""
+    before = round_index(earlier)
+    if results.empty or len(before) == 0:
+        return []
+    found = changes(results.table, before, level=Level.UNIT)
+    out = [
+        UnitChange(c.current.unit or "", results.names.unit(c.current.unit), c)
+        for c in found
+        if c.current.kind == IndexKind.OVERALL
+        and c.current.measure == results.measure
+        and results.sees(c.current.unit)
+    ]
+    return sorted(out, key=lambda u: u.name)
+
+
+def province_change(results: RoundResults, earlier: Round) -> Change | None:
+    before = round_index(earlier)
+    found = [
+        c
+        for c in changes(results.table, before, level=Level.PROVINCE)
+        if c.current.kind == IndexKind.OVERALL and c.current.measure == results.measure
+    ]
+    return found[0] if found else None

@@ -1,0 +1,672 @@
+"""What the console shows about rounds: responses per unit against target, per service area, per
+desk and per day, the dossier frame beside the responses, and desks with suspicious bursts.
+
+Every count here shows counted responses (``results.counted``, the one definition) and excluded
+ones side by side; excluded responses are never added to anything."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import ColumnElement, Date, and_, func, or_, select
+from sqlalchemy import cast as sql_cast
+
+from survey.extensions import db
+from survey.models import (
+    Desk,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundUnit,
+    ServiceArea,
+    Unit,
+)
+from survey.models.org import unit_service_areas
+from survey.services.paging import Page, paginate_list
+from survey.services.responses.counting import cell_counts, counted, dossier_frame
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round: Round
+    counted: int
+    excluded: int
+
+
+def round_summaries(unit_ids: set[int] | None = None) -> list[RoundSummary]:
+    """Every round, newest first, with its response counts (within ``unit_ids`` when given)."""
+    counts = select(
+        Response.round_id,
+        Response.status,
+        func.count().label("n"),
+    ).group_by(Response.round_id, Response.status)
+    if unit_ids is not None:
+        counts = counts.where(Response.unit_id.in_(unit_ids))
+    tally: dict[tuple[int, str], int] = {
+        (row.round_id, row.status): row.n for row in db.session.execute(counts)
+    }
+    rounds = db.session.scalars(select(Round).order_by(Round.created_at.desc(), Round.id.desc()))
+    return [
+        RoundSummary(
+            r,
+            tally.get((r.id, ResponseStatus.COUNTED.value), 0),
+            tally.get((r.id, ResponseStatus.EXCLUDED.value), 0),
+        )
+        for r in rounds
+    ]
+
+
+# --- Monitoring a round -------------------------------------------------------------------------
+
+# Vietnam has kept UTC+7 without daylight saving since 1975; days are counted in local time.
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Tally:
+    counted: int = 0
+    excluded: int = 0
+
+
+@dataclass(frozen=True)
+class UnitProgress:
+    unit_id: int
+    code: str
+    name: str  # the name the unit had when the round opened
+    target: int
+    counted: int
+    excluded: int
+
+    @property
+    def share(self) -> float | None:
+        """Counted responses as a share of the target (None without a target)."""
+        return self.counted / self.target if self.target else None
+
+
+@dataclass(frozen=True)
+class AreaTally:
+    area_id: int
+    code: str
+    name: str
+    name_en: str
+    counted: int
+    excluded: int
+
+
+@dataclass(frozen=True)
+class DeskTally:
+    desk_id: int
+    code: str
+    name: str
+    unit_code: str
+    unit_name: str
+    is_active: bool
+    counted: int
+    excluded: int
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DayTally:
+    day: date
+    counted: int
+    excluded: int
+
+
+@dataclass(frozen=True)
+class BurstRule:
+    """When a desk's counted responses look stuffed rather than queued.
+
+    A desk is flagged when some window of ``window`` (10 minutes) holds at least the largest of
+
+    - ``min_responses`` (10): fewer is never worth an administrator's time;
+    - ``factor`` (3) times the desk's usual number per window;
+    - the Poisson critical value: the smallest k with P(X >= k) <= ``alpha`` / (number of
+      windows in the desk's active hours) for X ~ Poisson(usual): a desk answering at random at
+      its usual rate is hardly ever flagged (a Bonferroni bound over disjoint windows; sliding
+      windows make the true rate somewhat higher, which the simulation below measures).
+
+    The usual number per window is the desk's busy-hour rate: the ``busy_percentile`` (90th)
+    percentile of its counted responses per clock hour, over the hours in which it had any (or
+    its mean per active hour when that is larger), scaled to the window. Measuring it on busy
+    hours keeps morning queues from being flagged; a clerk who stuffs a desk in more than a
+    tenth of its hours raises that rate and is then caught only by larger bursts.
+
+    ``benchmarks/burst_rule.py`` simulates desks (8 office hours a day for 20 days, Poisson
+    arrivals at 2 to 60 an hour, a first-hour rush at up to 3x the rate): none of 200 honest
+    desks is flagged at any rate. Of desks stuffed with 15 responses in 5 minutes it catches all
+    at 6 an hour, about 4 in 5 at 14 an hour; 20 in 5 minutes nearly all up to 30 an hour; 30 in
+    5 minutes nearly all up to 60 an hour. A flag only asks an administrator to look; nothing is
+    excluded without their decision."""
+
+    window: timedelta = timedelta(minutes=10)
+    min_responses: int = 10
+    factor: float = 3.0
+    busy_percentile: float = 90.0
+    alpha: float = 1e-4
+
+
+BURST_RULE = BurstRule()
+
+
+@dataclass(frozen=True)
+class Burst:
+    desk_id: int
+    desk_code: str
+    desk_name: str
+    unit_name: str
+    start: datetime  # first and last response of the burst, naive UTC
+    end: datetime
+    responses: int  # counted responses from start to end
+    peak: int  # the most counted responses in one window
+    usual: float  # the desk's usual counted responses per window
+
+
+def period_elapsed(round_: Round, now: datetime) -> float:
+    """The share of the round's period that has passed, from 0 to 1."""
+    total = (round_.closes_at - round_.opens_at).total_seconds()
+    done = (min(max(now, round_.opens_at), round_.closes_at) - round_.opens_at).total_seconds()
+    return done / total if total > 0 else 1.0
+
+
+def _in_scope(round_: Round) -> ColumnElement[bool]:
+    return Response.unit_id.in_(select(RoundUnit.unit_id).where(RoundUnit.round_id == round_.id))
+
+
+def _tallied(round_: Round, unit_ids: set[int] | None) -> ColumnElement[bool]:
+    """Responses the monitoring pages count: the counted ones (the one definition in
+    ``results.counted``) and the excluded ones, shown beside them, never added to them."""
+    excluded = and_(
+        Response.round_id == round_.id,
+        Response.status == ResponseStatus.EXCLUDED.value,
+        _in_scope(round_),
+    )
+    condition = or_(counted(round_), excluded)
+    if unit_ids is not None:
+        condition = and_(condition, Response.unit_id.in_(unit_ids))
+    return condition
+
+
+def _tally_by(
+    round_: Round, unit_ids: set[int] | None, column: Any, *where: ColumnElement[bool]
+) -> dict[Any, Tally]:
+    rows = db.session.execute(
+        select(column, Response.status, func.count())
+        .where(Response.round_id == round_.id, _tallied(round_, unit_ids), *where)
+        .group_by(column, Response.status)
+    )
+    found: dict[Any, dict[str, int]] = {}
+    for key, status, n in rows:
+        found.setdefault(key, {})[status] = n
+    return {
+        key: Tally(
+            by.get(ResponseStatus.COUNTED.value, 0), by.get(ResponseStatus.EXCLUDED.value, 0)
+        )
+        for key, by in found.items()
+    }
+
+
+def round_totals(round_: Round, unit_ids: set[int] | None) -> Tally:
+    by_round = _tally_by(round_, unit_ids, Response.round_id)
+    return by_round.get(round_.id, Tally())
+
+
+def desk_totals(round_: Round, desk_id: int) -> Tally:
+    by_desk = _tally_by(round_, None, Response.desk_id, Response.desk_id == desk_id)
+    return by_desk.get(desk_id, Tally())
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Counted and excluded responses per unit x service area x desk, from one query: every
+    per-unit, per-area and per-desk number on the monitoring page adds these up."""
+
+    # (unit_id, service_area_id, desk_id, status, responses, latest received_at)
+    rows: list[tuple[int, int, int, str, int, datetime]]
+
+    def by(self, position: int) -> dict[int, Tally]:
+        """Tallies keyed by the id at ``position`` (0 unit, 1 service area, 2 desk)."""
+        found: dict[int, list[int]] = {}
+        for row in self.rows:
+            pair = found.setdefault(cast(int, row[position]), [0, 0])
+            pair[0 if row[3] == ResponseStatus.COUNTED.value else 1] += row[4]
+        return {key: Tally(c, e) for key, (c, e) in found.items()}
+
+    def total(self) -> Tally:
+        counted_ = sum(r[4] for r in self.rows if r[3] == ResponseStatus.COUNTED.value)
+        return Tally(counted_, sum(r[4] for r in self.rows) - counted_)
+
+    def latest_by_desk(self) -> dict[int, datetime]:
+        latest: dict[int, datetime] = {}
+        for row in self.rows:
+            if row[2] not in latest or row[5] > latest[row[2]]:
+                latest[row[2]] = row[5]
+        return latest
+
+
+def breakdown(round_: Round, unit_ids: set[int] | None) -> Breakdown:
+    rows = db.session.execute(
+        select(
+            Response.unit_id,
+            Response.service_area_id,
+            Response.desk_id,
+            Response.status,
+            func.count(),
+            func.max(Response.received_at),
+        )
+        .where(Response.round_id == round_.id, _tallied(round_, unit_ids))
+        .group_by(Response.unit_id, Response.service_area_id, Response.desk_id, Response.status)
+    )
+    return Breakdown([(u, a, d, s, n, at) for u, a, d, s, n, at in rows])
+
+
+def unit_progress(
+    round_: Round, unit_ids: set[int] | None, counts: Breakdown | None = None
+) -> list[UnitProgress]:
+    """Every unit of the round the reader may see, with its target and its responses."""
+    tallies = (counts or breakdown(round_, unit_ids)).by(0)
+    scope = db.session.execute(
+        select(RoundUnit.unit_id, Unit.code, RoundUnit.unit_name, RoundUnit.target_responses)
+        .join(Unit, Unit.id == RoundUnit.unit_id)
+        .where(RoundUnit.round_id == round_.id)
+        .order_by(Unit.code)
+    )
+    return [
+        UnitProgress(
+            unit_id,
+            code,
+            name,
+            target,
+            tallies.get(unit_id, Tally()).counted,
+            tallies.get(unit_id, Tally()).excluded,
+        )
+        for unit_id, code, name, target in scope
+        if unit_ids is None or unit_id in unit_ids
+    ]
+
+
+def area_tallies(
+    round_: Round, unit_ids: set[int] | None, counts: Breakdown | None = None
+) -> list[AreaTally]:
+    """Responses per service area: the areas the units in view serve, and any that answered."""
+    tallies = (counts or breakdown(round_, unit_ids)).by(1)
+    units = select(RoundUnit.unit_id).where(RoundUnit.round_id == round_.id)
+    if unit_ids is not None:
+        units = units.where(RoundUnit.unit_id.in_(unit_ids))
+    served = select(unit_service_areas.c.service_area_id).where(
+        unit_service_areas.c.unit_id.in_(units)
+    )
+    areas = db.session.scalars(
+        select(ServiceArea)
+        .where(or_(ServiceArea.id.in_(served), ServiceArea.id.in_(list(tallies))))
+        .order_by(ServiceArea.code)
+    )
+    return [
+        AreaTally(
+            a.id,
+            a.code,
+            a.name,
+            a.name_en,
+            tallies.get(a.id, Tally()).counted,
+            tallies.get(a.id, Tally()).excluded,
+        )
+        for a in areas
+    ]
+
+
+def desk_tallies(
+    round_: Round, unit_ids: set[int] | None, counts: Breakdown | None = None
+) -> list[DeskTally]:
+    """Every desk of the units in view (inactive ones only if they answered), by unit and
+    desk code, with its responses and the time of its last one."""
+    counts = counts or breakdown(round_, unit_ids)
+    tallies = counts.by(2)
+    last = counts.latest_by_desk()
+    units = select(RoundUnit.unit_id).where(RoundUnit.round_id == round_.id)
+    if unit_ids is not None:
+        units = units.where(RoundUnit.unit_id.in_(unit_ids))
+    desks = db.session.execute(
+        select(Desk, Unit.code, RoundUnit.unit_name)
+        .join(Unit, Unit.id == Desk.unit_id)
+        .join(RoundUnit, and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id))
+        .where(Desk.unit_id.in_(units), or_(Desk.is_active, Desk.id.in_(list(tallies))))
+        .order_by(Unit.code, Desk.code)
+    )
+    return [
+        DeskTally(
+            desk.id,
+            desk.code,
+            desk.name,
+            unit_code,
+            unit_name,
+            desk.is_active,
+            tallies.get(desk.id, Tally()).counted,
+            tallies.get(desk.id, Tally()).excluded,
+            last.get(desk.id),
+        )
+        for desk, unit_code, unit_name in desks
+    ]
+
+
+def _utc_offset(round_: Round) -> timedelta:
+    return LOCAL_TZ.utcoffset(round_.opens_at) or timedelta(0)
+
+
+def _local_day(offset: timedelta) -> Any:
+    """The local calendar day of ``received_at``, computed by the database."""
+    hours = int(offset.total_seconds() // 3600)
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(Response.received_at, f"{hours:+d} hours")
+    # A bound interval parameter, not SQL text built from the number.
+    return sql_cast(Response.received_at + timedelta(hours=hours), Date)
+
+
+def daily_tallies(round_: Round, unit_ids: set[int] | None, *, now: datetime) -> list[DayTally]:
+    """Responses per local day, from the first day of the period to today (or its last day),
+    days without responses included."""
+    offset = _utc_offset(round_)
+    day = _local_day(offset).label("day")
+    rows = db.session.execute(
+        select(day, Response.status, func.count())
+        .where(Response.round_id == round_.id, _tallied(round_, unit_ids))
+        .group_by(day, Response.status)
+    )
+    by_day: dict[date, dict[str, int]] = {}
+    for raw, status, n in rows:
+        key = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+        by_day.setdefault(key, {})[status] = n
+    if now < round_.opens_at and not by_day:
+        return []  # not started: nothing to draw yet
+    first = (round_.opens_at + offset).date()
+    last = (
+        min(max(now, round_.opens_at), round_.closes_at - timedelta(microseconds=1)) + offset
+    ).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    # Days outside the period only appear when something arrived on them.
+    days = sorted(set(days) | set(by_day))
+    return [
+        DayTally(
+            d,
+            by_day.get(d, {}).get(ResponseStatus.COUNTED.value, 0),
+            by_day.get(d, {}).get(ResponseStatus.EXCLUDED.value, 0),
+        )
+        for d in days
+    ]
+
+
+def daily_chart(
+    days: list[DayTally], *, counted_label: str, excluded_label: str, ylabel: str
+) -> Figure:
+    """Stacked bars of counted and excluded responses per day."""
+    # Imported here: matplotlib takes a noticeable time to import and only this chart needs it.
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(8, 3), layout="constrained")
+    axes = figure.add_subplot()
+    x = date2num([datetime.combine(d.day, time()) for d in days])
+    counted_ = [d.counted for d in days]
+    excluded = [d.excluded for d in days]
+    axes.bar(x, counted_, width=0.8, color="#1f5f9c", label=counted_label)
+    axes.bar(x, excluded, width=0.8, bottom=counted_, color="#d9822b", label=excluded_label)
+    locator = AutoDateLocator(maxticks=10)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.set_ylabel(ylabel)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
+    return figure
+
+
+def figure_svg(figure: Figure) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
+
+
+def find_bursts(
+    round_: Round, unit_ids: set[int] | None, rule: BurstRule = BURST_RULE
+) -> list[Burst]:
+    """Desks with suspicious bursts of counted responses (see ``BurstRule``), most intense
+    first."""
+    condition = counted(round_)
+    if unit_ids is not None:
+        condition = and_(condition, Response.unit_id.in_(unit_ids))
+    rows = db.session.execute(
+        select(Response.desk_id, Response.received_at)
+        .where(condition)
+        .order_by(Response.desk_id, Response.received_at)
+    )
+    by_desk: dict[int, list[datetime]] = {}
+    for desk_id, received_at in rows:
+        by_desk.setdefault(desk_id, []).append(received_at)
+    found: list[tuple[int, datetime, datetime, int, int, float]] = []
+    for desk_id, times in by_desk.items():
+        for start, end, n, peak, usual in _bursts_in(times, rule):
+            found.append((desk_id, start, end, n, peak, usual))
+    if not found:
+        return []
+    desks = {
+        desk.id: (desk, unit_name)
+        for desk, unit_name in db.session.execute(
+            select(Desk, RoundUnit.unit_name)
+            .join(
+                RoundUnit,
+                and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id),
+            )
+            .where(Desk.id.in_({f[0] for f in found}))
+        )
+    }
+    bursts = [
+        Burst(
+            desk_id,
+            desks[desk_id][0].code,
+            desks[desk_id][0].name,
+            desks[desk_id][1],
+            start,
+            end,
+            n,
+            peak,
+            usual,
+        )
+        for desk_id, start, end, n, peak, usual in found
+    ]
+    return sorted(bursts, key=lambda b: (-b.peak / max(b.usual, 1e-9), b.start))
+
+
+def _bursts_in(
+    times: list[datetime], rule: BurstRule
+) -> list[tuple[datetime, datetime, int, int, float]]:
+    """(start, end, responses, peak, usual) of each burst in one desk's sorted times."""
+    seconds = np.array(times, dtype="datetime64[us]").astype(np.int64) / 1e6
+    return [
+        (times[first], times[last], last - first + 1, peak, usual)
+        for first, last, peak, usual in burst_windows(seconds, rule)
+    ]
+
+
+def burst_windows(seconds: np.ndarray, rule: BurstRule) -> list[tuple[int, int, int, float]]:
+    """Bursts in one desk's sorted response times (seconds since the epoch, UTC) as (index of
+    the first response, index of the last, most responses in one window, usual per window)."""
+    # Imported here: scipy.stats takes most of a second to import, and only this needs it.
+    from scipy.stats import poisson
+
+    if len(seconds) < rule.min_responses:
+        return []
+    window = rule.window.total_seconds()
+    _hours, per_hour = np.unique(np.floor(seconds / 3600), return_counts=True)
+    busy = max(float(np.percentile(per_hour, rule.busy_percentile)), float(per_hour.mean()))
+    usual = busy * window / 3600
+    windows = max(1.0, len(per_hour) * 3600 / window)
+    critical = float(poisson.isf(rule.alpha / windows, usual)) + 1
+    threshold = max(rule.min_responses, rule.factor * usual, critical)
+    # For each response, how many responses fall in the window that starts with it.
+    ends = np.searchsorted(seconds, seconds + window, side="left")
+    counts = ends - np.arange(len(seconds))
+    found: list[tuple[int, int, int, float]] = []
+    first = last = -1
+    peak = 0
+    for i in np.flatnonzero(counts >= threshold):
+        end = int(ends[i]) - 1
+        if first >= 0 and i <= last:  # overlaps the burst being built
+            last = max(last, end)
+            peak = max(peak, int(counts[i]))
+            continue
+        if first >= 0:
+            found.append((first, last, peak, usual))
+        first, last, peak = int(i), end, int(counts[i])
+    if first >= 0:
+        found.append((first, last, peak, usual))
+    return found
+
+
+@dataclass(frozen=True)
+class RoundMonitor:
+    """Everything the monitoring page shows, for the units the reader may see."""
+
+    elapsed: float
+    totals: Tally
+    target: int
+    units: list[UnitProgress]
+    areas: list[AreaTally]
+    desks: list[DeskTally]
+    days: list[DayTally]
+    bursts: list[Burst]
+
+    @property
+    def idle_desks(self) -> list[DeskTally]:
+        """Active desks without a counted response."""
+        return [d for d in self.desks if d.counted == 0 and d.is_active]
+
+
+def monitor_round(round_: Round, unit_ids: set[int] | None, *, now: datetime) -> RoundMonitor:
+    counts = breakdown(round_, unit_ids)
+    units = unit_progress(round_, unit_ids, counts)
+    return RoundMonitor(
+        elapsed=period_elapsed(round_, now),
+        totals=counts.total(),
+        target=sum(u.target for u in units),
+        units=units,
+        areas=area_tallies(round_, unit_ids, counts),
+        desks=desk_tallies(round_, unit_ids, counts),
+        days=daily_tallies(round_, unit_ids, now=now),
+        bursts=find_bursts(round_, unit_ids),
+    )
+
+
+# --- The dossier frame beside the responses ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameCell:
+    unit_code: str
+    unit_name: str
+    area_code: str
+    area_name: str
+    dossiers: int | None  # None: no count imported for this cell
+    responses: int  # counted responses
+
+    @property
+    def responses_without_count(self) -> bool:
+        """Responses that cannot be weighted: the cell has no dossiers on record."""
+        return self.responses > 0 and not self.dossiers
+
+    @property
+    def count_without_responses(self) -> bool:
+        """Dossiers nobody answered for: the cell is missing from the estimates."""
+        return bool(self.dossiers) and self.responses == 0
+
+
+@dataclass(frozen=True)
+class FrameSummary:
+    cells: int
+    dossiers: int
+    responses: int
+    responses_without_count: int
+    count_without_responses: int
+
+
+def frame_cells(round_: Round, unit_ids: set[int] | None) -> list[FrameCell]:
+    """Every unit x service area cell with a dossier count or counted responses, by codes."""
+    counts = cell_counts(round_)
+    dossiers = dossier_frame(round_)
+    keys = {key for key in set(counts) | set(dossiers) if unit_ids is None or key[0] in unit_ids}
+    names = {
+        unit_id: (code, name)
+        for unit_id, code, name in db.session.execute(
+            select(RoundUnit.unit_id, Unit.code, RoundUnit.unit_name)
+            .join(Unit, Unit.id == RoundUnit.unit_id)
+            .where(RoundUnit.round_id == round_.id)
+        )
+    }
+    areas = {
+        area_id: (code, name)
+        for area_id, code, name in db.session.execute(
+            select(ServiceArea.id, ServiceArea.code, ServiceArea.name).where(
+                ServiceArea.id.in_({area for _unit, area in keys})
+            )
+        )
+    }
+    cells = [
+        FrameCell(
+            names.get(unit, ("?", "?"))[0],
+            names.get(unit, ("?", "?"))[1],
+            areas[area][0],
+            areas[area][1],
+            dossiers.get((unit, area)),
+            counts.get((unit, area), 0),
+        )
+        for unit, area in keys
+    ]
+    return sorted(cells, key=lambda c: (c.unit_code, c.area_code))
+
+
+def frame_view(
+    round_: Round, unit_ids: set[int] | None, *, problems_only: bool, page: int
+) -> tuple[FrameSummary, Page[FrameCell]]:
+    cells = frame_cells(round_, unit_ids)
+    summary = FrameSummary(
+        cells=len(cells),
+        dossiers=sum(c.dossiers or 0 for c in cells),
+        responses=sum(c.responses for c in cells),
+        responses_without_count=sum(c.responses_without_count for c in cells),
+        count_without_responses=sum(c.count_without_responses for c in cells),
+    )
+    if problems_only:
+        cells = [c for c in cells if c.responses_without_count or c.count_without_responses]
+    return summary, paginate_list(cells, page, PER_PAGE)
+
+
+# --- The list of rounds -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    round: Round
+    counted: int
+    excluded: int
+    target: int
+
+
+def round_rows(rounds: list[Round], unit_ids: set[int] | None) -> list[RoundRow]:
+    """Each round with its counted and excluded responses and its summed target, within
+    ``unit_ids`` when given."""
+    rows = []
+    for round_ in rounds:
+        totals = round_totals(round_, unit_ids)
+        target = sum(
+            s.target_responses for s in round_.scope if unit_ids is None or s.unit_id in unit_ids
+        )
+        rows.append(RoundRow(round_, totals.counted, totals.excluded, target))
+    return rows
