@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from survey import assets, cli, errors, i18n, ops
-from survey.config import load_config
+from survey.config import default_database_url, load_config
 from survey.extensions import babel, csrf, db, init_limiter, login_manager, migrate
 from survey.signing_keys import SessionInterface, accept_earlier_secrets_for_csrf
 
@@ -25,6 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.config.from_mapping(load_config(config, os.environ, app.instance_path))
+    if app.config["SQLALCHEMY_DATABASE_URI"] == default_database_url(app.instance_path):
+        # The embedded database lives in the instance folder, which a fresh checkout lacks
+        # (as flaskr's factory, the one folder made here; no database is touched).
+        os.makedirs(app.instance_path, exist_ok=True)
     app.session_interface = SessionInterface()
     accept_earlier_secrets_for_csrf(app)
 

@@ -161,9 +161,12 @@ def export_command(round_id: int | None, fmt: str, out: str) -> None:
         click.echo(f"wrote {count} index rows of round #{round_.id} to {path}")
         return
     if fmt == "spec":
+        # The spec names its data file: write that too, so the pair runs as it is.
+        data = path.with_suffix(".csv")
+        count = exports.write_responses(round_, "csv", data, now=utcnow())
         with path.open("wb") as f:
-            exports.write_spec(round_, f, data_file=path.with_suffix(".csv").name)
-        click.echo(f"wrote {path} (reads {path.with_suffix('.csv').name} beside it)")
+            exports.write_spec(round_, f, data_file=data.name)
+        click.echo(f"wrote {path} and the {count} responses it reads, {data}")
         return
     count = exports.write_responses(round_, fmt, path, now=utcnow())
     click.echo(f"wrote {count} responses of round #{round_.id} to {path}")

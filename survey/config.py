@@ -128,15 +128,18 @@ def load_config(
         config.update(overrides)
     config["SECRET_KEY_FALLBACKS"] = _fallbacks(config.get("SECRET_KEY_FALLBACKS"))
     if config["SQLALCHEMY_DATABASE_URI"] is None:
-        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
-            instance_path, "hailong.sqlite3"
-        )
+        config["SQLALCHEMY_DATABASE_URI"] = default_database_url(instance_path)
     else:
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(config["SQLALCHEMY_DATABASE_URI"])
     if env_name == "production":
         _check_production(config)
         config.update(PRODUCTION_COOKIES)
     return config
+
+
+def default_database_url(instance_path: str) -> str:
+    """The embedded SQLite database, in the instance folder."""
+    return "sqlite:///" + os.path.join(instance_path, "hailong.sqlite3")
 
 
 def _check_production(config: Mapping[str, Any]) -> None:

@@ -393,7 +393,14 @@ def analysis_spec(round_: Round, data_file: str) -> dict[str, Any]:
             )
     return {
         "data": data_file,
-        "design": {"ids": [], "strata": "cell", "weights": "weight", "fpc": ["dossiers"]},
+        # A cell with one response is a lonely PSU: the result pages treat it as R's "adjust".
+        "design": {
+            "ids": [],
+            "strata": "cell",
+            "weights": "weight",
+            "fpc": ["dossiers"],
+            "lonely_psu": "adjust",
+        },
         "calibration": None,
         "estimates": estimates,
         "note": CAVEAT,

@@ -168,7 +168,13 @@ def test_spec_weights_criteria_as_the_index_definition_says(app: Flask, exported
     weight = dict(zip(overall["items"], overall["item_weights"], strict=True))
     assert weight["A1"] == pytest.approx(1 / 20) and weight["C1"] == pytest.approx(1 / 30)
     assert overall["success"] == [4, 5]
-    assert spec["design"] == {"ids": [], "strata": "cell", "weights": "weight", "fpc": ["dossiers"]}
+    assert spec["design"] == {
+        "ids": [],
+        "strata": "cell",
+        "weights": "weight",
+        "fpc": ["dossiers"],
+        "lonely_psu": "adjust",
+    }
     json.dumps(spec)  # serialisable as it is written
 
 
