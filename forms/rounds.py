@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -24,22 +23,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
+from survey.local_time import to_local, to_utc
 from survey.models import Round
 from survey.services.responses.exclusions import Window
 from survey.services.rounds.lifecycle import RoundDraft
 
-# Vietnam has kept UTC+7 without daylight saving since 1975.
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 MAX_TARGET = 1_000_000
-
-
-def to_utc(local: datetime) -> datetime:
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
-
-
-def to_local(utc: datetime) -> datetime:
-    return utc.replace(tzinfo=UTC).astimezone(LOCAL_TZ).replace(tzinfo=None)
 
 
 def whole_number_or_zero(value: Any) -> int:

@@ -14,6 +14,8 @@ from limits import parse as parse_limit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from survey.local_time import LOCAL_TZ
+
 PUBLIC_BODY_LIMIT = 64 * 1024
 
 
@@ -32,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "PUBLIC_MAX_BODY": PUBLIC_BODY_LIMIT,
     "BABEL_DEFAULT_LOCALE": "vi",
-    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "BABEL_DEFAULT_TIMEZONE": LOCAL_TZ.key,
     "LANGUAGES": ("vi", "en"),
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "SESSION_COOKIE_HTTPONLY": True,

@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.response import Response as SansIOResponse
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response as WerkzeugResponse
@@ -118,7 +119,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(
         exc: HTTPException,
-    ) -> tuple[Any, int, list[tuple[str, str]]] | WerkzeugResponse:
+    ) -> tuple[Any, int, list[tuple[str, str]]] | WerkzeugResponse | SansIOResponse:
+        if exc.response is not None:  # abort(response): the view made the page itself
+            return exc.response
         if exc.code is None or exc.code < 400:
             return exc.get_response()
         if exc.code >= 500:

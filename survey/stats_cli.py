@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.models import utcnow
@@ -33,12 +32,7 @@ def stats_command(round_id: int | None, hours: int) -> None:
             raise click.ClickException(
                 f"no round with id {round_id}" if round_id else "no round has been opened yet"
             )
-    stats = hourly_stats(
-        now=utcnow(),
-        hours=hours,
-        round_=round_,
-        timezone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
-    )
+    stats = hourly_stats(now=utcnow(), hours=hours, round_=round_)
     scope = f"round #{round_.id} ({round_.name})" if round_ else "all rounds"
     click.echo(f"{scope}, {hours} h from {stats.since:%Y-%m-%d %H:%M} (local time)")
     click.echo(f"{'hour':<17} {'counted':>8} {'excluded':>9} {'excl. %':>8} {'failed logins':>14}")

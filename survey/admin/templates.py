@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -96,11 +96,13 @@ def _frozen(version: TemplateVersion) -> tuple[str, int]:
     ), 409
 
 
-def _draft_or_frozen(version_id: int) -> TemplateVersion | tuple[str, int]:
-    """The version to edit, locked for the change when posting; the frozen page if it is used by
-    a round that has opened."""
+def _draft(version_id: int) -> TemplateVersion:
+    """The version to edit, locked for the change when posting. A version used by a round that
+    has opened is frozen: the request ends there with the frozen page (409)."""
     version = find_version(version_id, lock=request.method == "POST")
-    return _frozen(version) if version.is_frozen else version
+    if version.is_frozen:
+        abort(make_response(*_frozen(version)))
+    return version
 
 
 def _mark(form: FlaskForm, exc: TemplateInputError) -> list[str]:
@@ -265,9 +267,7 @@ def template_clone(version_id: int) -> Any:
 @bp.route("/templates/versions/<int:version_id>/edit", methods=["GET", "POST"])
 @admin_only
 def template_version_edit(version_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     data = None
     if request.method == "GET":
         data = {
@@ -293,9 +293,7 @@ def template_version_edit(version_id: int) -> Any:
 @bp.route("/templates/versions/<int:version_id>/aspects/new", methods=["GET", "POST"])
 @admin_only
 def template_aspect_new(version_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     form = AspectForm()
     return _save(
         form,
@@ -313,9 +311,7 @@ def template_aspect_new(version_id: int) -> Any:
 )
 @admin_only
 def template_aspect_edit(version_id: int, aspect_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     aspect = editor.aspect_of(version, aspect_id)
     data = None
     if request.method == "GET":
@@ -346,9 +342,7 @@ def _element_form(version: TemplateVersion, data: dict[str, Any] | None) -> Elem
 @bp.route("/templates/versions/<int:version_id>/elements/new", methods=["GET", "POST"])
 @admin_only
 def template_element_new(version_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     preset = request.args.get("aspect", type=int)
     form = _element_form(version, {"aspect_id": preset} if request.method == "GET" else None)
     return _save(
@@ -367,9 +361,7 @@ def template_element_new(version_id: int) -> Any:
 )
 @admin_only
 def template_element_edit(version_id: int, element_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     element = editor.element_of(version, element_id)
     data = None
     if request.method == "GET":
@@ -424,9 +416,7 @@ def _short(text: str, limit: int = 80) -> str:
 @bp.route("/templates/versions/<int:version_id>/items/new", methods=["GET", "POST"])
 @admin_only
 def template_item_new(version_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     data = None
     if request.method == "GET":
         data = {
@@ -451,9 +441,7 @@ def template_item_new(version_id: int) -> Any:
 @bp.route("/templates/versions/<int:version_id>/items/<int:item_id>/edit", methods=["GET", "POST"])
 @admin_only
 def template_item_edit(version_id: int, item_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     item = editor.item_of(version, item_id)
     form = _item_form(version, item, ItemForm.data_of(item) if request.method == "GET" else None)
     return _save(
@@ -478,9 +466,7 @@ ANCHORS = {"aspects": "aspect", "elements": "element", "items": "item"}
 @bp.post(f"{PART_PATH}/move")
 @admin_only
 def template_part_move(version_id: int, kind: str, part_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     part = PARTS[kind](version, part_id)
     form = MoveForm()
     if not form.validate_on_submit():
@@ -506,9 +492,7 @@ def template_part_move(version_id: int, kind: str, part_id: int) -> Any:
 @bp.route(f"{PART_PATH}/delete", methods=["GET", "POST"])
 @admin_only
 def template_part_delete(version_id: int, kind: str, part_id: int) -> Any:
-    version = _draft_or_frozen(version_id)
-    if not isinstance(version, TemplateVersion):
-        return version
+    version = _draft(version_id)
     part = PARTS[kind](version, part_id)
     refusal = REFUSALS[kind](part)
     form = ConfirmForm()

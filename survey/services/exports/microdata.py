@@ -16,32 +16,28 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, select
 
 from survey.extensions import db
+from survey.local_time import to_local
 from survey.models import (
     Answer,
-    Desk,
     Item,
     ItemRole,
     Response,
     Round,
-    RoundUnit,
     Scale,
-    ServiceArea,
-    Unit,
     User,
 )
 from survey.services.audit import record_event
 from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
-from survey.services.responses.counting import cell_counts, counted, dossier_frame
+from survey.services.responses.counting import counted, design_frame
 
 CHUNK = 5000
-VIETNAM = timedelta(hours=7)
 NOT_APPLICABLE = "NA"  # CSV only; every format also leaves blank answers empty
 CAVEAT = (
     "Trọng số w = N_ô / n_ô cho mỗi ô đơn vị x lĩnh vực: trong một ô, người trả lời được coi "
@@ -104,36 +100,6 @@ def variables(round_: Round) -> list[Variable]:
     return columns
 
 
-@dataclass
-class DesignFrame:
-    """Codes of the round's units (with the names they had when it opened), areas and desks,
-    and the counts of the weighting frame."""
-
-    units: dict[int, tuple[str, str]]
-    areas: dict[int, str]
-    desks: dict[int, str]
-    dossiers: dict[tuple[int, int], int]
-    counts: dict[tuple[int, int], int]
-
-
-def design_frame(round_: Round) -> DesignFrame:
-    names: dict[int, str] = {
-        uid: name
-        for uid, name in db.session.execute(
-            select(RoundUnit.unit_id, RoundUnit.unit_name).where(RoundUnit.round_id == round_.id)
-        )
-    }
-    units = {
-        uid: (code, names.get(uid, name))
-        for uid, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
-    }
-    areas = {
-        aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
-    }
-    desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
-    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_))
-
-
 def rows(
     round_: Round, *, not_applicable: object = None, last_id: int | None = None
 ) -> Iterator[list[object]]:
@@ -179,7 +145,7 @@ def rows(
             n = frame.counts.get(cell, 0)
             row: list[object] = [
                 r.id,
-                (r.received_at + VIETNAM).isoformat(timespec="seconds"),
+                to_local(r.received_at).isoformat(timespec="seconds"),
                 r.channel,
                 unit_code,
                 unit_name,
@@ -188,7 +154,7 @@ def rows(
                 frame.desks.get(r.desk_id, ""),
                 dossiers,
                 n,
-                dossiers / n if dossiers is not None and n else None,
+                frame.weight(cell),
             ]
             row.extend([None] * (len(columns) - len(row)))
             for index in option_columns:

@@ -7,10 +7,21 @@ devices, exclusions by an administrator) never count anywhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from survey.extensions import db
-from survey.models import DossierCount, Response, ResponseStatus, Round, RoundUnit
+from survey.models import (
+    Desk,
+    DossierCount,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundUnit,
+    ServiceArea,
+    Unit,
+)
 
 
 def counted(round_: Round) -> ColumnElement[bool]:
@@ -47,3 +58,41 @@ def dossier_frame(round_: Round) -> dict[tuple[int, int], int]:
         )
     )
     return {(unit, area): n for unit, area, n in rows}
+
+
+@dataclass
+class DesignFrame:
+    """Codes of the round's units (with the names they had when it opened), areas and desks,
+    and the counts of the weighting frame."""
+
+    units: dict[int, tuple[str, str]]
+    areas: dict[int, str]
+    desks: dict[int, str]
+    dossiers: dict[tuple[int, int], int]
+    counts: dict[tuple[int, int], int]
+
+    def weight(self, cell: tuple[int, int]) -> float | None:
+        """The weight of a counted response in ``cell`` (unit id, area id): w = N_cell / n_cell,
+        the dossiers the cell handled over its counted responses (``analysis.weighting``'s
+        ``DOSSIERS`` method, the one the indices use); None without a dossier count."""
+        dossiers = self.dossiers.get(cell)
+        n = self.counts.get(cell, 0)
+        return dossiers / n if dossiers and n else None
+
+
+def design_frame(round_: Round) -> DesignFrame:
+    names: dict[int, str] = {
+        uid: name
+        for uid, name in db.session.execute(
+            select(RoundUnit.unit_id, RoundUnit.unit_name).where(RoundUnit.round_id == round_.id)
+        )
+    }
+    units = {
+        uid: (code, names.get(uid, name))
+        for uid, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
+    }
+    areas = {
+        aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
+    }
+    desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
+    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_))

@@ -61,8 +61,7 @@ from survey.models import (
     TemplateVersion,
 )
 from survey.models.templates import DEFAULT_SATISFIED, SCALE_POINTS
-from survey.services.exports.microdata import DesignFrame, design_frame
-from survey.services.responses.counting import counted
+from survey.services.responses.counting import DesignFrame, counted, design_frame
 
 CHUNK = 50_000
 CACHE_SIZE = 8
@@ -134,14 +133,16 @@ def round_index(
     levels: Sequence[Level | str] = DEFAULT_LEVELS,
     *,
     psu: PSU | str = PSU.RESPONSE,
+    frame: DesignFrame | None = None,
 ) -> IndexTable:
     """Every index of the round for the domains of ``levels`` (default: the province, units,
     service areas and unit x area cells; ``Level.DESK`` adds desks), weighted by the dossier
-    counts, with intervals and reliability flags. No counted responses: a table with no rows."""
+    counts, with intervals and reliability flags. No counted responses: a table with no rows.
+    ``frame``: the round's design frame, when the caller has read it already."""
     chosen = tuple(Level(level) for level in levels)
     psu = PSU(psu)
     by_desk = Level.DESK in chosen or psu == PSU.DESK
-    frame = design_frame(round_)
+    frame = frame or design_frame(round_)
     n_ids, id_sum, last_id = db.session.execute(
         select(func.count(Response.id), func.sum(Response.id), func.max(Response.id)).where(
             counted(round_)

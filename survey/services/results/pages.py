@@ -34,8 +34,7 @@ from survey.models import (
     RoundState,
     ServiceArea,
 )
-from survey.services.exports.microdata import design_frame
-from survey.services.responses.counting import counted
+from survey.services.responses.counting import DesignFrame, counted, design_frame
 from survey.services.results.indices import DEFAULT_TARGET, round_index
 
 # Flags after which NCHS would suppress the number: shown greyed and marked, never hidden.
@@ -85,8 +84,10 @@ class Names:
         return self.indices.get(code, code)
 
 
-def round_names(round_: Round, *, english: bool = False) -> Names:
-    frame = design_frame(round_)
+def round_names(
+    round_: Round, *, english: bool = False, frame: DesignFrame | None = None
+) -> Names:
+    frame = frame or design_frame(round_)
     scoped = {s.unit_id: s.unit_name for s in round_.scope}
     unit_ids = {code: uid for uid, (code, _name) in frame.units.items()}
     units = {code: scoped.get(uid, name) for uid, (code, name) in frame.units.items()}
@@ -346,11 +347,12 @@ def round_results(
     target: str | None = None,
     english: bool = False,
 ) -> RoundResults:
-    table = round_index(round_)
+    frame = design_frame(round_)  # read once for the table and the names
+    table = round_index(round_, frame=frame)
     return RoundResults(
         round_,
         table,
-        round_names(round_, english=english),
+        round_names(round_, english=english, frame=frame),
         unit_ids,
         parse_target(target, table.headline),
     )
@@ -368,11 +370,7 @@ def priorities(results: RoundResults, *, english: bool = False) -> list[Priority
     if item is None or results.empty:
         return []
     frame = design_frame(round_)
-    weights = {
-        cell: frame.dossiers[cell] / n
-        for cell, n in frame.counts.items()
-        if n and frame.dossiers.get(cell)
-    }
+    weights = {cell: w for cell in frame.counts if (w := frame.weight(cell)) is not None}
 
     def visible(unit_id: int) -> bool:
         return results.unit_ids is None or unit_id in results.unit_ids

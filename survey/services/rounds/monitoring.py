@@ -10,13 +10,13 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import ColumnElement, Date, and_, func, or_, select
 from sqlalchemy import cast as sql_cast
 
 from survey.extensions import db
+from survey.local_time import utc_offset
 from survey.models import (
     Desk,
     Response,
@@ -67,7 +67,6 @@ def round_summaries(unit_ids: set[int] | None = None) -> list[RoundSummary]:
 # --- Monitoring a round -------------------------------------------------------------------------
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; days are counted in local time.
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PER_PAGE = 50
 
 
@@ -358,7 +357,7 @@ def desk_tallies(
 
 
 def _utc_offset(round_: Round) -> timedelta:
-    return LOCAL_TZ.utcoffset(round_.opens_at) or timedelta(0)
+    return utc_offset(round_.opens_at)
 
 
 def _local_day(offset: timedelta) -> Any:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from survey.extensions import db
+from survey.local_time import to_local
 from survey.models import AuditEvent, Response, ResponseStatus, Round
 
 
@@ -61,11 +61,10 @@ def _reason_kind(reason: str | None) -> str:
 
 
 def hourly_stats(
-    *, now: datetime, hours: int, round_: Round | None, timezone: str = "Asia/Ho_Chi_Minh"
+    *, now: datetime, hours: int, round_: Round | None
 ) -> Stats:
     """Responses (counted / excluded) and failed logins per hour for the last ``hours`` hours
     before ``now`` (naive UTC, as stored), one row per hour including empty ones, in local time."""
-    zone = ZoneInfo(timezone)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
     buckets: dict[datetime, list[int]] = {
@@ -93,8 +92,5 @@ def hourly_stats(
     ):
         buckets[occurred_at.replace(minute=0, second=0, microsecond=0)][2] += 1
 
-    def local(moment: datetime) -> datetime:
-        return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
-
-    rows = [HourRow(local(hour), *counts) for hour, counts in sorted(buckets.items())]
-    return Stats(round_.id if round_ else None, local(start), rows, reasons)
+    rows = [HourRow(to_local(hour), *counts) for hour, counts in sorted(buckets.items())]
+    return Stats(round_.id if round_ else None, to_local(start), rows, reasons)

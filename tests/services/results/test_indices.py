@@ -27,6 +27,7 @@ from survey.extensions import db
 from survey.models import Response, ResponseStatus, Round, utcnow
 from survey.services.demo import build_demo_province, simulate_responses
 from survey.services.exports import microdata as exports
+from survey.services.responses.counting import design_frame
 from survey.services.results import indices
 from tests.factories import make_round, make_unit
 
@@ -52,7 +53,7 @@ def reference_table(round_: Round) -> object:
         area=frame["area"].to_numpy(),
         answers={c: answers[c].to_numpy(dtype=float) for c in template.codes},
     )
-    design = exports.design_frame(round_)
+    design = design_frame(round_)
     dossiers = {
         (design.units[u][0], design.areas[a]): float(n) for (u, a), n in design.dossiers.items()
     }
