@@ -11,7 +11,8 @@ from flask import Flask
 
 from survey import assets, cli, errors, i18n, ops
 from survey.config import default_database_url, load_config
-from survey.extensions import babel, csrf, db, init_limiter, login_manager, migrate
+from survey.extensions import babel, csrf, db, login_manager, migrate
+from survey.services import ratelimits
 from survey.signing_keys import SessionInterface, accept_earlier_secrets_for_csrf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    init_limiter(app)
+    ratelimits.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
     assets.init_app(app)

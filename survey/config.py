@@ -51,7 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     # How many reverse proxies (nginx) stand in front; their X-Forwarded-* headers are trusted.
     "PROXY_FIX_X_FOR": 0,
-    "RATELIMIT_HEADERS_ENABLED": False,
     # WTForms ships no Vietnamese catalogue, and its English one is its own English messages:
     # every message a person sees comes from our catalogue, given to each validator. With this
     # on, Flask-WTF would read WTForms' catalogue from disk again for every request with a form.

@@ -5,10 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,31 +22,6 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
-# Storage from RATELIMIT_STORAGE_URI: memory:// by default, redis://... in production.
-limiter = Limiter(key_func=get_remote_address)
-
-
-def init_limiter(app: Flask) -> None:
-    """Flask-Limiter for its storage only: every limit is counted where it applies, through
-    survey/services/ratelimits.py (no route carries a limiter decorator). Its hooks before,
-    after and at the end of every request would only look for decorated limits: a tenth of a
-    millisecond of each citizen's submission for nothing, so they are taken off again."""
-    limiter.init_app(app)
-    hooks = {limiter._check_request_limit, limiter._Limiter__release_context}  # type: ignore[attr-defined]
-
-    def ours(hook: Any) -> bool:
-        return hook not in hooks and getattr(hook, "args", ()) != (limiter,)
-
-    registries: tuple[dict[Any, list[Any]], ...] = (
-        app.before_request_funcs,
-        app.after_request_funcs,
-        app.teardown_request_funcs,
-    )
-    for registry in registries:
-        for funcs in registry.values():
-            funcs[:] = [f for f in funcs if ours(f)]
-
-
 login_manager.login_view = "admin.login"
 
 

@@ -2,7 +2,12 @@
 outage of that storage refuse anybody: a citizen's answers, a sign-in or an API call would
 otherwise fail with the counter. While the storage cannot be reached, each app server counts in
 its own memory (and says so in its log), so every limit still holds, per server, until the
-storage answers again; it is tried again every few seconds."""
+storage answers again; it is tried again every few seconds.
+
+The storage is the ``limits`` library's, from ``RATELIMIT_STORAGE_URI`` (``memory://`` in
+development, ``redis://...`` in production) with ``RATELIMIT_STORAGE_OPTIONS``, counted in fixed
+windows. Every limit is counted where it applies (the submit path, the sign-in, the API), so no
+request hook runs for them."""
 
 from __future__ import annotations
 
@@ -12,11 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
+from flask import Flask, current_app
 from limits import RateLimitItem
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
-
-from survey.extensions import limiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,6 +102,18 @@ def _hit_all(strategy: RateLimiter, hits: Sequence[Hit]) -> bool:
     return all(within)
 
 
+EXTENSION = "hailong.ratelimits"
+
+
+def init_app(app: Flask) -> None:
+    """Bind the application's counter to its storage (a Redis storage connects on first use)."""
+    storage = storage_from_string(
+        app.config["RATELIMIT_STORAGE_URI"], **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})
+    )
+    app.extensions[EXTENSION] = Counter(FixedWindowRateLimiter(storage))
+
+
 def counter() -> Counter:
-    """The application's counter (Flask-Limiter's storage, from RATELIMIT_STORAGE_URI)."""
-    return Counter(limiter.limiter)
+    """The application's counter."""
+    counter_: Counter = current_app.extensions[EXTENSION]
+    return counter_
