@@ -34,9 +34,9 @@ from survey.services.accounts.api_tokens import create_token
 from survey.services.accounts.users import create_user
 from survey.services.questionnaires.templates import clone_version
 from tests.admin.conftest import PASSWORD, csrf_token, login
-from tests.admin.round_helpers import round_over
 from tests.conftest import POSTGRES_URL, _config
 from tests.factories import make_area, make_desk, make_unit, sipas_version
+from tests.helpers.rounds import round_over
 
 ROLES = ("anonymous", "admin", "analyst", "officer")
 LOGIN = "login"  # a redirect to the sign-in page

@@ -18,8 +18,8 @@ from survey.services.responses.comments import (
     review_comment,
 )
 from tests.admin.conftest import Staff
-from tests.admin.round_helpers import round_over
-from tests.comment_helpers import add_comment
+from tests.helpers.comments import add_comment
+from tests.helpers.rounds import round_over
 
 
 def _users(app: Flask) -> dict[str, User]:

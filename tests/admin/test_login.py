@@ -13,7 +13,7 @@ from sqlalchemy import select
 from survey.extensions import db
 from survey.models import AuditEvent, utcnow
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
-from tests.admin.round_helpers import round_over
+from tests.helpers.rounds import round_over
 from tests.public.test_signed_values import after_rotation
 
 

@@ -15,8 +15,8 @@ from survey.models import AuditEvent, Response, ResponseStatus, Round, RoundStat
 from survey.services.responses.counting import counted
 from survey.services.rounds.monitoring import BurstRule, find_bursts
 from tests.admin.conftest import Staff, csrf_token, login
-from tests.admin.round_helpers import add_responses, round_over, row_starting, tables, text_of
 from tests.factories import make_desk
+from tests.helpers.rounds import add_responses, round_over, row_starting, tables, text_of
 
 
 def _status(ids: list[int]) -> list[str]:

@@ -21,8 +21,8 @@ from survey.extensions import db
 from survey.models import Desk, Unit, utcnow
 from survey.models.org import new_desk_token
 from tests.admin.conftest import Staff, login
-from tests.admin.round_helpers import round_over
 from tests.factories import make_area, make_unit
+from tests.helpers.rounds import round_over
 
 BASE = "https://hailong.example.gov.vn"
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from survey.extensions import db
 from survey.models import AuditEvent, Round, RoundState, utcnow
 from tests.admin.conftest import Staff, csrf_token, login
-from tests.admin.round_helpers import round_over
+from tests.helpers.rounds import round_over
 
 
 def _round(app: Flask, staff: Staff, state: RoundState) -> int:

@@ -29,7 +29,7 @@ from survey.models import DossierCount, Round, RoundState, ServiceArea, Unit, ut
 from survey.services.demo import build_demo_province, demo_accounts, simulate_responses
 from survey.services.rounds.lifecycle import create_round, transition_round
 from tests.admin.conftest import PASSWORD, Staff, login
-from tests.admin.round_helpers import round_over, tables, text_of
+from tests.helpers.rounds import round_over, tables, text_of
 from tests.services.results.test_indices import reference_table
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.models import AuditEvent, DossierCount, Round, RoundState, TemplateVersion, utcnow
 from tests.admin.conftest import Staff, csrf_token, login
-from tests.admin.round_helpers import (
+from tests.factories import make_area, sipas_version
+from tests.helpers.rounds import (
     add_responses,
     round_over,
     row_starting,
@@ -21,7 +22,6 @@ from tests.admin.round_helpers import (
     tables,
     text_of,
 )
-from tests.factories import make_area, sipas_version
 
 
 def _events(action: str) -> list[AuditEvent]:

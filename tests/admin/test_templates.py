@@ -29,8 +29,8 @@ from survey.models import (
 from survey.services.questionnaires import editor
 from survey.services.questionnaires.templates import clone_version, export_version
 from tests.admin.conftest import Staff, csrf_token, login
-from tests.admin.round_helpers import round_over, row_starting, tables, text_of
 from tests.factories import sipas_version
+from tests.helpers.rounds import round_over, row_starting, tables, text_of
 
 BASE = "/admin/templates"
 

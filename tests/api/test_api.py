@@ -19,9 +19,10 @@ from survey.models import ApiToken, AuditEvent, CommentState, Round, User, utcno
 from survey.services.accounts.api_tokens import hash_token, revoke_token
 from survey.services.responses.comments import PHONE_MASK, review_comment
 from tests.admin.conftest import Staff
-from tests.admin.round_helpers import add_responses, round_over
 from tests.api.conftest import bearer
-from tests.comment_helpers import add_comment
+from tests.helpers.comments import add_comment
+from tests.helpers.openapi import check_schema
+from tests.helpers.rounds import add_responses, round_over
 
 
 def _get(client: FlaskClient, url: str, token: str | None) -> tuple[int, dict]:
@@ -275,17 +276,6 @@ def test_round_detail_lists_units_under_their_names_at_opening(
     assert body["state"] == "open" and body["is_public"] is False
 
 
-def _check(document: dict, schema: str, body: object) -> None:
-    """``body`` against a schema of the document ($refs resolved within the document)."""
-    from jsonschema import Draft202012Validator, FormatChecker
-
-    validator = Draft202012Validator(
-        {**document, "$ref": f"#/components/schemas/{schema}"}, format_checker=FormatChecker()
-    )
-    errors = [e.message for e in validator.iter_errors(body)]
-    assert errors == [], errors
-
-
 def test_answers_match_the_documented_schemas(
     app: Flask, client: FlaskClient, staff: Staff, tokens: dict[str, str], rounds: dict[str, int]
 ) -> None:
@@ -306,9 +296,9 @@ def test_answers_match_the_documented_schemas(
     ]
     for url, schema in cases:
         _status, body = _get(client, url, admin)
-        _check(document, schema, body)
+        check_schema(document, schema, body)
     _status, body = _get(client, "/api/v1/units", None)
-    _check(document, "Error", body)
+    check_schema(document, "Error", body)
 
 
 def test_an_unexpected_error_is_a_json_500(

@@ -24,8 +24,8 @@ from survey.services.results.indices import round_index
 from survey.services.results.publication import set_round_public
 from survey.services.rounds.lifecycle import transition_round
 from tests.api.conftest import bearer
-from tests.api.test_api import _check
-from tests.comment_helpers import add_comment
+from tests.helpers.comments import add_comment
+from tests.helpers.openapi import check_schema
 
 COMMENT = "Cán bộ rất nhiệt tình, cảm ơn"
 
@@ -129,7 +129,7 @@ def test_index_table_through_the_api(app: Flask, client: FlaskClient, demo: Demo
         assert answer.get_json()["code"] == "bad_request"
     document = client.get("/api/v1/openapi.json").get_json()
     body = client.get(url + "?per_page=5", headers=bearer(demo.tokens["admin"])).get_json()
-    _check(document, "IndexPage", body)
+    check_schema(document, "IndexPage", body)
 
 
 def test_public_page_shows_units_intervals_and_no_comments(

@@ -23,9 +23,9 @@ from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
 from survey.services.results.publication import set_round_public
 from survey.services.rounds.lifecycle import transition_round
-from tests.browser.conftest import ARTIFACTS, PHONE
-from tests.browser.test_citizen_browser import WCAG_21_AA, check_page
-from tests.comment_helpers import comment_item
+from tests.browser.conftest import PHONE
+from tests.helpers.accessibility import axe, check_page
+from tests.helpers.comments import comment_item
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -107,19 +107,6 @@ def add_responses_for_console(round_id: int, desk_id: int, now: datetime) -> int
     return response.id
 
 
-def _axe(page: Any, name: str, axe_source: str) -> None:
-    """axe-core only: the console is used on office PCs, so no touch-target rule here."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.evaluate("(source) => { (0, eval)(source); }", axe_source)
-    violations = page.evaluate(
-        """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r =>
-             r.violations.map(v => `${v.id}: ${v.help} at ${v.nodes.map(n => n.target)}`))""",
-        WCAG_21_AA,
-    )
-    assert violations == [], f"{name}: {violations}"
-
-
 def test_console_pages_for_comments_tokens_and_the_public_switch(
     app: Flask, results_url: str, browser: Any, axe_source: str
 ) -> None:
@@ -148,18 +135,18 @@ def test_console_pages_for_comments_tokens_and_the_public_switch(
         page.get_by_role("button", name="Đăng nhập").click()
         page.goto(f"{base}/admin/rounds/{round_id}/comments")
         expect(page.locator("td.comment-text").first).to_contain_text("<b>Rất tốt</b>")
-        _axe(page, "30-console-comments", axe_source)
+        axe(page, "30-console-comments", axe_source)
         page.get_by_role("button", name="Duyệt").first.click()
         expect(page.locator(".flash-success")).to_be_visible()
         page.goto(f"{base}/admin/rounds/{round_id}/public/off")
-        _axe(page, "31-console-public-off", axe_source)
+        axe(page, "31-console-public-off", axe_source)
         page.goto(f"{base}/admin/api-tokens/new")
-        _axe(page, "32-console-token-new", axe_source)
+        axe(page, "32-console-token-new", axe_source)
         page.get_by_label("Tên gợi nhớ").fill("Báo cáo R")
         page.get_by_role("button", name="Tạo mã truy cập").click()
         expect(page.locator("#secret")).to_have_value(re.compile(r"^hl_"))
-        _axe(page, "33-console-token-created", axe_source)
+        axe(page, "33-console-token-created", axe_source)
         page.goto(f"{base}/admin/api-tokens")
-        _axe(page, "34-console-tokens", axe_source)
+        axe(page, "34-console-tokens", axe_source)
     finally:
         context.close()

@@ -17,7 +17,7 @@ from survey.models import Role, utcnow
 from survey.services.accounts.users import create_user
 from survey.services.demo import build_demo_province, simulate_responses
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_public_results_browser import _axe
+from tests.helpers.accessibility import axe
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -75,16 +75,16 @@ def test_result_pages_and_report_are_accessible(
             for image in page.locator("figure.chart img").all():
                 # A chart that failed to load has no natural width.
                 assert image.evaluate("img => img.naturalWidth") > 0, (name, image)
-            _axe(page, f"40-results-{number}-{name}", axe_source)
+            axe(page, f"40-results-{number}-{name}", axe_source)
         page.get_by_role("link", name="Đơn vị", exact=True).first.click()
         page.locator("tbody th a").first.click()
         expect(page.locator("h1")).to_contain_text(":")
-        _axe(page, "45-results-unit", axe_source)
+        axe(page, "45-results-unit", axe_source)
         page.goto(results + "/units?lang=en")
         expect(page.locator("h1")).to_contain_text("Results by unit")
-        _axe(page, "46-results-units-en", axe_source)
+        axe(page, "46-results-units-en", axe_source)
         page.goto(f"{base}/admin/rounds/{round_id}/report?lang=vi")
-        _axe(page, "47-report", axe_source)
+        axe(page, "47-report", axe_source)
         page.emulate_media(media="print")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "48-report-print.png"), full_page=True)

@@ -33,7 +33,7 @@ from survey.extensions import db
 from survey.models import Answer, Response, Role, utcnow
 from survey.services.accounts.users import create_user
 from tests.factories import make_area, make_desk, make_round, make_unit
-from tests.faults.test_faults import _free_port, _wait
+from tests.helpers.servers import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -252,12 +252,12 @@ def cluster(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Cluster]:
         capture_output=True,
     )
     prefix = f"two-servers-{uuid.uuid4().hex}"  # earlier runs' counts stay out
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     logs = [tmp_path / f"gunicorn-{n}.log" for n in range(2)]
     processes = [
         _start_gunicorn(p, database_url, prefix, log) for p, log in zip(ports, logs, strict=True)
     ]
-    tls_port, http_port = _free_port(), _free_port()
+    tls_port, http_port = free_port(), free_port()
     config = _nginx_config(tmp_path, ports, tls_port, http_port)
     nginx = subprocess.Popen(
         [NGINX, "-p", str(tmp_path), "-c", str(config), "-e", str(tmp_path / "nginx-main.log")],
@@ -266,7 +266,7 @@ def cluster(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Cluster]:
     try:
         for port, log in zip(ports, logs, strict=True):
             try:
-                _wait(port)
+                wait_until_answering(port)
             except AssertionError:
                 raise AssertionError(log.read_text()[-2000:]) from None
         deadline = time.monotonic() + 10

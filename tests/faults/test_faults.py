@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.helpers.servers import free_port, wait_until_answering
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
@@ -35,26 +36,6 @@ SHARED_SERVER = "postgresql://postgres@127.0.0.1:5432"
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(port: int, path: str = "/healthz", seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise AssertionError(f"nothing answered on port {port}")
 
 
 @dataclass
@@ -86,7 +67,7 @@ def _start_app(database_url: str, workers: int = 3) -> Server:
             "UPDATE rounds SET min_answer_seconds = 0, device_period_hours = 0, "
             "desk_limit_per_hour = 1000000, network_limit_per_hour = 1000000"
         )
-    port = _free_port()
+    port = free_port()
     log = Path(tempfile.gettempdir()) / f"gunicorn-{uuid.uuid4().hex}.log"
     with log.open("wb") as errors:  # gunicorn keeps its own copy of the descriptor
         process = subprocess.Popen(
@@ -108,7 +89,7 @@ def _start_app(database_url: str, workers: int = 3) -> Server:
         )
     server = Server(database_url, port, token, process, log)
     try:
-        _wait(port)
+        wait_until_answering(port)
     except AssertionError:
         raise AssertionError(f"gunicorn did not start:\n{_stop(server)[-2000:]}") from None
     return server
@@ -274,7 +255,7 @@ def private_postgres(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     data = base / "data"
     data.mkdir()
     shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def as_postgres(*args: str) -> None:
         # The server inherits any pipe it is given and never closes it: write to files instead.
