@@ -38,7 +38,13 @@ from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
 from survey.services.responses.counting import counted, design_frame
 
 CHUNK = 5000
-NOT_APPLICABLE = "NA"  # CSV only; every format also leaves blank answers empty
+# "Không áp dụng" is not a score and not a missing answer: every format keeps it apart from a
+# blank (not answered), as a labelled missing code (the codebook and the about sheet say so).
+NOT_APPLICABLE = "NA"  # CSV and XLSX; R reads it as NA, the analysis command as missing
+NOT_APPLICABLE_SPSS = 99  # declared a user-missing value, labelled
+NOT_APPLICABLE_STATA = "a"  # the extended missing value .a, labelled
+NOT_APPLICABLE_LABEL = "Không áp dụng / not applicable"
+_NA_MARK = -99999.0  # stands for not applicable in the float matrix of _dataframe
 CAVEAT = (
     "Trọng số w = N_ô / n_ô cho mỗi ô đơn vị x lĩnh vực: trong một ô, người trả lời được coi "
     "như những người không trả lời. / Weights w = N_cell / n_cell per unit x service area cell: "
@@ -189,8 +195,15 @@ def codebook(round_: Round) -> list[list[object]]:
     table: list[list[object]] = [["variable", "label", "values"]]
     for v in variables(round_):
         values = "; ".join(f"{k} = {label}" for k, label in v.value_labels.items())
+        if _answer_column(v):
+            values += f"; {NOT_APPLICABLE} = {NOT_APPLICABLE_LABEL}; empty = not answered"
         table.append([v.name, v.label, values])
     return table
+
+
+def _answer_column(v: Variable) -> bool:
+    """A question's own column (not a choice option's 0/1): it may hold "not applicable"."""
+    return v.item_id is not None and v.option is None
 
 
 def write_xlsx(round_: Round, path: Path) -> int:
@@ -200,7 +213,7 @@ def write_xlsx(round_: Round, path: Path) -> int:
     sheet = book.create_sheet("responses")
     sheet.append([v.name for v in variables(round_)])
     count = 0
-    for row in rows(round_):
+    for row in rows(round_, not_applicable=NOT_APPLICABLE):
         sheet.append(row)
         count += 1
     book_sheet = book.create_sheet("codebook")
@@ -223,16 +236,20 @@ def _about(round_: Round, count: int) -> list[list[object]]:
         ["period (UTC)", f"{round_.opens_at.isoformat()} – {round_.closes_at.isoformat()}"],
         ["counted responses", count],
         ["weights", CAVEAT],
-        ["not applicable", "blank in XLSX, SPSS and Stata; 'NA' in CSV. Blank = not answered."],
+        [
+            "not applicable",
+            f"'{NOT_APPLICABLE}' in CSV and XLSX, {NOT_APPLICABLE_SPSS} (user-missing) in SPSS, "
+            f".{NOT_APPLICABLE_STATA} in Stata, each labelled; blank = not answered",
+        ],
         ["comments", "free-text comments are not exported; they are read after moderation"],
     ]
 
 
 Labels = dict[str, str | None]
-ValueLabels = dict[str, dict[int | float, str]]
+ValueLabels = dict[str, dict[int | float | str, str]]  # str: a Stata extended missing value
 
 
-def _dataframe(round_: Round) -> tuple[Any, Labels, ValueLabels]:
+def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, ValueLabels]:
     """The export as a data frame for pyreadstat, which writes a whole frame at once. Built
     chunk by chunk into preallocated columns: the numbers as one float64 matrix (8 bytes a
     value), the texts as object arrays whose repeated values (unit, area, desk...) share one
@@ -265,7 +282,7 @@ def _dataframe(round_: Round) -> tuple[Any, Labels, ValueLabels]:
         filled = end
         chunk.clear()
 
-    for row in rows(round_, last_id=last_id or 0):
+    for row in rows(round_, not_applicable=not_applicable, last_id=last_id or 0):
         chunk.append(row)
         if len(chunk) == CHUNK:
             flush()
@@ -288,12 +305,16 @@ def _dataframe(round_: Round) -> tuple[Any, Labels, ValueLabels]:
 def write_sav(round_: Round, path: Path) -> int:
     import pyreadstat
 
-    frame, labels, values = _dataframe(round_)
+    frame, labels, values = _dataframe(round_, float(NOT_APPLICABLE_SPSS))
+    answers = [v.name for v in variables(round_) if _answer_column(v)]
+    for name in answers:
+        values[name] = {**values.get(name, {}), NOT_APPLICABLE_SPSS: NOT_APPLICABLE_LABEL}
     pyreadstat.write_sav(
         frame,
         str(path),
         column_labels=labels,
         variable_value_labels=values,
+        missing_ranges={name: [NOT_APPLICABLE_SPSS] for name in answers},
         file_label=round_.name[:64],
     )
     return len(frame)
@@ -302,11 +323,24 @@ def write_sav(round_: Round, path: Path) -> int:
 def write_dta(round_: Round, path: Path) -> int:
     import pyreadstat
 
-    frame, labels, values = _dataframe(round_)
+    frame, labels, values = _dataframe(round_, _NA_MARK)
+    marked: dict[str, list[str]] = {}
+    for v in variables(round_):
+        column = frame[v.name]
+        if _answer_column(v) and (column == _NA_MARK).any():
+            # Stata's .a lives in the data as the letter: the column holds numbers and "a".
+            frame[v.name] = column.astype(object).where(column != _NA_MARK, NOT_APPLICABLE_STATA)
+            values[v.name] = {**values.get(v.name, {}), NOT_APPLICABLE_STATA: NOT_APPLICABLE_LABEL}
+            marked[v.name] = [NOT_APPLICABLE_STATA]
     # Stata keeps variable labels to 80 characters.
     short: Labels = {k: (v or "")[:80] for k, v in labels.items()}
     pyreadstat.write_dta(
-        frame, str(path), column_labels=short, variable_value_labels=values, version=15
+        frame,
+        str(path),
+        column_labels=short,
+        variable_value_labels=values,
+        missing_user_values=marked,
+        version=15,
     )
     return len(frame)
 

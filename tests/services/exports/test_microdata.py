@@ -133,11 +133,14 @@ def test_xlsx_reads_back_with_a_codebook(app: Flask, exported: Exported, tmp_pat
     header, data = rows[0], rows[1:]
     assert [r[0] for r in data] == exported.counted_ids
     record = dict(zip(header, data[2], strict=True))
-    assert record["A1"] == 2 and record["A3"] is None and record["unit"] == "U01"
+    # Not applicable (A3) is a labelled code, apart from not answered (A4): blank.
+    assert record["A1"] == 2 and record["A3"] == "NA" and record["A4"] is None
+    assert record["unit"] == "U01"
     codebook = {r[0]: r for r in book["codebook"].iter_rows(values_only=True)}
     book.close()
     assert codebook["A1"][1] == "Nơi ngồi chờ có đủ chỗ ngồi"
     assert "5 = Rất hài lòng" in codebook["A1"][2]
+    assert "NA = Không áp dụng" in codebook["A3"][2] and "empty = not answered" in codebook["A3"][2]
 
 
 @pytest.mark.parametrize("fmt", ["sav", "dta"])
@@ -151,8 +154,14 @@ def test_spss_and_stata_files_carry_labels(
     frame, meta = reader(str(path))
     assert list(frame["response_id"].astype(int)) == exported.counted_ids
     assert list(frame["A1"]) == [4.0, 5.0, 2.0, 3.0]
-    assert frame["A3"].isna().all()
+    assert frame["A3"].isna().all() and frame["A4"].isna().all()  # both missing by default
     assert meta.column_names_to_labels["unit_name"].startswith("Tên đơn vị")
+    # ... but told apart: not applicable is the labelled user-missing code (SPSS 99, Stata .a),
+    # not answered a plain system-missing value.
+    kept, kept_meta = reader(str(path), user_missing=True)
+    code = 99 if fmt == "sav" else "a"
+    assert list(kept["A3"]) == [code] * 4 and kept["A4"].isna().all()
+    assert kept_meta.variable_value_labels["A3"][code].startswith("Không áp dụng")
     labels = meta.variable_value_labels["A1"]
     assert labels[5] == "Rất hài lòng" and labels[1] == "Rất không hài lòng"
     assert list(frame["unit_name"]) == ["UBND phường Bình Minh"] * 4
