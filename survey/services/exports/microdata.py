@@ -246,7 +246,7 @@ def _about(round_: Round, count: int) -> list[list[object]]:
 
 
 Labels = dict[str, str | None]
-ValueLabels = dict[str, dict[int | float | str, str]]  # str: a Stata extended missing value
+ValueLabels = dict[str, dict[int | float, str]]
 
 
 def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, ValueLabels]:
@@ -323,7 +323,9 @@ def write_sav(round_: Round, path: Path) -> int:
 def write_dta(round_: Round, path: Path) -> int:
     import pyreadstat
 
-    frame, labels, values = _dataframe(round_, _NA_MARK)
+    frame, labels, numeric_labels = _dataframe(round_, _NA_MARK)
+    # pyreadstat's type hints leave out Stata's letter keys (a..z) for extended missing values.
+    values: dict[str, dict[Any, str]] = dict(numeric_labels)
     marked: dict[str, list[str]] = {}
     for v in variables(round_):
         column = frame[v.name]
