@@ -37,6 +37,7 @@ from survey.services.results.figures import (
     change_chart,
     criteria_chart,
     elements_chart,
+    model_check_chart,
     report_charts,
     unit_chart,
     units_chart,
@@ -52,9 +53,12 @@ from survey.services.results.pages import (
     round_results,
     unit_changes,
 )
+from survey.services.results.small_area import model_estimates
 from survey.services.rounds.lifecycle import visible_round
 
 PER_PAGE = 50
+# Response-level data and model-based estimates: administrators and analysts only.
+data_readers = roles_required(Role.ADMIN, Role.ANALYST)
 # A chart is an image: its own inline styles are all it needs, and it may run nothing.
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -87,6 +91,12 @@ VERDICT_LABELS = {
     "cannot_tell": _l("Chưa kết luận được"),
     "no_data": _l("Không có số liệu"),
 }
+
+
+@bp.app_template_global()
+def reads_all_units() -> bool:
+    """Administrators and analysts: they also get the model-based page and response data."""
+    return bool(current_user.is_authenticated and current_user.role in (Role.ADMIN, Role.ANALYST))
 
 
 @bp.app_template_global()
@@ -273,6 +283,29 @@ def round_chart_areas(round_id: int) -> FlaskResponse:
     return _chart(areas_chart(_results(round_id)))
 
 
+@bp.get("/rounds/<int:round_id>/results/small-area")
+@data_readers
+def round_results_small_area(round_id: int) -> str:
+    results = _results(round_id)
+    estimates = model_estimates(results, request.args.get("level"))
+    rows = paginate_list(estimates.rows, _page(), PER_PAGE)
+    return render_template(
+        "admin/results/small_area.html",
+        round=results.round,
+        results=results,
+        estimates=estimates,
+        rows=rows,
+        args=_args(level=estimates.level, page=rows.page),
+    )
+
+
+@bp.get("/rounds/<int:round_id>/results/small-area/chart")
+@data_readers
+def round_chart_small_area(round_id: int) -> FlaskResponse:
+    results = _results(round_id)
+    return _chart(model_check_chart(model_estimates(results, request.args.get("level"))))
+
+
 @bp.get("/rounds/<int:round_id>/results/change")
 @results_readers
 def round_results_change(round_id: int) -> str:
@@ -353,10 +386,6 @@ def round_index_export(round_id: int) -> FlaskResponse:
     answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     answer.headers["Cache-Control"] = "private, no-store"
     return answer
-
-
-# Response-level data of every unit: administrators and analysts, not unit officers.
-data_readers = roles_required(Role.ADMIN, Role.ANALYST)
 
 
 @bp.get("/rounds/<int:round_id>/export/<fmt>")

@@ -116,6 +116,58 @@ def records(results: RoundResults) -> Iterator[list[object]]:
                 rank.best if rank else None,
                 rank.worst if rank else None,
             ]
+    if results.sees_everything:
+        yield from _model_records(results)
+
+
+def _model_records(results: RoundResults) -> Iterator[list[object]]:
+    """The model-based overall index of every unit of each level a model could be fitted
+    for (``measure`` = ``model``): its EBLUP, root MSE as ``se``, the MSE interval, never a
+    verdict (``survey.services.results.small_area``)."""
+    from survey.services.results.small_area import model_estimates, unit_levels
+
+    for level in unit_levels(results):
+        estimates = model_estimates(results, level)
+        if estimates.fit is None or not estimates.fit.converged:
+            continue
+        for r in estimates.rows:
+            flags = [
+                "model",
+                *(["synthetic"] if r.synthetic else []),
+                *(["clipped"] if r.clipped else []),
+            ]
+            yield [
+                Level.UNIT.value,
+                r.code,
+                r.name,
+                "",
+                "",
+                IndexKind.OVERALL.value,
+                "overall",
+                "Chỉ số hài lòng chung, ước lượng theo mô hình / Overall index, model-based",
+                "model",
+                0,
+                _number(r.eblup, 2),
+                _number(math.sqrt(max(r.mse, 0.0)), 2),
+                _number(r.low, 2),
+                _number(r.high, 2),
+                0.95,
+                "mse",
+                None,
+                r.n,
+                None,
+                None,
+                None,
+                None,
+                None,
+                ";".join(flags),
+                0,
+                None,
+                "",
+                None,
+                None,
+                None,
+            ]
 
 
 def write_csv(results: RoundResults, out: BinaryIO) -> int:

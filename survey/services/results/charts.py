@@ -195,3 +195,21 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
     else:
         figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
+
+
+def residual_chart(
+    points: Sequence[tuple[float, float]], *, xlabel: str, ylabel: str, band_label: str
+) -> Figure:
+    """A model check: one point per unit at (synthetic estimate, standardised residual), with
+    the band +-2 in which about 95% of the points lie when the model fits."""
+    figure = Figure(figsize=(WIDTH, 4.0), layout="constrained")
+    if not points:
+        return _blank(figure)
+    axes = figure.add_subplot()
+    axes.axhspan(-2, 2, color="#e8eef5", label=band_label)
+    axes.axhline(0, color=GREY, linewidth=1)
+    axes.scatter([p[0] for p in points], [p[1] for p in points], s=18, color=INK)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    return figure

@@ -18,6 +18,7 @@ from survey.services.results.charts import (
     figure_bytes,
     forest_chart,
     heat_map,
+    residual_chart,
 )
 from survey.services.results.pages import (
     RoundResults,
@@ -26,6 +27,7 @@ from survey.services.results.pages import (
     is_unreliable,
     unit_changes,
 )
+from survey.services.results.small_area import ModelEstimates
 
 
 def _axis(results: RoundResults) -> str:
@@ -180,3 +182,13 @@ def report_charts(
         if found:
             charts["change"] = data_uri(change_chart(found))
     return charts
+
+
+def model_check_chart(estimates: ModelEstimates) -> Figure:
+    """The small-area model's residuals against its synthetic estimates."""
+    return residual_chart(
+        [(c.synthetic, c.residual) for c in estimates.checks],
+        xlabel=_("Ước lượng tổng hợp của mô hình (x'β, %)"),
+        ylabel=_("Phần dư chuẩn hoá"),
+        band_label=_("Khoảng ±2: khoảng 95%% số điểm nằm trong đó nếu mô hình phù hợp"),
+    )
