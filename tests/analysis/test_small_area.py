@@ -200,6 +200,26 @@ def test_mean_only_model_without_covariates() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("method", "converged", "iterations"),
+    [("REML", False, 100), ("ML", False, 100), ("FH", True, 23)],
+)
+def test_convergence_as_sae_on_data_where_scoring_oscillates(
+    method: str, converged: bool, iterations: int
+) -> None:
+    """sae 1.3's eblupFH stops unconverged after 100 steps for REML and ML on this sample and
+    converges in 23 for FH (tests/data/small_area/SOURCE.md)."""
+    rows = _rows("nonconverging.csv")
+    fit = fay_herriot(
+        [r["area"] for r in rows],
+        [float(r["y"]) for r in rows],
+        [float(r["se"]) for r in rows],
+        [Covariate("x", [float(r["x"]) for r in rows])],
+        method=method,
+    )
+    assert (fit.converged, fit.iterations) == (converged, iterations)
+
+
 def test_stopped_scoring_is_flagged_not_converged() -> None:
     fit = fay_herriot(AREAS, DIRECT, SE, [MAJOR], max_iter=1)
     assert (fit.converged, fit.iterations) == (False, 1)

@@ -202,6 +202,21 @@ def test_bad_input_exits_2_with_one_line(
     assert message in captured.err
 
 
+def test_unconverged_fit_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sae's eblupFH does not converge on this sample by REML and returns no estimates."""
+    shutil.copy(DATA / "nonconverging.csv", tmp_path / "areas.csv")
+    spec = {"data": "areas.csv", "area": "area", "estimate": "y", "se": "se",
+            "covariates": [{"column": "x", "type": "numeric"}]}  # fmt: skip
+    (tmp_path / "SPEC.json").write_text(json.dumps(spec), encoding="utf-8")
+    assert main([str(tmp_path / "SPEC.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "error: the REML fit did not converge in 100 Fisher-scoring steps "
+        "(as sae's eblupFH, no estimates are given)\n"
+    )
+
+
 def test_missing_spec_and_usage_through_python_m(tmp_path: Path) -> None:
     for args, message in [
         ([str(tmp_path / "none.json")], "error: spec file not found"),
