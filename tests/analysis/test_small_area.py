@@ -84,7 +84,7 @@ def test_eblup_and_mse_equal_sae_msefh_published_by_emdi(method: str) -> None:
 
 def test_fh_method_equals_sae_as_printed_in_samplics_tests() -> None:
     eblup, mse, _ = _milk("FH")
-    assert eblup == pytest.approx(FH_EBLUP, abs=1e-6)  # printed to 6 decimals
+    assert eblup == pytest.approx(FH_EBLUP, abs=1e-6)  # 6 decimals, cut rather than rounded
     assert mse == pytest.approx(FH_MSE, abs=1e-9)
 
 
