@@ -38,8 +38,8 @@ the synthetic estimate x_i'beta; its MSE is the limit of the formulas above as p
 the same bias correction of A as the in-sample areas (Rao and Molina 2015, ch. 6).
 
 The traces are computed from p x p matrices (tr P = tr V^-1 - tr(Q X'V^-2 X), and so on) rather
-than from the m x m matrix P, so that 3,300 communes fit in milliseconds; the result is that of
-sae's formulas to rounding.
+than from the m x m matrix P (87 MB for 3,300 communes); 3,300 communes then take about 0.3 s,
+most of it building the per-area results. The result is that of sae's formulas to rounding.
 """
 
 from __future__ import annotations
