@@ -35,11 +35,11 @@ AIC = -2 loglike + 2 (p + 1) and BIC = -2 loglike + (p + 1) log m (m areas fitte
 An area with covariates but no direct estimate (no responses) is left out of the fit and gets
 the synthetic estimate x_i'beta; its MSE is the limit of the formulas above as psi_i -> infinity
 (B_i -> 1): A + x_i'Q x_i - b (b = 0 for REML), the variance of u_i plus that of x_i'beta, with
-the same bias correction of A as the in-sample areas (Rao and Molina 2015, sec. 6.2).
+the same bias correction of A as the in-sample areas (Rao and Molina 2015, ch. 6).
 
 The traces are computed from p x p matrices (tr P = tr V^-1 - tr(Q X'V^-2 X), and so on) rather
-than from the m x m matrix P, so that 3,300 communes fit in milliseconds; the result is that of
-sae's formulas to rounding.
+than from the m x m matrix P (87 MB for 3,300 communes); 3,300 communes then take about 0.3 s,
+most of it building the per-area results. The result is that of sae's formulas to rounding.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_eblup_and_mse_equal_sae_msefh_published_by_emdi(method: str) -> None:
 
 def test_fh_method_equals_sae_as_printed_in_samplics_tests() -> None:
     eblup, mse, _ = _milk("FH")
-    assert eblup == pytest.approx(FH_EBLUP, abs=1e-6)  # printed to 6 decimals
+    assert eblup == pytest.approx(FH_EBLUP, abs=1e-6)  # 6 decimals, cut rather than rounded
     assert mse == pytest.approx(FH_MSE, abs=1e-9)
 
 
@@ -198,6 +198,26 @@ def test_mean_only_model_without_covariates() -> None:
     assert fit.fixed_effects[0].estimate == pytest.approx(
         float(np.sum(weights * DIRECT) / np.sum(weights)), rel=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "converged", "iterations"),
+    [("REML", False, 100), ("ML", False, 100), ("FH", True, 23)],
+)
+def test_convergence_as_sae_on_data_where_scoring_oscillates(
+    method: str, converged: bool, iterations: int
+) -> None:
+    """sae 1.3's eblupFH stops unconverged after 100 steps for REML and ML on this sample and
+    converges in 23 for FH (tests/data/small_area/SOURCE.md)."""
+    rows = _rows("nonconverging.csv")
+    fit = fay_herriot(
+        [r["area"] for r in rows],
+        [float(r["y"]) for r in rows],
+        [float(r["se"]) for r in rows],
+        [Covariate("x", [float(r["x"]) for r in rows])],
+        method=method,
+    )
+    assert (fit.converged, fit.iterations) == (converged, iterations)
 
 
 def test_stopped_scoring_is_flagged_not_converged() -> None:
