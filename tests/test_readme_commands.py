@@ -46,10 +46,40 @@ def expand(line: str, out: Path) -> list[tuple[list[str], str | None]]:
         concrete = concrete.replace("FILE", str(target))
         if "--format" not in concrete:
             concrete = concrete.replace("SPEC.json", str(out / "SPEC.json"))
+            concrete = concrete.replace("AREAS.json", str(out / "AREAS.json"))
         concrete = concrete.replace("NAME", "sonoivu")
         given = f"{PASSWORD}\n{PASSWORD}\n" if "create-admin" in concrete else None
         runs.append((concrete.split(), given))
     return runs
+
+
+def write_areas_spec(out: Path) -> None:
+    """AREAS.json for ``small-area``: every unit's direct overall index and its SE, from the
+    index table exported before, with the unit's level as a covariate."""
+    with (out / "export-index-csv.csv").open(encoding="utf-8-sig", newline="") as f:
+        units = [
+            row
+            for row in csv.DictReader(f)
+            if row["level"] == "unit"
+            and row["kind"] == "overall"
+            and row["measure"] == "top2box"
+            and row["se"]
+            and float(row["se"]) > 0
+        ]
+    with (out / "areas.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["unit", "direct", "direct_se", "n"])
+        for row in units:
+            writer.writerow([row["unit"], row["estimate"], row["se"], row["n"]])
+    spec = {
+        "data": "areas.csv",
+        "area": "unit",
+        "estimate": "direct",
+        "se": "direct_se",
+        "covariates": [{"column": "n", "type": "numeric"}],
+        "method": "REML",
+    }
+    (out / "AREAS.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -72,6 +102,8 @@ def test_readme_commands_run_in_order_on_a_fresh_checkout(tmp_path: Path) -> Non
         for argv, given in expand(line, out):
             if argv[0] == "python":
                 argv[0] = sys.executable
+            if "small-area" in argv:
+                write_areas_spec(out)
             began = time.perf_counter()
             done = subprocess.run(
                 argv, cwd=copy, env=env, input=given, capture_output=True, text=True, timeout=300
@@ -96,6 +128,8 @@ def test_readme_commands_run_in_order_on_a_fresh_checkout(tmp_path: Path) -> Non
             and row["kind"] == "overall"
             and row["measure"] == "top2box"
         )
+    areas = json.loads(printed[f"{sys.executable} -m analysis small-area"])["areas"]
+    assert areas and all(0 <= a["shrinkage"] <= 1 for a in areas)
     assert round(100 * estimate["estimate"], 2) == pytest.approx(
         float(province["estimate"]), abs=0.006
     )
