@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import render_template
 
 from survey.public import bp
+from survey.services.results.method import method_statements
 from survey.services.results.publication import public_results, public_round, public_rounds
 
 MAX_ID = 2_147_483_647
@@ -20,4 +21,10 @@ def results_index() -> str:
 @bp.get(f"/ket-qua/<int(max={MAX_ID}):round_id>")
 def round_results(round_id: int) -> str:
     round_ = public_round(round_id)
-    return render_template("public/results.html", round=round_, results=public_results(round_))
+    results = public_results(round_)
+    return render_template(
+        "public/results.html",
+        round=round_,
+        results=results,
+        method=method_statements(round_.template_version, results.measure),
+    )

@@ -179,6 +179,12 @@ class RoundResults:
     def empty(self) -> bool:
         return len(self.table) == 0
 
+    def method_statements(self) -> list[str]:
+        """How the indices are built, from the round's questionnaire version."""
+        from survey.services.results.method import method_statements
+
+        return method_statements(self.round.template_version, self.measure)
+
     @property
     def percent(self) -> bool:
         return self.measure in PERCENT_MEASURES

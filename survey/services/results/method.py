@@ -1,0 +1,89 @@
+"""The method statements printed with a round's results (pages, the report's annex, the public
+page), written from the round's own questionnaire version so that a reader following them can
+recompute the published overall index (shared/domain.md, "The indices"): what a criterion's
+index is (top-2-box share or mean score), how elements, aspects and the overall index are built
+from it (one aspect: the mean of the elements; several: the mean of the aspects, each the mean
+of its elements), and that the overall question stands beside the index, not in it.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from analysis.satisfaction import IndexDefinition
+from survey.models import Element, Item, ItemRole, TemplateVersion
+
+
+def method_statements(version: TemplateVersion, measure: IndexDefinition | str) -> list[str]:
+    """Sentences in the reader's language, in reading order."""
+    measure = IndexDefinition(measure)
+    out: list[str] = []
+    if measure == IndexDefinition.TOP2BOX:
+        out.append(
+            _(
+                "Chỉ số của mỗi tiêu chí: tỷ lệ phần trăm (có gia quyền) người trả lời hài lòng "
+                "hoặc rất hài lòng, trong số người đã trả lời tiêu chí đó; “không áp dụng” và "
+                "bỏ trống không tính vào mẫu số."
+            )
+        )
+    elif measure == IndexDefinition.MEAN_PCT:
+        out.append(
+            _(
+                "Chỉ số của mỗi tiêu chí: điểm trung bình (có gia quyền) của người đã trả lời, "
+                "chia cho điểm tối đa của thang đo, nhân 100."
+            )
+        )
+    else:
+        out.append(
+            _(
+                "Chỉ số của mỗi tiêu chí: điểm trung bình (có gia quyền) trên thang đo của câu "
+                "hỏi, của người đã trả lời."
+            )
+        )
+    aspects = [a for a in version.aspects if any(_criteria(e) for e in a.elements)]
+    if len(aspects) <= 1:
+        elements = [e for a in aspects for e in a.elements if _criteria(e)]
+        out.append(
+            _(
+                "Chỉ số của mỗi yếu tố là trung bình cộng các chỉ số tiêu chí của yếu tố đó; "
+                "chỉ số chung là trung bình cộng các chỉ số của %(n)s yếu tố.",
+                n=len(elements),
+            )
+        )
+    else:
+        parts = "; ".join(
+            _(
+                "%(aspect)s: %(n)s yếu tố",
+                aspect=a.name,
+                n=len([e for e in a.elements if _criteria(e)]),
+            )
+            for a in aspects
+        )
+        out.append(
+            _(
+                "Chỉ số của mỗi yếu tố là trung bình cộng các chỉ số tiêu chí của yếu tố đó; "
+                "chỉ số của mỗi khía cạnh là trung bình cộng các chỉ số yếu tố của khía cạnh "
+                "đó; chỉ số chung là trung bình cộng các chỉ số của %(n)s khía cạnh (%(parts)s), "
+                "không phải trung bình của tất cả các yếu tố.",
+                n=len(aspects),
+                parts=parts,
+            )
+        )
+    out.append(
+        _(
+            "Khi một tiêu chí (yếu tố, khía cạnh) không có câu trả lời nào trong một đơn vị, "
+            "trung bình tính trên những tiêu chí (yếu tố, khía cạnh) có câu trả lời."
+        )
+    )
+    if any(i.role == ItemRole.OVERALL for i in version.items):
+        out.append(
+            _(
+                "Câu hỏi về mức độ hài lòng chung được báo cáo riêng, không tính vào chỉ số "
+                "chung."
+            )
+        )
+    return out
+
+
+def _criteria(element: Element) -> list[Item]:
+    return [i for i in element.items if i.role == ItemRole.CRITERION]
