@@ -14,6 +14,19 @@ What is masked, each bounded so that it is not part of a longer word or number:
   12-digit number grouped by dots when it starts with 0 (every CCCD starts with its province
   code 001-096; an amount never starts with 0).
 - E-mail addresses.
+- Dossier codes (the receipt's code ties a comment to one person's case): the national portal's
+  form, an agency code, the date and a sequence (``H33.25-241205-0001``,
+  ``000.00.20.H33-241205-0001``), and any code after "mã hồ sơ", "số hồ sơ", "hồ sơ số", "mã
+  HS", "mã biên nhận" or "số biên nhận" that holds a digit.
+- Personal names: a common Vietnamese family name (Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan,
+  Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương, Lý, Đinh, Trương, Đoàn, Trịnh, Lương, Tô, Đào, Chu, Tạ)
+  followed by one to three capitalised syllables (``Nguyễn Văn An``, ``chị Trần Thị B``), unless
+  a place word comes first (``đường Lê Lợi``, ``TP Hồ Chí Minh``) or it is a well-known place
+  (``Hồ Chí Minh``, ``Phan Thiết``...). Family names that are also provinces (Hà, Cao, Lâm,
+  Mai) are left out: a name missed is what moderators are for; a place masked would make every
+  comment about Hà Nội unreadable.
+
+Moderators can also hide any part of a comment by hand (``redact_comment``), audited.
 
 What is deliberately left alone: amounts of money (``1.000.000 đồng``, ``100.000.000``, grouped in
 thousands or followed by a currency word), dates and times, numbers glued to letters (codes such
@@ -56,6 +69,9 @@ from survey.services.results import counted
 PHONE_MASK = "[SĐT đã ẩn]"
 ID_MASK = "[số giấy tờ đã ẩn]"
 EMAIL_MASK = "[email đã ẩn]"
+DOSSIER_MASK = "[mã hồ sơ đã ẩn]"
+NAME_MASK = "[tên đã ẩn]"
+REDACTED_MASK = "[đã ẩn]"
 
 _SEP = r"[ .\-]?"  # at most one space, dot or dash between two digits
 _PHONE = (
@@ -102,6 +118,59 @@ _PERSONAL = re.compile(
 )
 
 
+_DOSSIER = re.compile(
+    # agency code (dotted parts), the date as yymmdd, the sequence number
+    r"(?<![\w.\-])(?:[A-Za-z0-9]+\.)*[A-Za-z0-9]+-\d{6}-\d{3,6}(?![\w\-]|\.\w)"
+    # or whatever code follows the words that announce one
+    r"|(?P<kw>(?<!\w)(?:mã\s+hồ\s+sơ|số\s+hồ\s+sơ|hồ\s+sơ\s+số|mã\s+hs|mã\s+biên\s+nhận"
+    r"|số\s+biên\s+nhận)(?:\s*(?:là|số|:|#))?\s*)"
+    r"(?=[\w./\-]*\d)[A-Za-z0-9][\w./\-]{2,39}(?<![.\-])",
+    re.IGNORECASE,
+)
+_FAMILY = (
+    "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương"
+    "|Đoàn|Trịnh|Lương|Tô|Đào|Chu|Tạ"
+)
+_UPPER = "A-ZÀ-ÝĂĐĨŨƠƯẠ-Ỹ"
+_LOWER = "a-zà-ýăđĩũơưạ-ỹ"
+_SYLLABLE = rf"[{_UPPER}][{_LOWER}]*"
+_NAME = re.compile(rf"(?<![\w])(?:{_FAMILY})(?:[ \t]+{_SYLLABLE}(?![{_LOWER}{_UPPER}\d])){{1,3}}")
+_PLACE_BEFORE = re.compile(
+    r"(?:đường|phố|ngõ|hẻm|quận|huyện|phường|xã|thị\s+xã|thị\s+trấn|tỉnh|thành\s+phố|tp\.?"
+    r"|trường|bệnh\s+viện|cầu|chợ|công\s+viên|lăng|bác|chủ\s+tịch|q\.|p\.)\s+$",
+    re.IGNORECASE,
+)
+_PLACES = frozenset(
+    {
+        "Hồ Chí Minh",
+        "Phan Thiết",
+        "Phan Rang",
+        "Hoàng Mai",
+        "Lê Chân",
+        "Ngô Quyền",
+        "Hồ Gươm",
+        "Hoàng Sa",
+        "Trần Hưng Đạo",
+        "Lê Lợi",
+        "Nguyễn Huệ",
+        "Lý Thường Kiệt",
+        "Hai Bà Trưng",
+    }
+)
+
+
+def _mask_name(match: re.Match[str]) -> str:
+    name = match.group(0)
+    before = match.string[max(0, match.start() - 20) : match.start()]
+    if name in _PLACES or _PLACE_BEFORE.search(before):
+        return name
+    return NAME_MASK
+
+
+def _mask_dossier(match: re.Match[str]) -> str:
+    return (match.group("kw") or "") + DOSSIER_MASK
+
+
 def _replace(match: re.Match[str]) -> str:
     keyword = match.group("kw") or ""
     if match.group("email"):
@@ -123,9 +192,11 @@ def normalise_text(text: str) -> str:
 
 
 def mask_personal_data(text: str) -> str:
-    """``text`` with phone numbers, CCCD/CMND numbers and e-mail addresses replaced by
-    placeholders. Plain text in, plain text out: escaping is the template's job."""
-    return _PERSONAL.sub(_replace, normalise_text(text))
+    """``text`` with dossier codes, phone numbers, CCCD/CMND numbers, e-mail addresses and
+    personal names replaced by placeholders. Plain text in, plain text out: escaping is the
+    template's job."""
+    text = _DOSSIER.sub(_mask_dossier, normalise_text(text))
+    return _NAME.sub(_mask_name, _PERSONAL.sub(_replace, text))
 
 
 # --- moderation -----------------------------------------------------------------------------
