@@ -15,6 +15,7 @@ from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
 from survey.extensions import db
 from survey.models import Desk, Round, User, utcnow
+from survey.routing import page_number
 from survey.services.access import visible_unit_ids
 from survey.services.exclusions import (
     ResponseSelectionError,
@@ -45,7 +46,7 @@ def _actor() -> User:
 
 
 def _page(name: str) -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 @bp.get("/rounds/<int:round_id>/monitoring")
