@@ -45,6 +45,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from survey.errors import DomainError, NotFoundError
@@ -306,10 +307,10 @@ def review_comment(
     """Approve or hide one comment of ``round_`` (pending puts it back in the queue). Audited
     without the text: the trail must not become a second copy of what citizens wrote."""
     if not can_moderate(actor):
-        raise DomainError("Only administrators and analysts moderate comments.")
+        raise DomainError(_l("Chỉ quản trị viên và chuyên viên phân tích được kiểm duyệt."))
     found = db.session.execute(_comments(round_, None).where(Answer.id == answer_id)).first()
     if found is None:
-        raise CommentNotInRoundError("No such comment in this round.")
+        raise CommentNotInRoundError(_l("Không có ý kiến này trong đợt khảo sát."))
     review = db.session.get(CommentReview, answer_id)
     before = review.state if review is not None else CommentState.PENDING.value
     if before == state.value:
@@ -338,3 +339,57 @@ def review_comment(
         after={"state": state.value, "round_id": round_.id},
     )
     return review
+
+
+def review_comments(
+    round_: Round, answer_ids: list[int], state: CommentState, *, actor: User, now: datetime
+) -> int:
+    """Approve or hide several comments of ``round_`` at once: all of them, or none when one is
+    not a comment of the round (the caller rolls back). Returns how many changed state."""
+    if not answer_ids:
+        raise DomainError(_l("Chưa chọn ý kiến nào."))
+    changed = 0
+    for answer_id in dict.fromkeys(answer_ids):
+        before = db.session.get(CommentReview, answer_id)
+        old = before.state if before is not None else CommentState.PENDING.value
+        review_comment(round_, answer_id, state, actor=actor, now=now)
+        changed += old != state.value
+    return changed
+
+
+class NothingToRedactError(DomainError):
+    code = "nothing_to_redact"
+
+
+def redact_comment(
+    round_: Round, answer_id: int, phrase: str, *, actor: User, now: datetime
+) -> int:
+    """Hide every occurrence of ``phrase`` in one comment (a name or an address the masking
+    missed), for good: the stored text changes. Audited with the lengths and the number of
+    places hidden, never the text itself. Returns that number."""
+    if not can_moderate(actor):
+        raise DomainError(_l("Chỉ quản trị viên và chuyên viên phân tích được kiểm duyệt."))
+    found = db.session.execute(_comments(round_, None).where(Answer.id == answer_id)).first()
+    answer = db.session.get(Answer, answer_id) if found is not None else None
+    if answer is None:
+        raise CommentNotInRoundError(_l("Không có ý kiến này trong đợt khảo sát."))
+    wanted = normalise_text(phrase).strip()
+    current = mask_personal_data(answer.text or "")
+    if not wanted or wanted == REDACTED_MASK:
+        raise NothingToRedactError(_l("Hãy nhập đoạn cần ẩn, đúng như trong ý kiến."))
+    pattern = re.compile(re.escape(wanted), re.IGNORECASE)
+    redacted, count = pattern.subn(REDACTED_MASK, current)
+    if count == 0:
+        raise NothingToRedactError(_l("Không tìm thấy đoạn này trong ý kiến."))
+    answer.text = redacted
+    db.session.flush()
+    record_event(
+        action="comment.redacted",
+        entity_type="comment",
+        entity_id=answer_id,
+        now=now,
+        actor=actor,
+        before={"length": len(current), "round_id": round_.id},
+        after={"length": len(redacted), "places": count, "round_id": round_.id},
+    )
+    return count
