@@ -8,10 +8,19 @@ from forms.audit import AuditFilterForm
 from survey.admin import bp
 from survey.admin.access import admin_only
 from survey.routing import INT64_MAX, page_number
-from survey.services.audit import AuditFilter, audit_facets, audit_page, get_event
+from survey.services.audit import (
+    AuditFilter,
+    action_label,
+    audit_facets,
+    audit_page,
+    entity_label,
+    get_event,
+)
 from survey.services.paging import Page
 
 EVENTS_PER_PAGE = 50
+bp.add_app_template_global(action_label)
+bp.add_app_template_global(entity_label)
 
 
 @bp.get("/audit")
