@@ -25,25 +25,26 @@ from survey.models import Desk
 from tests.admin.conftest import csrf_token
 from tests.demo_world import DemoWorld, demo_world
 
+# One value per way a path segment can be wrong; the int converter refuses all but the first
+# where a column is a bigint, so these are cheap 404s unless a route lets one through.
 HOSTILE_SEGMENTS = (
-    "2147483648",  # 2**31: past PostgreSQL's integer
+    "2147483648",  # 2**31: past PostgreSQL's integer (a bigint id still takes it)
     "9223372036854775808",  # 2**63: past any database integer
-    "9" * 40,
-    "-1",
     "0",
-    "abc%00def",
-    "%00",
+    "-1",
+    "abc%00def",  # PostgreSQL text cannot hold a NUL
     "x" * 5000,
 )
+# One value per way a query filter can be wrong: negative, past every integer, not a number a
+# comparison can order, a long text with bytes that are not UTF-8, and a NUL (refused before
+# any view). Every filter a view reads gets the value at once: one request per route and
+# value.
 HOSTILE_QUERY = (
-    "2147483648",
-    "9223372036854775808",
-    "9" * 40,
     "-1",
-    "1e999",
+    "9223372036854775808",
     "nan",
-    "x" * 5000,
-    "%ff%fe",
+    "%ff%fe" + "x" * 5000,
+    "%00",
 )
 # Every query argument a console or public view reads (grep "request.args" in survey/), and the
 # API's filters.
@@ -63,23 +64,28 @@ FILTERS = (
     "format",
     "size",
     "subunits",
-    "aspect",
-    "element",
     "parent",
     "successor",
     "absorbed",
     "area",
     "unit_id",
-    "round_id",
     "per_page",
     "level",
-    "measure",
     "next",
     "dossier_code",
     "action",
     "entity_type",
     "entity_id",
     "actor",
+    "until",
+    "per_page",
+    "desk_page",
+    "unit_page",
+    "units_page",
+    "scope_page",
+    "rounds_page",
+    "idle_page",
+    "frame_page",
 )
 PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 ROLES = ("anonymous", "admin")
@@ -88,6 +94,23 @@ ROLES = ("anonymous", "admin")
 @pytest.fixture(scope="module")
 def world(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
     yield from demo_world(migrated_template, tmp_path_factory.mktemp("hostile"))
+
+
+class _Visitor:
+    """One role's clients for the whole walk, with one CSRF token for its posts."""
+
+    def __init__(self, world: DemoWorld, role: str) -> None:
+        self.pages = world.client(role)
+        self.api = world.client(role, api=True)
+        login_page = "/admin/login" if role == "anonymous" else "/admin/"
+        self.csrf = csrf_token(self.pages, login_page)
+
+    def status(self, rule: Rule, method: str, url: str) -> int:
+        client = self.api if rule.endpoint.startswith("api.") else self.pages
+        data = {"csrf_token": self.csrf} if method == "POST" else None
+        # Closed at once: a download is a file the response holds open until then.
+        with client.open(url, method=method, data=data) as answer:
+            return answer.status_code
 
 
 def _valid(world: DemoWorld, converter: str | None, args: str | None, name: str) -> str:
@@ -122,14 +145,6 @@ def _methods(rule: Rule) -> list[str]:
     return sorted((rule.methods or set()) & {"GET", "POST"})
 
 
-def _request(world: DemoWorld, role: str, rule: Rule, method: str, url: str) -> int:
-    client = world.client(role, api=rule.endpoint.startswith("api."))
-    if method == "GET":
-        return client.get(url).status_code
-    token = csrf_token(client, "/admin/login" if role == "anonymous" else "/admin/")
-    return client.post(url, data={"csrf_token": token}).status_code
-
-
 def test_the_walk_covers_every_parameterised_rule(world: DemoWorld) -> None:
     with_parameters = [r for r in _rules(world.app) if r.arguments]
     assert len(with_parameters) > 70  # the console, the API and the citizen's pages
@@ -139,13 +154,14 @@ def test_the_walk_covers_every_parameterised_rule(world: DemoWorld) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_hostile_path_parameters_never_answer_5xx(world: DemoWorld, role: str) -> None:
+    visitor = _Visitor(world, role)
     failures = []
     for rule in _rules(world.app):
         for name in sorted(rule.arguments):
             for value in HOSTILE_SEGMENTS:
                 url = _url(world, rule, {name: value})
                 for method in _methods(rule):
-                    status = _request(world, role, rule, method, url)
+                    status = visitor.status(rule, method, url)
                     if status >= 500:
                         failures.append((method, rule.rule, name, value[:24], status))
     assert failures == []
@@ -173,40 +189,53 @@ class _RecordingRequest(Request):
     parameter_storage_class = _RecordingArgs
 
 
-def _filters_read(world: DemoWorld, role: str, rule: Rule, url: str) -> list[str]:
-    """The query arguments of ``FILTERS`` the route's view reads (every one offered, valid)."""
+def _gets(app: Flask) -> list[Rule]:
+    return [r for r in _rules(app) if "GET" in (r.methods or ()) and r.endpoint != "static"]
+
+
+def _names_read(
+    world: DemoWorld, visitor: _Visitor, rule: Rule, url: str, value: str
+) -> tuple[set[str], int]:
+    """The query arguments the route's view asks for when every one of ``FILTERS`` is
+    ``value``, and its answer's status. Every view reads its filters before refusing any."""
     world.app.request_class = _RecordingRequest
     _RecordingArgs.asked = set()
     try:
-        _request(world, role, rule, "GET", f"{url}?{urlencode(dict.fromkeys(FILTERS, '1'))}")
-        return sorted(_RecordingArgs.asked & set(FILTERS))
+        query = urlencode(dict.fromkeys(FILTERS, value), safe="%")
+        status = visitor.status(rule, "GET", f"{url}?{query}")
+        return set(_RecordingArgs.asked), status
     finally:
         world.app.request_class = Request
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_hostile_query_filters_never_answer_5xx(world: DemoWorld, role: str) -> None:
+    visitor = _Visitor(world, role)
     failures = []
     read_somewhere: set[str] = set()
-    gets = [r for r in _rules(world.app) if "GET" in (r.methods or ()) and r.endpoint != "static"]
-    for rule in gets:
+    asked: set[str] = set()
+    for rule in _gets(world.app):
         url = _url(world, rule, {})
-        names = _filters_read(world, role, rule, url)
+        read = _names_read(world, visitor, rule, url, "1")[0]
+        asked |= read
+        names = sorted(read & set(FILTERS))
         read_somewhere |= set(names)
-        queries = []
-        for value in HOSTILE_QUERY:
-            # Every filter the view reads at once, then each one alone (a view may refuse the
-            # first bad one it reads before it reaches the others).
-            queries.append(urlencode(dict.fromkeys(names or ["page"], value), safe="%"))
-            if value in ("9223372036854775808", "x" * 5000):
-                queries += [urlencode({name: value}, safe="%") for name in names]
-        for query in queries:
-            status = _request(world, role, rule, "GET", f"{url}?{query}")
+        for value in HOSTILE_QUERY if names else ():
+            query = urlencode(dict.fromkeys(names, value), safe="%")
+            status = visitor.status(rule, "GET", f"{url}?{query}")
+            if 400 <= status < 500 and len(names) > 1 and value != "%00":
+                # The view refused the first bad filter it read: each alone, so that none
+                # hides behind another.
+                alone = [urlencode({name: value}, safe="%") for name in names]
+                status = max(visitor.status(rule, "GET", f"{url}?{q}") for q in alone)
             if status >= 500:
                 failures.append((rule.rule, query[:60], status))
     assert failures == []
-    if role == "admin":  # the walk reached the filters of the finding
-        assert {"page", "under", "q", "state", "target", "since"} <= read_somewhere
+    # A filter a view reads and the list lacks would escape the walk; the language switch is
+    # read by every page and takes any text.
+    assert asked - set(FILTERS) <= {"lang", "v"}
+    if role == "admin":  # the walk reached every filter of the list but the sign-in's
+        assert read_somewhere == set(FILTERS) - {"next"}
 
 
 def test_a_nul_in_a_desk_link_is_not_found(world: DemoWorld) -> None:
