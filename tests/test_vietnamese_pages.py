@@ -211,12 +211,6 @@ def english_words(html: str) -> list[str]:
     return sorted({w for w in words if w.lower() in ENGLISH and w not in ALLOWED})
 
 
-# Known English still on Vietnamese pages (issue 19, finding 12, not finished): the unknown or
-# revoked desk page, exclusion reasons, the service-area list's status and chart axes. Strict:
-# the mark must go once they are translated.
-REMAINING = pytest.mark.xfail(strict=True, reason="English strings left, see the comment above")
-
-
 @pytest.fixture(scope="module")
 def world(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
     yield from demo_world(migrated_template, tmp_path_factory.mktemp("vietnamese"))
@@ -288,7 +282,6 @@ def test_the_detector_finds_english_and_ignores_codes() -> None:
     assert english_words('<p title="Export the units">Xuất</p>') == ["Export", "the", "units"]
 
 
-@REMAINING
 @pytest.mark.parametrize("role", ["admin", "officer"])
 def test_console_pages_in_vietnamese_hold_no_english(world: DemoWorld, role: str) -> None:
     client = world.client(role)
@@ -302,7 +295,6 @@ def test_console_pages_in_vietnamese_hold_no_english(world: DemoWorld, role: str
     assert found == {}, "\n".join(f"{u}: {w}" for u, w in found.items())
 
 
-@REMAINING
 def test_citizen_pages_in_vietnamese_hold_no_english(world: DemoWorld) -> None:
     client = world.client("anonymous")
     found = {}

@@ -16,6 +16,7 @@ from survey.admin.access import admin_only, any_staff
 from survey.extensions import db
 from survey.models import Desk, Round, User, utcnow
 from survey.routing import page_number
+from survey.services.abuse import reason_label
 from survey.services.access import visible_unit_ids
 from survey.services.exclusions import (
     ResponseSelectionError,
@@ -39,6 +40,7 @@ from survey.services.rounds import visible_round
 
 # The chart is an image: its own inline styles are all it needs, and it may run nothing.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+bp.add_app_template_global(reason_label, "exclusion_reason_label")
 
 
 def _actor() -> User:

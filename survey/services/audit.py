@@ -158,6 +158,28 @@ def _text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+# States of rounds, comments and responses: recorded as codes, read as words.
+STATE_LABELS = {
+    "draft": _l("nháp"),
+    "open": _l("đang mở"),
+    "closed": _l("đã đóng"),
+    "published": _l("đã công bố"),
+    "pending": _l("chờ duyệt"),
+    "approved": _l("đã duyệt"),
+    "hidden": _l("đã ẩn"),
+    "counted": _l("được tính"),
+    "excluded": _l("bị loại"),
+}
+
+
+def _value(field: str, value: object) -> str:
+    if field.rsplit(".", 1)[-1] in ("state", "status") and isinstance(value, str):
+        label = STATE_LABELS.get(value)
+        if label is not None:
+            return str(label)
+    return _text(value)
+
+
 def changes(event: AuditEvent) -> list[Change]:
     """The event's before and after side by side, field by field, in the order the fields were
     recorded (fields only in ``before`` last)."""
@@ -174,8 +196,8 @@ def changes(event: AuditEvent) -> list[Change]:
         found.append(
             Change(
                 field,
-                _text(before[field]) if old else None,
-                _text(after[field]) if new else None,
+                _value(field, before[field]) if old else None,
+                _value(field, after[field]) if new else None,
                 kind,
             )
         )
