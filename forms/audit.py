@@ -13,7 +13,7 @@ from wtforms.validators import Length, ValidationError
 from wtforms.widgets import DateInput
 
 from forms.rounds import to_utc
-from survey.services.audit import AuditFacets, AuditFilter
+from survey.services.audit import AuditFacets, AuditFilter, action_label, entity_label
 
 # What an entity type looks like in the trail ("unit", "desk", "api_token", ...).
 ENTITY_TYPE = re.compile(r"[a-z][a-z_]{0,39}")
@@ -66,12 +66,15 @@ class AuditFilterForm(FlaskForm):
 
     def with_facets(self, facets: AuditFacets) -> AuditFilterForm:
         anything = SelectChoice("", str(_l("Tất cả")))
-        self.action.choices = [anything, *(SelectChoice(a) for a in facets.actions)]
+        self.action.choices = [
+            anything,
+            *(SelectChoice(a, action_label(a)) for a in facets.actions),
+        ]
         kinds = list(facets.entity_types)
         wanted = self.entity_type.data or ""
         if wanted and wanted not in kinds and ENTITY_TYPE.fullmatch(wanted):
             kinds.append(wanted)  # keep the visitor's choice shown in the list
-        self.entity_type.choices = [anything, *(SelectChoice(t) for t in kinds)]
+        self.entity_type.choices = [anything, *(SelectChoice(t, entity_label(t)) for t in kinds)]
         return self
 
     def _offered(self, field: SelectField) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from survey import assets, cli, errors, i18n, ops
+from survey import assets, cli, errors, i18n, ops, routing
 from survey.config import default_database_url, load_config
 from survey.extensions import babel, csrf, db, login_manager, migrate
 from survey.services import ratelimits
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["config_languages"] = app.config["LANGUAGES"]
 
+    routing.init_app(app)
     from survey.admin import bp as admin_bp
     from survey.api import bp as api_bp
     from survey.public import bp as public_bp

@@ -18,6 +18,7 @@ from survey.admin.access import admin_only
 from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import User, utcnow
+from survey.routing import page_number
 from survey.services.accounts.api_tokens import (
     active_users,
     create_token,
@@ -39,7 +40,7 @@ def _actor() -> User:
 @bp.get("/api-tokens")
 @admin_only
 def api_tokens() -> str:
-    page = tokens_page(request.args.get("page", 1, type=int) or 1, TOKENS_PER_PAGE)
+    page = tokens_page(request.args.get("page", 1, type=page_number), TOKENS_PER_PAGE)
     return render_template("admin/api_tokens/index.html", page=page, role_labels=ROLE_LABELS)
 
 

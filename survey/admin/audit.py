@@ -7,10 +7,20 @@ from flask import render_template, request
 from forms.audit import AuditFilterForm
 from survey.admin import bp
 from survey.admin.access import admin_only
-from survey.services.audit import AuditFilter, audit_facets, audit_page, get_event
+from survey.routing import INT64_MAX, page_number
+from survey.services.audit import (
+    AuditFilter,
+    action_label,
+    audit_facets,
+    audit_page,
+    entity_label,
+    get_event,
+)
 from survey.services.paging import Page
 
 EVENTS_PER_PAGE = 50
+bp.add_app_template_global(action_label)
+bp.add_app_template_global(entity_label)
 
 
 @bp.get("/audit")
@@ -22,13 +32,13 @@ def audit() -> tuple[str, int]:
         empty: Page[object] = Page([], 1, EVENTS_PER_PAGE, 0)
         return render_template("admin/audit/index.html", form=form, page=empty), 422
     page = audit_page(
-        form.audit_filter(), request.args.get("page", 1, type=int) or 1, EVENTS_PER_PAGE
+        form.audit_filter(), request.args.get("page", 1, type=page_number), EVENTS_PER_PAGE
     )
     filtered = form.audit_filter() != AuditFilter()
     return render_template("admin/audit/index.html", form=form, page=page, filtered=filtered), 200
 
 
-@bp.get("/audit/<int:event_id>")
+@bp.get(f"/audit/<int(max={INT64_MAX}):event_id>")  # a bigint column
 @admin_only
 def audit_event(event_id: int) -> str:
     return render_template("admin/audit/event.html", row=get_event(event_id))

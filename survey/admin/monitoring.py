@@ -15,8 +15,10 @@ from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
 from survey.extensions import db
 from survey.models import Desk, Round, User, utcnow
+from survey.routing import page_number
 from survey.services.access import visible_unit_ids
 from survey.services.paging import paginate_list
+from survey.services.responses.abuse import reason_label
 from survey.services.responses.exclusions import (
     ResponseSelectionError,
     Window,
@@ -38,6 +40,7 @@ from survey.services.rounds.monitoring import (
 
 # The chart is an image: its own inline styles are all it needs, and it may run nothing.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+bp.add_app_template_global(reason_label, "exclusion_reason_label")
 
 
 def _actor() -> User:
@@ -45,7 +48,7 @@ def _actor() -> User:
 
 
 def _page(name: str) -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 @bp.get("/rounds/<int:round_id>/monitoring")

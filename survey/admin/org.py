@@ -19,6 +19,7 @@ from survey.admin.access import admin_only, roles_required
 from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Desk, Role, Unit, User, utcnow
+from survey.routing import bounded_id, page_number
 from survey.services.access import visible_unit_ids
 from survey.services.organisation.csv_files import (
     COLUMNS,
@@ -81,7 +82,7 @@ def _visible() -> set[int] | None:
 
 
 def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 # --- units -------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def units() -> str:
     status = request.args.get("status", "all")
     depth = request.args.get("depth", type=int)
     wanted = TreeFilter(
-        under=request.args.get("under", type=int),
+        under=request.args.get("under", type=bounded_id),
         query=request.args.get("q", "")[:MAX_SEARCH],
         status=status if status in STATUSES else "all",
         depth=depth if depth and depth > 0 else None,

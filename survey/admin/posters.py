@@ -11,6 +11,7 @@ from flask_login import current_user
 from survey.admin import bp
 from survey.admin.access import roles_required
 from survey.models import Role, User
+from survey.routing import page_number
 from survey.services.paging import paginate_list
 from survey.services.posters.content import (
     Download,
@@ -40,7 +41,7 @@ def _actor() -> User:
 
 
 def _page(name: str) -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 def _send(download: Download) -> FlaskResponse:

@@ -27,6 +27,7 @@ from survey.admin.access import results_readers, roles_required
 from survey.errors import NotFoundError
 from survey.i18n import current_locale
 from survey.models import Role, Round, User, utcnow
+from survey.routing import page_number
 from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.exports import index_tables as index_exports
 from survey.services.exports.microdata import RESPONSE_FORMATS, export_for_staff, export_name
@@ -123,7 +124,7 @@ def _actor() -> User:
 
 
 def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 def _results(round_id: int) -> RoundResults:

@@ -16,6 +16,7 @@ from survey.admin.access import admin_only, any_staff
 from survey.errors import IllegalTransitionError
 from survey.extensions import db
 from survey.models import Round, User, utcnow
+from survey.routing import page_number
 from survey.services.access import visible_unit_ids
 from survey.services.paging import paginate_list
 from survey.services.rounds.dossier_counts import COLUMNS, frame_csv, import_dossier_counts
@@ -43,7 +44,7 @@ def _actor() -> User:
 
 
 def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=int) or 1
+    return request.args.get(name, 1, type=page_number)
 
 
 def _with_choices(form: RoundForm, choices: RoundChoices) -> RoundForm:

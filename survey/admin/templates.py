@@ -42,6 +42,7 @@ from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Aspect, Element, Item, TemplateVersion, User, utcnow
 from survey.models.templates import SCALE_POINTS
+from survey.routing import bounded_id, page_number
 from survey.services.paging import paginate_list
 from survey.services.questionnaires import editor
 from survey.services.questionnaires.templates import (
@@ -159,7 +160,7 @@ def _save(
 @admin_only
 def templates() -> str:
     page = paginate_list(
-        version_rows(), request.args.get("page", 1, type=int) or 1, VERSIONS_PER_PAGE
+        version_rows(), request.args.get("page", 1, type=page_number), VERSIONS_PER_PAGE
     )
     return render_template("admin/templates/index.html", page=page)
 
@@ -343,7 +344,7 @@ def _element_form(version: TemplateVersion, data: dict[str, Any] | None) -> Elem
 @admin_only
 def template_element_new(version_id: int) -> Any:
     version = _draft(version_id)
-    preset = request.args.get("aspect", type=int)
+    preset = request.args.get("aspect", type=bounded_id)
     form = _element_form(version, {"aspect_id": preset} if request.method == "GET" else None)
     return _save(
         form,
@@ -424,7 +425,7 @@ def template_item_new(version_id: int) -> Any:
             "role": "criterion",
             "allow_na": True,
             "satisfied_values": "4, 5",
-            "element_id": request.args.get("element", 0, type=int),
+            "element_id": request.args.get("element", 0, type=bounded_id),
         }
     form = _item_form(version, None, data)
     return _save(

@@ -17,6 +17,7 @@ from survey.admin.access import admin_only, any_staff
 from survey.admin.confirm import confirmed_change, form_status, show_field_error
 from survey.extensions import db
 from survey.models import Role, User, utcnow
+from survey.routing import page_number
 from survey.services.accounts.users import (
     UserInputError,
     change_own_password,
@@ -40,7 +41,7 @@ def _actor() -> User:
 @admin_only
 def users() -> str:
     search = request.args.get("q", "")[:MAX_SEARCH]
-    page = list_users(search, request.args.get("page", 1, type=int) or 1, USERS_PER_PAGE)
+    page = list_users(search, request.args.get("page", 1, type=page_number), USERS_PER_PAGE)
     return render_template(
         "admin/users/index.html", page=page, search=search, role_labels=ROLE_LABELS
     )

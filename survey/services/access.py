@@ -3,6 +3,7 @@ unit and its sub-units, and nothing else."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from survey.errors import DomainError
@@ -38,4 +39,4 @@ def visible_unit_ids(user: User) -> set[int] | None:
 def ensure_unit_visible(user: User, unit_id: int) -> None:
     visible = visible_unit_ids(user)
     if visible is not None and unit_id not in visible:
-        raise ForbiddenError("You may not see this unit's data.")
+        raise ForbiddenError(str(_l("Bạn không có quyền xem số liệu của đơn vị này.")))

@@ -158,6 +158,28 @@ def _text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+# States of rounds, comments and responses: recorded as codes, read as words.
+STATE_LABELS = {
+    "draft": _l("nháp"),
+    "open": _l("đang mở"),
+    "closed": _l("đã đóng"),
+    "published": _l("đã công bố"),
+    "pending": _l("chờ duyệt"),
+    "approved": _l("đã duyệt"),
+    "hidden": _l("đã ẩn"),
+    "counted": _l("được tính"),
+    "excluded": _l("bị loại"),
+}
+
+
+def _value(field: str, value: object) -> str:
+    if field.rsplit(".", 1)[-1] in ("state", "status") and isinstance(value, str):
+        label = STATE_LABELS.get(value)
+        if label is not None:
+            return str(label)
+    return _text(value)
+
+
 def changes(event: AuditEvent) -> list[Change]:
     """The event's before and after side by side, field by field, in the order the fields were
     recorded (fields only in ``before`` last)."""
@@ -174,9 +196,80 @@ def changes(event: AuditEvent) -> list[Change]:
         found.append(
             Change(
                 field,
-                _text(before[field]) if old else None,
-                _text(after[field]) if new else None,
+                _value(field, before[field]) if old else None,
+                _value(field, after[field]) if new else None,
                 kind,
             )
         )
     return found
+
+
+# --- names a person reads ---------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "api_token.create": _l("Tạo mã truy cập API"),
+    "api_token.revoke": _l("Thu hồi mã truy cập API"),
+    "comment.approved": _l("Duyệt ý kiến"),
+    "comment.hidden": _l("Ẩn ý kiến"),
+    "comment.pending": _l("Trả ý kiến về chờ duyệt"),
+    "comment.redacted": _l("Ẩn một phần ý kiến"),
+    "desk.create": _l("Tạo quầy"),
+    "desk.deactivate": _l("Ngừng hoạt động quầy"),
+    "desk.move": _l("Chuyển quầy sang đơn vị khác"),
+    "desk.reactivate": _l("Cho quầy hoạt động lại"),
+    "desk.token": _l("Tạo đường dẫn mới cho quầy"),
+    "desk.update": _l("Sửa quầy"),
+    "login.locked": _l("Khoá đăng nhập tạm thời"),
+    "org.import": _l("Nhập tổ chức từ tệp CSV"),
+    "responses.exclude": _l("Loại phiếu"),
+    "responses.restore": _l("Khôi phục phiếu"),
+    "round.create": _l("Tạo đợt khảo sát"),
+    "round.update": _l("Sửa đợt khảo sát"),
+    "round.open": _l("Mở đợt khảo sát"),
+    "round.closed": _l("Đóng đợt khảo sát"),
+    "round.published": _l("Công bố kết quả"),
+    "round.dossiers_import": _l("Nhập số hồ sơ"),
+    "round.export": _l("Tải dữ liệu phiếu"),
+    "round.public": _l("Đổi trang kết quả công khai"),
+    "service_area.create": _l("Tạo lĩnh vực"),
+    "service_area.deactivate": _l("Ngừng lĩnh vực"),
+    "service_area.reactivate": _l("Dùng lại lĩnh vực"),
+    "service_area.update": _l("Sửa lĩnh vực"),
+    "template.create": _l("Tạo mẫu phiếu"),
+    "template.import": _l("Nhập mẫu phiếu"),
+    "template.version.clone": _l("Sao chép phiên bản mẫu phiếu"),
+    "unit.absorb": _l("Sáp nhập đơn vị vào đơn vị khác"),
+    "unit.create": _l("Tạo đơn vị"),
+    "unit.deactivate": _l("Ngừng hoạt động đơn vị"),
+    "unit.merge": _l("Hợp nhất đơn vị"),
+    "unit.reactivate": _l("Cho đơn vị hoạt động lại"),
+    "unit.service_areas": _l("Đổi lĩnh vực của đơn vị"),
+    "unit.update": _l("Sửa đơn vị"),
+    "user.create": _l("Tạo tài khoản"),
+    "user.deactivate": _l("Khoá tài khoản"),
+    "user.password_change": _l("Đổi mật khẩu"),
+    "user.password_reset": _l("Đặt lại mật khẩu"),
+    "user.reactivate": _l("Mở lại tài khoản"),
+}
+ENTITY_LABELS = {
+    "api_token": _l("mã truy cập API"),
+    "comment": _l("ý kiến"),
+    "desk": _l("quầy"),
+    "login": _l("đăng nhập"),
+    "organisation": _l("tổ chức"),
+    "round": _l("đợt khảo sát"),
+    "service_area": _l("lĩnh vực"),
+    "template": _l("mẫu phiếu"),
+    "template_version": _l("phiên bản mẫu phiếu"),
+    "unit": _l("đơn vị"),
+    "user": _l("tài khoản"),
+}
+
+
+def action_label(code: str) -> str:
+    """The Vietnamese (or English) name of an audit action; the code itself when unknown."""
+    return str(ACTION_LABELS.get(code, code))
+
+
+def entity_label(code: str) -> str:
+    return str(ENTITY_LABELS.get(code, code))

@@ -179,6 +179,19 @@ RULES: list[Rule] = [
         {"anonymous": LOGIN, "admin": 303, "analyst": 303, "officer": 403},
         {"answer_id": "missing", **ROUND},
     ),
+    # A page at once, and hiding part of a comment: without fields, back to the list.
+    Rule(
+        "admin.round_comments_bulk",
+        "POST",
+        {"anonymous": LOGIN, "admin": 303, "analyst": 303, "officer": 403},
+        dict(ROUND),
+    ),
+    Rule(
+        "admin.round_comment_redact",
+        "POST",
+        {"anonymous": LOGIN, "admin": 303, "analyst": 303, "officer": 403},
+        {"answer_id": "missing", **ROUND},
+    ),
     # Only a published round has a public page: the open one answers 409.
     admin_only("admin.round_make_public", ok=409, **ROUND),
     admin_only("admin.round_make_public", "POST", ok=409, **ROUND),

@@ -116,9 +116,9 @@ def test_events_are_listed_newest_first_with_who_what_before_and_after(
     assert "<code>unit.update</code>" in html
     assert "không có (hệ thống hoặc người chưa đăng nhập)" in html
     assert "<del>UBND phường Bình Minh</del> → <ins>UBND phường Bình Minh mới</ins>" in html
-    assert "<del>open</del> → <ins>closed</ins>" in html
+    assert "<del>đang mở</del> → <ins>đã đóng</ins>" in html
     # Unchanged fields are left out of the list.
-    assert '<span class="change-field">code</span>' not in html
+    assert '<code class="change-field">code</code>' not in html
 
 
 def test_one_event_shows_every_field_before_and_after(

@@ -190,3 +190,160 @@ def test_moderation_page_escapes_masks_and_moderates(app: Flask, staff: Staff) -
         f"{url}/{other}", data={"csrf_token": csrf_token(officer, url), "state": "approved"}
     )
     assert answer.status_code == 403
+
+
+# --- issue 19, finding 11: masking at storage, redaction, a page at once, publishing ----------
+
+
+def test_dossier_codes_and_names_are_masked_before_storage(app: Flask, staff: Staff) -> None:
+    from survey.services.responses.comments import DOSSIER_MASK, NAME_MASK
+
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id], now=now)
+        answer_id = add_comment(
+            round_id,
+            staff.desk_id,
+            "Hồ sơ H33.25-241205-0001 do anh Nguyễn Văn An nhận, rất nhanh",
+            now=now,
+        )
+        stored = db.session.get(Answer, answer_id)
+        assert stored is not None
+        assert stored.text == f"Hồ sơ {DOSSIER_MASK} do anh {NAME_MASK} nhận, rất nhanh"
+
+
+def test_a_moderator_redacts_part_of_a_comment_audited_without_the_text(
+    app: Flask, staff: Staff
+) -> None:
+    from tests.admin.conftest import csrf_token, login
+
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id], now=now)
+        answer_id = add_comment(
+            round_id, staff.desk_id, "Chị Hoa ở số 12 ngõ Chùa rất tận tình", now=now
+        )
+    admin = app.test_client()
+    login(admin, "admin")
+    url = f"/admin/rounds/{round_id}/comments"
+    page = _page(admin, url)
+    assert f'action="{url}/{answer_id}/redact' in page  # the form is on the page
+    token = csrf_token(admin, url)
+    answer = admin.post(
+        f"{url}/{answer_id}/redact?state=pending",
+        data={"csrf_token": token, "phrase": "số 12 ngõ chùa"},
+    )
+    assert answer.status_code == 303
+    page = _page(admin, url)
+    assert "Chị Hoa ở [đã ẩn] rất tận tình" in page and "ngõ Chùa" not in page
+    # Nothing to hide, or no phrase: refused, nothing changed.
+    for phrase in ("không có trong ý kiến", ""):
+        answer = admin.post(
+            f"{url}/{answer_id}/redact", data={"csrf_token": token, "phrase": phrase}
+        )
+        assert answer.status_code == 303
+    assert (
+        admin.post(f"{url}/999999/redact", data={"csrf_token": token, "phrase": "x"}).status_code
+        == 404
+    )
+    with app.app_context():
+        stored = db.session.get(Answer, answer_id)
+        assert stored is not None and stored.text == "Chị Hoa ở [đã ẩn] rất tận tình"
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "comment.redacted")
+        ).all()
+        assert [(e.entity_id, e.after["places"]) for e in events] == [(str(answer_id), 1)]
+        assert "ngõ" not in str(events[0].before) + str(events[0].after)
+    # Shown in the audit trail, under its own name.
+    trail = _page(admin, "/admin/audit?action=comment.redacted")
+    assert f"comment/{answer_id}" in trail or str(answer_id) in trail
+    officer = app.test_client()
+    login(officer, "officer")
+    answer = officer.post(
+        f"{url}/{answer_id}/redact",
+        data={"csrf_token": csrf_token(officer, url), "phrase": "Hoa"},
+    )
+    assert answer.status_code == 403
+
+
+def test_a_page_of_comments_is_moderated_in_one_post(app: Flask, staff: Staff) -> None:
+    from tests.admin.conftest import csrf_token, login
+
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id, staff.other_unit_id], now=now)
+        first = add_comment(round_id, staff.desk_id, "Nhanh", now=now)
+        second = add_comment(round_id, staff.desk_id, "Sạch sẽ", now=now)
+        third = add_comment(round_id, staff.other_desk_id, "Chậm quá", now=now)
+        elsewhere = round_over([staff.other_unit_id], now=now, name="Khác")
+        foreign = add_comment(elsewhere, staff.other_desk_id, "Đợt khác", now=now)
+    analyst = app.test_client()
+    login(analyst, "analyst")
+    url = f"/admin/rounds/{round_id}/comments"
+    page = _page(analyst, url)
+    assert f'value="{first}" form="bulk"' in page
+    token = csrf_token(analyst, url)
+    # Without the CSRF token: refused, nothing changed.
+    answer = analyst.post(f"{url}/bulk", data={"state": "approved", "answer_id": [first]})
+    assert answer.status_code == 400
+    answer = analyst.post(
+        f"{url}/bulk",
+        data={"csrf_token": token, "state": "approved", "answer_id": [str(first), str(second)]},
+    )
+    assert answer.status_code == 303
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        assert comment_counts(round_) == {
+            CommentState.PENDING: 1,
+            CommentState.APPROVED: 2,
+            CommentState.HIDDEN: 0,
+        }
+    # One comment of another round among them: nothing is stored, not even the others.
+    answer = analyst.post(
+        f"{url}/bulk",
+        data={"csrf_token": token, "state": "hidden", "answer_id": [str(third), str(foreign)]},
+    )
+    assert answer.status_code == 404
+    # Nothing ticked, or a state that does not exist: a message, no change.
+    for data in ({"state": "hidden"}, {"state": "deleted", "answer_id": [str(third)]}):
+        assert analyst.post(f"{url}/bulk", data={"csrf_token": token, **data}).status_code == 303
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        assert comment_counts(round_)[CommentState.PENDING] == 1
+        actions = db.session.scalars(
+            select(AuditEvent.entity_id).where(AuditEvent.entity_type == "comment")
+        ).all()
+        assert sorted(actions) == sorted([str(first), str(second)])
+
+
+def test_publishing_with_pending_comments_says_so_before_confirming(
+    app: Flask, staff: Staff
+) -> None:
+    from survey.models import RoundState
+    from survey.services.rounds.lifecycle import transition_round
+    from tests.admin.conftest import csrf_token, login
+
+    with app.app_context():
+        now = utcnow()
+        round_id = round_over([staff.unit_id], now=now)
+        add_comment(round_id, staff.desk_id, "Chưa ai đọc", now=now)
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        transition_round(round_, RoundState.CLOSED, now=now)
+        db.session.commit()
+    admin = app.test_client()
+    login(admin, "admin")
+    url = f"/admin/rounds/{round_id}/state/publish"
+    page = _page(admin, url)
+    assert "1 ý kiến của người dân còn chờ kiểm duyệt" in page
+    assert f"/admin/rounds/{round_id}/comments?state=pending" in page
+    # Not ticked: not published.
+    answer = admin.post(url, data={"csrf_token": csrf_token(admin, url)})
+    assert answer.status_code == 422
+    answer = admin.post(url, data={"csrf_token": csrf_token(admin, url), "confirm": "y"})
+    assert answer.status_code == 303
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None and round_.state == RoundState.PUBLISHED.value

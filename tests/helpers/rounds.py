@@ -68,7 +68,7 @@ def add_responses(
             received_at=at,
             idempotency_key=uuid.uuid4().hex,
             status=(ResponseStatus.EXCLUDED if excluded else ResponseStatus.COUNTED).value,
-            exclusion_reason="bot" if excluded else None,
+            exclusion_reason=("honeypot field filled (automated submission)" if excluded else None),
         )
         for at in times
     ]

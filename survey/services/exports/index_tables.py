@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from analysis.satisfaction import IndexKind, IndexRow, Level
 from survey.services.exports.microdata import CAVEAT
+from survey.services.exports.spreadsheets import csv_row, xlsx_row
 from survey.services.results.pages import RoundResults, is_unreliable
 
 COLUMNS = (
@@ -177,7 +178,7 @@ def write_csv(results: RoundResults, out: BinaryIO) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for row in records(results):
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow(csv_row("" if value is None else value for value in row))
         count += 1
     text.flush()
     text.detach()
@@ -226,14 +227,14 @@ def write_xlsx(results: RoundResults, out: Path | BinaryIO) -> int:
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("indices")
-    sheet.append(list(COLUMNS))
+    sheet.append(xlsx_row(sheet, COLUMNS))
     count = 0
     for row in records(results):
-        sheet.append(row)
+        sheet.append(xlsx_row(sheet, row))
         count += 1
     notes = book.create_sheet("about")
     for line in about(results):
-        notes.append(line)
+        notes.append(xlsx_row(notes, line))
     book.save(out)
     return count
 

@@ -34,6 +34,7 @@ from survey.models import (
     User,
 )
 from survey.services.audit import record_event
+from survey.services.exports.spreadsheets import csv_row, xlsx_row
 from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
 from survey.services.responses.counting import counted, design_frame
 
@@ -181,10 +182,10 @@ def write_csv(round_: Round, out: IO[bytes]) -> int:
     """UTF-8 with a byte-order mark, so that Excel shows Vietnamese correctly. Returns rows."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
-    writer.writerow([v.name for v in variables(round_)])
+    writer.writerow(csv_row(v.name for v in variables(round_)))
     count = 0
     for row in rows(round_, not_applicable=NOT_APPLICABLE):
-        writer.writerow(["" if x is None else x for x in row])
+        writer.writerow(csv_row("" if x is None else x for x in row))
         count += 1
     text.flush()
     text.detach()
@@ -211,17 +212,17 @@ def write_xlsx(round_: Round, path: Path) -> int:
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("responses")
-    sheet.append([v.name for v in variables(round_)])
+    sheet.append(xlsx_row(sheet, [v.name for v in variables(round_)]))
     count = 0
     for row in rows(round_, not_applicable=NOT_APPLICABLE):
-        sheet.append(row)
+        sheet.append(xlsx_row(sheet, row))
         count += 1
     book_sheet = book.create_sheet("codebook")
     for line in codebook(round_):
-        book_sheet.append(line)
+        book_sheet.append(xlsx_row(book_sheet, line))
     about = book.create_sheet("about")
     for line in _about(round_, count):
-        about.append(line)
+        about.append(xlsx_row(about, line))
     book.save(path)
     return count
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import selectinload
 from survey.extensions import db
 from survey.models import Desk, ServiceArea, Unit, UnitLevel, User
 from survey.services.audit import record_event
+from survey.services.exports.spreadsheets import csv_row, csv_unquote
 
 UNITS, UNIT_AREAS, DESKS = "units", "unit_areas", "desks"
 KINDS = (UNITS, UNIT_AREAS, DESKS)
@@ -244,7 +245,7 @@ def read_table(kind: str, data: bytes) -> tuple[Table | None, list[Problem]]:
     try:
         start = 1
         for cells in reader:
-            records.append((start, cells))
+            records.append((start, [csv_unquote(cell) for cell in cells]))  # as exported
             start = reader.line_num + 1
             if len(records) > MAX_ROWS + 1:
                 return None, [
@@ -971,7 +972,7 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(csv_row(row) for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

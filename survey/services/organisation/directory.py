@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Subquery, literal, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload
 
@@ -49,7 +50,7 @@ def desk_by_token(token: str) -> Desk:
         .scalar_one_or_none()
     )
     if desk is None:
-        raise NotFoundError("Unknown or revoked desk link")
+        raise NotFoundError(str(_l("Không tìm thấy quầy: đường dẫn sai hoặc đã được thay mới.")))
     return desk
 
 

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerHour
 from sqlalchemy import select
 
@@ -61,6 +62,33 @@ def suspicion(
     if repeat_device:
         return Suspicion(f"same device answered this desk within {round_.device_period_hours} h")
     return None
+
+
+# The reasons above are stored in English, as written (``flask stats`` groups them and exports
+# keep them); a page shows them in its language.
+_REASON_LABELS = (
+    (re.compile(r"honeypot field filled\b.*"), _l("trường ẩn chống máy đã bị điền (gửi tự động)")),
+    (
+        re.compile(
+            r"answered in (?P<seconds>\d+) s, under the round's minimum of (?P<minimum>\d+) s"
+        ),
+        _l("trả lời trong %(seconds)s giây, dưới mức tối thiểu %(minimum)s giây của đợt"),
+    ),
+    (
+        re.compile(r"same device answered this desk within (?P<hours>\d+) h"),
+        _l("cùng một thiết bị đã trả lời quầy này trong vòng %(hours)s giờ"),
+    ),
+)
+
+
+def reason_label(reason: str | None) -> str:
+    """An exclusion reason in the page's language: the automatic ones translated, a reason an
+    administrator typed shown as typed."""
+    for pattern, label in _REASON_LABELS:
+        found = pattern.fullmatch(reason or "")
+        if found:
+            return str(label) % found.groupdict()
+    return reason or ""
 
 
 def within_rate_limits(

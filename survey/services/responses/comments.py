@@ -14,6 +14,19 @@ What is masked, each bounded so that it is not part of a longer word or number:
   12-digit number grouped by dots when it starts with 0 (every CCCD starts with its province
   code 001-096; an amount never starts with 0).
 - E-mail addresses.
+- Dossier codes (the receipt's code ties a comment to one person's case): the national portal's
+  form, an agency code, the date and a sequence (``H33.25-241205-0001``,
+  ``000.00.20.H33-241205-0001``), and any code after "mã hồ sơ", "số hồ sơ", "hồ sơ số", "mã
+  HS", "mã biên nhận" or "số biên nhận" that holds a digit.
+- Personal names: a common Vietnamese family name (Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan,
+  Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương, Lý, Đinh, Trương, Đoàn, Trịnh, Lương, Tô, Đào, Chu, Tạ)
+  followed by one to three capitalised syllables (``Nguyễn Văn An``, ``chị Trần Thị B``), unless
+  a place word comes first (``đường Lê Lợi``, ``TP Hồ Chí Minh``) or it is a well-known place
+  (``Hồ Chí Minh``, ``Phan Thiết``...). Family names that are also provinces (Hà, Cao, Lâm,
+  Mai) are left out: a name missed is what moderators are for; a place masked would make every
+  comment about Hà Nội unreadable.
+
+Moderators can also hide any part of a comment by hand (``redact_comment``), audited.
 
 What is deliberately left alone: amounts of money (``1.000.000 đồng``, ``100.000.000``, grouped in
 thousands or followed by a currency word), dates and times, numbers glued to letters (codes such
@@ -32,6 +45,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from survey.errors import DomainError, NotFoundError
@@ -56,6 +70,9 @@ from survey.services.responses.counting import counted
 PHONE_MASK = "[SĐT đã ẩn]"
 ID_MASK = "[số giấy tờ đã ẩn]"
 EMAIL_MASK = "[email đã ẩn]"
+DOSSIER_MASK = "[mã hồ sơ đã ẩn]"
+NAME_MASK = "[tên đã ẩn]"
+REDACTED_MASK = "[đã ẩn]"
 
 _SEP = r"[ .\-]?"  # at most one space, dot or dash between two digits
 _PHONE = (
@@ -102,6 +119,59 @@ _PERSONAL = re.compile(
 )
 
 
+_DOSSIER = re.compile(
+    # agency code (dotted parts), the date as yymmdd, the sequence number
+    r"(?<![\w.\-])(?:[A-Za-z0-9]+\.)*[A-Za-z0-9]+-\d{6}-\d{3,6}(?![\w\-]|\.\w)"
+    # or whatever code follows the words that announce one
+    r"|(?P<kw>(?<!\w)(?:mã\s+hồ\s+sơ|số\s+hồ\s+sơ|hồ\s+sơ\s+số|mã\s+hs|mã\s+biên\s+nhận"
+    r"|số\s+biên\s+nhận)(?:\s*(?:là|số|:|#))?\s*)"
+    r"(?=[\w./\-]*\d)[A-Za-z0-9][\w./\-]{2,39}(?<![.\-])",
+    re.IGNORECASE,
+)
+_FAMILY = (
+    "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương"
+    "|Đoàn|Trịnh|Lương|Tô|Đào|Chu|Tạ"
+)
+_UPPER = "A-ZÀ-ÝĂĐĨŨƠƯẠ-Ỹ"
+_LOWER = "a-zà-ýăđĩũơưạ-ỹ"
+_SYLLABLE = rf"[{_UPPER}][{_LOWER}]*"
+_NAME = re.compile(rf"(?<![\w])(?:{_FAMILY})(?:[ \t]+{_SYLLABLE}(?![{_LOWER}{_UPPER}\d])){{1,3}}")
+_PLACE_BEFORE = re.compile(
+    r"(?:đường|phố|ngõ|hẻm|quận|huyện|phường|xã|thị\s+xã|thị\s+trấn|tỉnh|thành\s+phố|tp\.?"
+    r"|trường|bệnh\s+viện|cầu|chợ|công\s+viên|lăng|bác|chủ\s+tịch|q\.|p\.)\s+$",
+    re.IGNORECASE,
+)
+_PLACES = frozenset(
+    {
+        "Hồ Chí Minh",
+        "Phan Thiết",
+        "Phan Rang",
+        "Hoàng Mai",
+        "Lê Chân",
+        "Ngô Quyền",
+        "Hồ Gươm",
+        "Hoàng Sa",
+        "Trần Hưng Đạo",
+        "Lê Lợi",
+        "Nguyễn Huệ",
+        "Lý Thường Kiệt",
+        "Hai Bà Trưng",
+    }
+)
+
+
+def _mask_name(match: re.Match[str]) -> str:
+    name = match.group(0)
+    before = match.string[max(0, match.start() - 20) : match.start()]
+    if name in _PLACES or _PLACE_BEFORE.search(before):
+        return name
+    return NAME_MASK
+
+
+def _mask_dossier(match: re.Match[str]) -> str:
+    return (match.group("kw") or "") + DOSSIER_MASK
+
+
 def _replace(match: re.Match[str]) -> str:
     keyword = match.group("kw") or ""
     if match.group("email"):
@@ -123,9 +193,11 @@ def normalise_text(text: str) -> str:
 
 
 def mask_personal_data(text: str) -> str:
-    """``text`` with phone numbers, CCCD/CMND numbers and e-mail addresses replaced by
-    placeholders. Plain text in, plain text out: escaping is the template's job."""
-    return _PERSONAL.sub(_replace, normalise_text(text))
+    """``text`` with dossier codes, phone numbers, CCCD/CMND numbers, e-mail addresses and
+    personal names replaced by placeholders. Plain text in, plain text out: escaping is the
+    template's job."""
+    text = _DOSSIER.sub(_mask_dossier, normalise_text(text))
+    return _NAME.sub(_mask_name, _PERSONAL.sub(_replace, text))
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -235,10 +307,10 @@ def review_comment(
     """Approve or hide one comment of ``round_`` (pending puts it back in the queue). Audited
     without the text: the trail must not become a second copy of what citizens wrote."""
     if not can_moderate(actor):
-        raise DomainError("Only administrators and analysts moderate comments.")
+        raise DomainError(_l("Chỉ quản trị viên và chuyên viên phân tích được kiểm duyệt."))
     found = db.session.execute(_comments(round_, None).where(Answer.id == answer_id)).first()
     if found is None:
-        raise CommentNotInRoundError("No such comment in this round.")
+        raise CommentNotInRoundError(_l("Không có ý kiến này trong đợt khảo sát."))
     review = db.session.get(CommentReview, answer_id)
     before = review.state if review is not None else CommentState.PENDING.value
     if before == state.value:
@@ -267,3 +339,57 @@ def review_comment(
         after={"state": state.value, "round_id": round_.id},
     )
     return review
+
+
+def review_comments(
+    round_: Round, answer_ids: list[int], state: CommentState, *, actor: User, now: datetime
+) -> int:
+    """Approve or hide several comments of ``round_`` at once: all of them, or none when one is
+    not a comment of the round (the caller rolls back). Returns how many changed state."""
+    if not answer_ids:
+        raise DomainError(_l("Chưa chọn ý kiến nào."))
+    changed = 0
+    for answer_id in dict.fromkeys(answer_ids):
+        before = db.session.get(CommentReview, answer_id)
+        old = before.state if before is not None else CommentState.PENDING.value
+        review_comment(round_, answer_id, state, actor=actor, now=now)
+        changed += old != state.value
+    return changed
+
+
+class NothingToRedactError(DomainError):
+    code = "nothing_to_redact"
+
+
+def redact_comment(
+    round_: Round, answer_id: int, phrase: str, *, actor: User, now: datetime
+) -> int:
+    """Hide every occurrence of ``phrase`` in one comment (a name or an address the masking
+    missed), for good: the stored text changes. Audited with the lengths and the number of
+    places hidden, never the text itself. Returns that number."""
+    if not can_moderate(actor):
+        raise DomainError(_l("Chỉ quản trị viên và chuyên viên phân tích được kiểm duyệt."))
+    found = db.session.execute(_comments(round_, None).where(Answer.id == answer_id)).first()
+    answer = db.session.get(Answer, answer_id) if found is not None else None
+    if answer is None:
+        raise CommentNotInRoundError(_l("Không có ý kiến này trong đợt khảo sát."))
+    wanted = normalise_text(phrase).strip()
+    current = mask_personal_data(answer.text or "")
+    if not wanted or wanted == REDACTED_MASK:
+        raise NothingToRedactError(_l("Hãy nhập đoạn cần ẩn, đúng như trong ý kiến."))
+    pattern = re.compile(re.escape(wanted), re.IGNORECASE)
+    redacted, count = pattern.subn(REDACTED_MASK, current)
+    if count == 0:
+        raise NothingToRedactError(_l("Không tìm thấy đoạn này trong ý kiến."))
+    answer.text = redacted
+    db.session.flush()
+    record_event(
+        action="comment.redacted",
+        entity_type="comment",
+        entity_id=answer_id,
+        now=now,
+        actor=actor,
+        before={"length": len(current), "round_id": round_.id},
+        after={"length": len(redacted), "places": count, "round_id": round_.id},
+    )
+    return count

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 from typing import cast as typed
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -267,7 +268,7 @@ def submit_target(token: str, idempotency_key: str, *, now: datetime) -> SubmitT
     else:
         rows = list(db.session.execute(_submit_target_statement(), params).all())
     if not rows:
-        raise NotFoundError("Unknown or revoked desk link")
+        raise NotFoundError(str(_l("Không tìm thấy quầy: đường dẫn sai hoặc đã được thay mới.")))
     row = rows[0]
     rules = None if row.round_id is None else RoundRules.from_row(row, id="round_id")
     return SubmitTarget(

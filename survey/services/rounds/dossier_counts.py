@@ -24,6 +24,7 @@ from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import DossierCount, Round, RoundState, ServiceArea, Unit, User
 from survey.services.audit import record_event
+from survey.services.exports.spreadsheets import csv_row, csv_unquote
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "unit_code": ("unit_code", "ma_don_vi", "mã đơn vị", "mã_đơn_vị"),
@@ -127,7 +128,7 @@ def parse_dossier_csv(data: bytes, round_: Round) -> tuple[list[Cell], list[RowE
     lines: list[tuple[int, list[str]]] = []
     try:
         for row in reader:
-            lines.append((reader.line_num, row))
+            lines.append((reader.line_num, [csv_unquote(cell) for cell in row]))  # as exported
     except csv.Error:
         return [], [
             RowError(
@@ -309,12 +310,14 @@ def frame_csv(round_: Round) -> bytes:
     for unit_id, area_id in sorted(cells, key=lambda c: (units[c[0]][0], areas[c[1]][0])):
         count = stored.get((unit_id, area_id))
         writer.writerow(
-            [
-                units[unit_id][0],
-                areas[area_id][0],
-                "" if count is None else count,
-                units[unit_id][1],
-                areas[area_id][1],
-            ]
+            csv_row(
+                [
+                    units[unit_id][0],
+                    areas[area_id][0],
+                    "" if count is None else count,
+                    units[unit_id][1],
+                    areas[area_id][1],
+                ]
+            )
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -16,6 +16,7 @@ from survey.extensions import db
 from survey.i18n import STATE_LABELS
 from survey.models import (
     TRANSITIONS,
+    CommentState,
     Desk,
     Round,
     RoundState,
@@ -29,6 +30,7 @@ from survey.models import (
 from survey.services.access import ForbiddenError
 from survey.services.audit import record_event
 from survey.services.questionnaires.templates import freeze_version
+from survey.services.responses.comments import comment_counts
 from survey.services.responses.counting import cell_counts, dossier_frame
 
 
@@ -411,6 +413,7 @@ class ActionCheck:
     units_in_other_open_rounds: tuple[str, ...] = ()
     cells_without_count: int = 0
     no_frame: bool = False
+    comments_pending: int = 0  # published results with comments nobody has moderated yet
 
 
 def action_warnings(round_: Round, action: str, *, now: datetime) -> ActionCheck:
@@ -449,5 +452,6 @@ def action_warnings(round_: Round, action: str, *, now: datetime) -> ActionCheck
         return ActionCheck(
             cells_without_count=sum(1 for cell in counts if not frame.get(cell)),
             no_frame=not frame,
+            comments_pending=comment_counts(round_)[CommentState.PENDING],
         )
     return ActionCheck()

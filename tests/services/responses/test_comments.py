@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.services.responses.comments import (
+    DOSSIER_MASK,
     EMAIL_MASK,
     ID_MASK,
+    NAME_MASK,
     PHONE_MASK,
     mask_personal_data,
 )
@@ -82,6 +84,50 @@ KEPT = [
     "Tiếng Việt có dấu: được phục vụ rất tốt, cảm ơn!",
     "",
 ]
+
+
+# Issue 19, finding 11: a dossier code or a name typed into a comment was stored in clear.
+MASKED_CASES = [
+    ("Mã hồ sơ: H33.25-241205-0001 chậm", f"Mã hồ sơ: {DOSSIER_MASK} chậm"),
+    ("nộp 000.00.20.H33-241205-0001 hôm qua", f"nộp {DOSSIER_MASK} hôm qua"),
+    ("mã HS 2024001234", f"mã HS {DOSSIER_MASK}"),
+    ("số biên nhận là BN-12345.", f"số biên nhận là {DOSSIER_MASK}."),
+    ("hồ sơ số 123/2025 chưa xong", f"hồ sơ số {DOSSIER_MASK} chưa xong"),
+    ("anh Nguyễn Văn An rất tốt", f"anh {NAME_MASK} rất tốt"),
+    ("chị Trần Thị B hướng dẫn", f"chị {NAME_MASK} hướng dẫn"),
+    (
+        "Cán bộ Võ Thị Sáu, Đặng Minh và Huỳnh Tấn Phát",
+        f"Cán bộ {NAME_MASK}, {NAME_MASK} và {NAME_MASK}",
+    ),
+    ("Lê Văn Tám gọi 0912345678", f"{NAME_MASK} gọi {PHONE_MASK}"),
+    ("ông Bùi Đức Hạnh, bà Đỗ Thị Hồng", f"ông {NAME_MASK}, bà {NAME_MASK}"),
+    (
+        "Dương Quá; Ngô Bảo Châu; Lý Hùng; Phạm Nhật",
+        ";".join([NAME_MASK, f" {NAME_MASK}", f" {NAME_MASK}", f" {NAME_MASK}"]),
+    ),
+    ("Hoàng Anh Tuấn, Phan Văn Khải", f"{NAME_MASK}, {NAME_MASK}"),
+]
+PLACES_KEPT = [
+    "ở TP Hồ Chí Minh rất đông",
+    "trụ sở trên đường Lê Lợi",
+    "Hà Nội và Cao Bằng",
+    "phường Trần Hưng Đạo",
+    "Hồ sơ xong nhanh",
+    "mã hồ sơ đã nộp",  # no code after the words
+    "Nguyễn",  # a family name alone is nobody
+    "hồ sơ 000.00.12.H33",
+]
+
+
+@pytest.mark.parametrize(("raw", "masked"), MASKED_CASES)
+def test_dossier_codes_and_names_are_masked(raw: str, masked: str) -> None:
+    assert mask_personal_data(raw) == masked
+    assert mask_personal_data(masked) == masked
+
+
+@pytest.mark.parametrize("raw", PLACES_KEPT)
+def test_places_and_words_that_look_like_names_are_kept(raw: str) -> None:
+    assert mask_personal_data(raw) == raw
 
 
 @pytest.mark.parametrize(("raw", "masked"), MASKED)
