@@ -22,9 +22,9 @@ from survey.services.demo import build_demo_province, demo_accounts, simulate_re
 from survey.services.organisation.desks import regenerate_token
 from survey.services.responses.comments import review_comment
 from tests.admin.conftest import PASSWORD, login
-from tests.admin.round_helpers import add_responses, round_over
-from tests.comment_helpers import add_comment
 from tests.conftest import POSTGRES_URL, _config
+from tests.helpers.comments import add_comment
+from tests.helpers.rounds import add_responses, round_over
 
 ROLES = ("anonymous", "admin", "analyst", "officer")
 

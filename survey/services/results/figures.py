@@ -190,5 +190,5 @@ def model_check_chart(estimates: ModelEstimates) -> Figure:
         [(c.synthetic, c.residual) for c in estimates.checks],
         xlabel=_("Ước lượng tổng hợp của mô hình (x'β, %)"),
         ylabel=_("Phần dư chuẩn hoá"),
-        band_label=_("Khoảng ±2: khoảng 95%% số điểm nằm trong đó nếu mô hình phù hợp"),
+        band_label=_("Khoảng ±2: khoảng 95% số điểm nằm trong đó nếu mô hình phù hợp"),
     )

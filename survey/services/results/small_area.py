@@ -4,13 +4,13 @@ estimation), beside their direct estimates (shared/domain.md, "Small units").
 Input, per unit of the chosen level in the round's scope: its direct top-2-box overall index
 (own desks) and design-based standard error from the round's index table (``round_index``).
 Model: Fay and Herriot's area-level model fitted by REML (``analysis.small_area``), with the
-covariates the product knows for every unit, responses or not: the logarithm of the dossiers it
-handled in the round (the weighting frame) and the share of those dossiers in its largest
-service area (its service mix). Each unit gets the EBLUP with its estimated MSE and an interval
-EBLUP +- 1.96 sqrt(MSE), clipped to 0-100; a unit with no counted responses, or whose direct
-estimate has no sampling variance to weigh (one response, one desk's worth of identical
-answers), gets the synthetic estimate x'beta with its MSE. Model-based figures are never a
-verdict against the target: the page says so.
+covariates the product knows for every unit, responses or not: the logarithm of the dossiers
+it handled in the round (the weighting frame) and, with ten units or more, the share of those
+dossiers in its largest service area (its service mix). Each unit gets the EBLUP with its
+estimated MSE and an interval EBLUP +- 1.96 sqrt(MSE), clipped to 0-100; a unit with no
+counted responses, or whose direct estimate has no sampling variance to weigh (one response,
+identical answers), gets the synthetic estimate x'beta with its MSE. Model-based figures are
+never a verdict against the target: the page says so.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from survey.services.responses.counting import design_frame
 from survey.services.results.pages import RoundResults
 
 Z_95 = 1.959963984540054
-MIN_AREAS = 5  # fewer units than this cannot support a model with two covariates
+MIN_AREAS = 5  # fewer units than this cannot support a model with a covariate
+MANY_AREAS = 10  # from this many direct estimates on, the service mix joins the model
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,12 @@ def model_estimates(results: RoundResults, level: str | None) -> ModelEstimates:
     if len([c for c, d in zip(codes, direct, strict=True) if math.isfinite(d)]) < MIN_AREAS:
         return ModelEstimates(chosen or "", levels, [], None, [], "too_few_direct")
     covariates = []
+    fitted = sum(1 for d in direct if math.isfinite(d))
     if len(known) == len(codes):
-        covariates = [
-            Covariate("log_dossiers", [math.log(dossiers[c]) for c in codes]),
-            Covariate("largest_area_share", [largest[c] / dossiers[c] for c in codes]),
-        ]
+        covariates = [Covariate("log_dossiers", [math.log(dossiers[c]) for c in codes])]
+        if fitted >= MANY_AREAS:  # a second covariate only when there are areas enough for it
+            shares = [largest[c] / dossiers[c] for c in codes]
+            covariates.append(Covariate("largest_area_share", shares))
     fit = fay_herriot(codes, np.array(direct), np.array(se), covariates)
     shown: list[ModelRow] = []
     checks: list[ModelCheck] = []
