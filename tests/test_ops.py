@@ -97,7 +97,7 @@ def test_request_log_is_json_without_tokens_or_addresses(
         client.get("/r/SECRET-DESK-TOKEN-123", environ_base={"REMOTE_ADDR": "113.161.4.20"})
     [record] = [r for r in caplog.records if r.name == "survey.requests"]
     entry = json.loads(record.getMessage())
-    assert entry["route"] == "/r/<token>" and entry["status"] == 404
+    assert entry["route"] == "/r/<token:token>" and entry["status"] == 404
     assert len(entry["request_id"]) == 32 and entry["duration_ms"] >= 0
     assert "SECRET-DESK-TOKEN" not in record.getMessage()
     assert "113.161" not in record.getMessage()

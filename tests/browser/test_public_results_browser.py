@@ -136,7 +136,7 @@ def test_console_pages_for_comments_tokens_and_the_public_switch(
         page.goto(f"{base}/admin/rounds/{round_id}/comments")
         expect(page.locator("td.comment-text").first).to_contain_text("<b>Rất tốt</b>")
         axe(page, "30-console-comments", axe_source)
-        page.get_by_role("button", name="Duyệt").first.click()
+        page.locator("button.icon-button", has_text="Duyệt").first.click()  # the row's own button
         expect(page.locator(".flash-success")).to_be_visible()
         page.goto(f"{base}/admin/rounds/{round_id}/public/off")
         axe(page, "31-console-public-off", axe_source)
