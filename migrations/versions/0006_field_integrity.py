@@ -2,6 +2,8 @@
 
 ``form_uses`` records the one-time nonce signed into each served questionnaire when it is sent,
 so that one form posted again with fresh idempotency keys is stored excluded, across app servers.
+``responses.answers_digest`` identifies a response's answer vector, so that the monitoring page
+finds the same answers repeated at one desk by grouping, without reading every answer row.
 ``listed_dossier_codes`` holds the dossier codes a round's units (or desks) handled, as keyed
 HMAC hashes only, so that a desk asking for the receipt's code refuses invented ones.
 
@@ -19,6 +21,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("answers_digest", sa.String(length=16), nullable=True))
     op.create_table(
         "form_uses",
         sa.Column("nonce", sa.String(length=32), nullable=False),
@@ -61,3 +65,5 @@ def downgrade():
     with op.batch_alter_table("form_uses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_form_uses_round_id"))
     op.drop_table("form_uses")
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_column("answers_digest")

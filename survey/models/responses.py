@@ -67,6 +67,9 @@ class Response(Base):
     status: Mapped[str] = mapped_column(String(10), default=ResponseStatus.COUNTED)
     exclusion_reason: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8), default="vi")
+    # A digest of the answers as sent (``responses.answers_digest``): identical answer vectors
+    # repeated at one desk are found by grouping on it, without reading every answer row.
+    answers_digest: Mapped[str | None] = mapped_column(String(16))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"
