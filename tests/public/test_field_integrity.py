@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import datetime
 
 import pytest
 from flask import Flask
@@ -17,6 +18,7 @@ from survey.public.signing import DEVICE_COOKIE, sign_started
 from survey.services import submission
 from survey.services.abuse import server_key
 from survey.services.dossier_codes import import_dossier_codes
+from survey.services.responses import SubmitTarget
 from survey.services.submission import FORM_REUSED_REASON
 from tests.factories import make_area, make_desk, make_round, make_unit
 from tests.public.test_abuse import Site, _answer, _phone, _site, _statuses
@@ -73,8 +75,8 @@ def test_a_retry_racing_its_first_attempt_is_answered_as_stored(
     key decides, the form's nonce is not taken as a reuse, and one response counts."""
     real = submission.submit_target
 
-    def not_yet_stored(token: str, key: str, *, now: object) -> object:
-        return dataclasses.replace(real(token, key, now=now), stored_response_id=None)  # type: ignore[arg-type]
+    def not_yet_stored(token: str, key: str, *, now: datetime) -> SubmitTarget:
+        return dataclasses.replace(real(token, key, now=now), stored_response_id=None)
 
     monkeypatch.setattr(submission, "submit_target", not_yet_stored)
     site = _site(app)
