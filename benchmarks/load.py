@@ -42,10 +42,13 @@ REDIS = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/0")
 LUA = r"""
 local counter = 0
 local prefix = "%(prefix)s"
+local starts = {}
 request = function()
   counter = counter + 1
   local key = string.format("%%s%%07d-%%09d", prefix, wrk.thread_id or 0, counter)
-  local body = wrk.body_head .. key .. wrk.body_tail
+  -- Each submission sends a form of its own (a served form counts once): its signed start.
+  local started = starts[(counter - 1) %% #starts + 1]
+  local body = wrk.body_head .. started .. "&idempotency_key=" .. key .. wrk.body_tail
   return wrk.format("POST", wrk.path_submit, wrk.hdrs, body)
 end
 local threads = 0
@@ -59,8 +62,30 @@ init = function(args)
   wrk.hdrs = {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "%(cookie)s"}
   wrk.body_head = "%(head)s"
   wrk.body_tail = "%(tail)s"
+  for line in io.lines("%(starts)s" .. tid .. ".txt") do
+    starts[#starts + 1] = line
+  end
 end
 """
+
+
+# Signed starts of served forms per wrk thread: more than a run of this length sends.
+STARTS_PER_THREAD = 40_000
+
+
+def signed_starts(stem: Path, secret: str) -> None:
+    """One file of signed form starts (each with its own nonce) per wrk thread, served a minute
+    before the run, as the app signs them under ``secret``."""
+    sys.path.insert(0, str(ROOT))
+    from survey.services.responses.signing import sign_started_under
+
+    served = time.time() - 60
+    for thread in (1, 2):
+        lines = (
+            urllib.parse.quote(sign_started_under((secret,), served))
+            for _ in range(STARTS_PER_THREAD)
+        )
+        Path(f"{stem}{thread}.txt").write_text("\n".join(lines) + "\n")
 
 
 def free_port() -> int:
@@ -192,11 +217,13 @@ def main() -> int:
             f"q_{c}": "4" for c in re.findall(r'name="q_([A-E]\d)" type="radio" value="4"', page)
         }
         answers |= {"q_E0": "1", "q_Q_OVERALL": "5", "q_Q_COMMENT": "Cán bộ nhiệt tình, chu đáo."}
-        body = urllib.parse.urlencode(fields | answers | {"website": ""}) + "&idempotency_key="
+        fields.pop("started")
+        body = urllib.parse.urlencode(fields | answers | {"website": ""}) + "&started="
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         tmp = Path(tempfile.mkdtemp())
         scripts = {}
         for prefix in ("warm-", "load-"):  # distinct keys: a warm-up key resent is a retry
+            signed_starts(tmp / f"{prefix}starts-", env["SECRET_KEY"])
             scripts[prefix] = tmp / f"{prefix}submit.lua"
             scripts[prefix].write_text(
                 LUA
@@ -206,6 +233,7 @@ def main() -> int:
                     "cookie": cookie,
                     "head": body,
                     "tail": "",
+                    "starts": tmp / f"{prefix}starts-",
                 }
             )
         script = scripts["load-"]
@@ -222,6 +250,10 @@ def main() -> int:
                 "SELECT count(*), count(DISTINCT idempotency_key) FROM responses "
                 "WHERE idempotency_key LIKE 'load-%'"
             ).fetchone() or (0, 0)
+            excluded = conn.execute(
+                "SELECT count(*) FROM responses WHERE idempotency_key LIKE 'load-%' "
+                "AND status = 'excluded'"
+            ).fetchone()
             partial = conn.execute(
                 "SELECT count(*) FROM responses r WHERE idempotency_key LIKE 'load-%%' AND "
                 "(SELECT count(*) FROM answers a WHERE a.response_id = r.id) <> %s",
@@ -262,7 +294,8 @@ def main() -> int:
         print(f"ratio submit/bare throughput: {app_figures['rps'] / max(bare['rps'], 1e-9):.2f}")
         print(
             f"redirects {ok:.0f}, stored {stored}, distinct keys {distinct}, "
-            f"responses with a missing answer {partial[0] if partial else '?'}"
+            f"responses with a missing answer {partial[0] if partial else '?'}, "
+            f"excluded {excluded[0] if excluded else '?'}"
         )
         lost = ok - stored
         print("nothing lost" if lost <= 0 and stored == distinct else f"LOST {lost:.0f}")

@@ -283,6 +283,12 @@ class DossierUploadForm(FlaskForm):
             raise ValidationError(_l("Khi thay thế toàn bộ, hãy đánh dấu ô xác nhận xoá."))
 
 
+class DossierCodeUploadForm(FlaskForm):
+    file = FileField(
+        _l("Tệp CSV mã hồ sơ"), validators=[FileRequired(message=_l("Chọn tệp CSV để tải lên."))]
+    )
+
+
 class ExclusionForm(FlaskForm):
     """Exclude or restore responses: the chosen ones, or every one in a burst's window."""
 

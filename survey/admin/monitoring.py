@@ -3,6 +3,7 @@ bursts, and excluding or restoring responses at a desk (administrators only)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response as FlaskResponse
@@ -31,12 +32,17 @@ from survey.services.rounds.lifecycle import visible_round
 from survey.services.rounds.monitoring import (
     BURST_RULE,
     PER_PAGE,
+    PLAUSIBILITY_RULE,
+    REPEAT_RULE,
+    answer_matrix,
     daily_chart,
     daily_tallies,
     desk_totals,
     figure_svg,
     monitor_round,
 )
+
+DIGEST = re.compile(r"[0-9a-f]{16}")
 
 # The chart is an image: its own inline styles are all it needs, and it may run nothing.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -62,6 +68,8 @@ def round_monitoring(round_id: int) -> str:
         round=round_,
         monitor=monitor,
         rule=BURST_RULE,
+        plausibility=PLAUSIBILITY_RULE,
+        repeat_rule=REPEAT_RULE,
         units=paginate_list(monitor.units, _page("unit_page"), PER_PAGE),
         desks=paginate_list(monitor.desks, _page("desk_page"), PER_PAGE),
         idle=paginate_list(monitor.idle_desks, _page("idle_page"), PER_PAGE),
@@ -100,13 +108,21 @@ def _render_desk(
 ) -> tuple[str, int]:
     shown = request.args.get("status")
     window = window or _window_from_args()
+    digest = request.args.get("answers") or None
+    if digest is not None and not DIGEST.fullmatch(digest):
+        abort(400)
     if batch is None:
         batch = ExclusionForm(prefix="batch", formdata=None)
         if window is not None:
             batch.window_start.data = window.start.isoformat()
             batch.window_end.data = window.end.isoformat()
-    page = desk_responses(round_, desk, page=_page("page"), status=shown, window=window)
+    page = desk_responses(
+        round_, desk, page=_page("page"), status=shown, window=window, digest=digest
+    )
     tally = desk_totals(round_, desk.id)
+    # A flagged batch (a burst's window, or repeated answers): its answers side by side.
+    flagged = window is not None or digest is not None
+    matrix = answer_matrix([r.id for r in page.items]) if flagged else None
     return render_template(
         "admin/rounds/desk.html",
         round=round_,
@@ -115,6 +131,8 @@ def _render_desk(
         page=page,
         shown=shown,
         window=window,
+        digest=digest,
+        matrix=matrix,
         form=form or ExclusionForm(formdata=None),
         batch=batch,
     ), status

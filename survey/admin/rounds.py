@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from forms.rounds import ConfirmForm, DossierUploadForm, RoundForm
+from forms.rounds import ConfirmForm, DossierCodeUploadForm, DossierUploadForm, RoundForm
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
 from survey.errors import IllegalTransitionError
@@ -19,6 +19,12 @@ from survey.models import Round, User, utcnow
 from survey.routing import page_number
 from survey.services.access import visible_unit_ids
 from survey.services.paging import paginate_list
+from survey.services.responses.abuse import server_key
+from survey.services.rounds.dossier_codes import (
+    CODE_COLUMNS,
+    import_dossier_codes,
+    listed_code_count,
+)
 from survey.services.rounds.dossier_counts import COLUMNS, frame_csv, import_dossier_counts
 from survey.services.rounds.lifecycle import (
     ACTIONS,
@@ -212,3 +218,46 @@ def round_dossiers_csv(round_id: int) -> FlaskResponse:
     answer = FlaskResponse(frame_csv(round_), mimetype="text/csv")
     answer.headers["Content-Disposition"] = f'attachment; filename="ho-so-dot-{round_.id}.csv"'
     return answer
+
+
+@bp.route("/rounds/<int:round_id>/dossier-codes", methods=["GET", "POST"])
+@admin_only
+def round_dossier_codes(round_id: int) -> Any:
+    """The dossier codes the round's units handled: with a list, desks that ask for the receipt's
+    code accept only listed codes."""
+    round_ = visible_round(round_id, None)
+    if round_.state == "published":
+        return _conflict(
+            round_, _("Đợt khảo sát đã công bố: không thể thay đổi danh sách mã hồ sơ nữa.")
+        )
+    form = DossierCodeUploadForm()
+    outcome = None
+    if form.validate_on_submit():
+        outcome = import_dossier_codes(
+            round_,
+            form.file.data.read(),
+            key=server_key("DOSSIER_CODE_KEY"),
+            now=utcnow(),
+            actor=_actor(),
+        )
+        if outcome.ok:
+            db.session.commit()
+            flash(
+                _(
+                    "Đã nhập danh sách %(codes)s mã hồ sơ (thay cho danh sách %(previous)s mã).",
+                    codes=outcome.codes,
+                    previous=outcome.previous,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.round_detail", round_id=round_.id), code=303)
+        db.session.rollback()
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "admin/rounds/dossier_codes.html",
+        round=round_,
+        form=form,
+        outcome=outcome,
+        columns=CODE_COLUMNS,
+        listed=listed_code_count(round_.id),
+    ), status

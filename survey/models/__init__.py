@@ -5,7 +5,15 @@ from survey.models.audit import AuditEvent
 from survey.models.base import Base, utcnow
 from survey.models.comments import CommentReview, CommentState
 from survey.models.org import Desk, ServiceArea, Unit, UnitLevel
-from survey.models.responses import Answer, Channel, DossierCodeUse, Response, ResponseStatus
+from survey.models.responses import (
+    Answer,
+    Channel,
+    DossierCodeUse,
+    FormUse,
+    ListedDossierCode,
+    Response,
+    ResponseStatus,
+)
 from survey.models.rounds import TRANSITIONS, DossierCount, Round, RoundState, RoundUnit
 from survey.models.templates import (
     Aspect,
@@ -34,10 +42,12 @@ __all__ = [
     "DossierCodeUse",
     "DossierCount",
     "Element",
+    "FormUse",
     "IndexDefinition",
     "Item",
     "ItemOption",
     "ItemRole",
+    "ListedDossierCode",
     "Response",
     "ResponseStatus",
     "Role",

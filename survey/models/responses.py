@@ -67,6 +67,9 @@ class Response(Base):
     status: Mapped[str] = mapped_column(String(10), default=ResponseStatus.COUNTED)
     exclusion_reason: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8), default="vi")
+    # A digest of the answers as sent (``responses.answers_digest``): identical answer vectors
+    # repeated at one desk are found by grouping on it, without reading every answer row.
+    answers_digest: Mapped[str | None] = mapped_column(String(16))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"
@@ -82,6 +85,34 @@ class DossierCodeUse(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormUse(Base):
+    """A served questionnaire form that has been sent: the one-time nonce signed into its start
+    (``public.signing.sign_started``). The primary key makes a form count once across app
+    servers; a second sending with another idempotency key is stored excluded. Not linked to the
+    response, like a dossier code's use."""
+
+    __tablename__ = "form_uses"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ListedDossierCode(Base):
+    """A dossier code handled in the round's period, imported from the one-stop software's list
+    (``services.dossier_codes``), as HMAC-SHA256 under the dossier-code key like its use: when a
+    round has a list, a desk asking for dossier codes accepts only the codes listed for its unit
+    (and for the desk itself, when the list names desks)."""
+
+    __tablename__ = "listed_dossier_codes"
+    __table_args__ = (Index("ix_listed_dossier_codes_round_unit", "round_id", "unit_id"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    desk_id: Mapped[int | None] = mapped_column(ForeignKey("desks.id"))
 
 
 class Answer(Base):

@@ -438,3 +438,167 @@ def test_anonymous_visitors_are_sent_to_login_and_cannot_post(
     assert answer.status_code == 400  # no CSRF token, no session
     with app.app_context():
         assert _status(ids) == ["counted"]
+
+
+# --- stuffing beyond bursts: implausible volumes and repeated answers ---------------------------
+
+
+def _scale_items(rid: int) -> tuple[list[int], int]:
+    """The round's scored items (ids) and its comment item (id)."""
+    from survey.models import Scale
+
+    round_ = db.session.get_one(Round, rid)
+    items = round_.template_version.items
+    scored = [i.id for i in items if i.scale not in (Scale.TEXT, Scale.CHOICE)]
+    [comment] = [i.id for i in items if i.scale == Scale.TEXT]
+    return scored, comment
+
+
+def _record(rid: int, desk_id: int, at: datetime, values: list[int], comment: str | None) -> int:
+    from survey.models import Desk
+    from survey.services.responses.recording import AnswerValue, record_response
+
+    desk = db.session.get_one(Desk, desk_id)
+    scored, comment_id = _scale_items(rid)
+    answers = [AnswerValue(i, value=v) for i, v in zip(scored, values, strict=False)]
+    if comment:
+        answers.append(AnswerValue(comment_id, text=comment))
+    return record_response(
+        round_=db.session.get_one(Round, rid),
+        desk_id=desk.id,
+        unit_id=desk.unit_id,
+        service_area_id=desk.unit.service_areas[0].id,
+        answers=answers,
+        idempotency_key=f"k-{desk_id}-{at.timestamp():.0f}-{sum(values)}-{len(values)}",
+        now=at,
+    ).response_id
+
+
+@pytest.fixture
+def drip_round(app: Flask, staff: Staff) -> dict[str, object]:
+    """A script at U01-Q1 sends the same answers 9 times every 10 minutes for two hours (108
+    responses, never 10 in a window: under the burst rule); 40 citizens answer as they please
+    at U02-Q1 over the same hours."""
+    import numpy as np
+
+    now = utcnow().replace(microsecond=0)
+    start = now - timedelta(hours=3)
+    with app.app_context():
+        rid = round_over(
+            [staff.unit_id, staff.other_unit_id],
+            now=now,
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=2),
+        )
+        scored, _comment = _scale_items(rid)
+        script = [4] * len(scored)
+        dripped = [
+            _record(
+                rid,
+                staff.desk_id,
+                start + timedelta(minutes=10 * batch, seconds=61 * n),
+                script,
+                "Rất hài lòng.",
+            )
+            for batch in range(12)
+            for n in range(9)
+        ]
+        rng = np.random.default_rng(20261205)
+        honest = [
+            _record(
+                rid,
+                staff.other_desk_id,
+                start + timedelta(minutes=4 * n),
+                [int(v) for v in rng.integers(2, 6, size=len(scored))],
+                None,
+            )
+            for n in range(40)
+        ]
+    return {"round": rid, "dripped": dripped, "honest": honest}
+
+
+def test_a_steady_drip_of_identical_answers_is_flagged_though_no_burst_is(
+    app: Flask, staff: Staff, drip_round: dict[str, object]
+) -> None:
+    from survey.services.rounds.monitoring import find_repeated_answers
+
+    rid = drip_round["round"]
+    with app.app_context():
+        round_ = db.session.get_one(Round, rid)
+        assert find_bursts(round_, None) == []  # the burst rule never sees it
+        [flag] = find_repeated_answers(round_, None)
+        assert (flag.desk_id, flag.repeats, flag.responses) == (staff.desk_id, 108, 108)
+        # Reported only to readers who may see the desk.
+        assert find_repeated_answers(round_, {staff.other_unit_id}) == []
+
+
+def test_the_flagged_answers_are_shown_side_by_side_and_excluded_with_the_usual_form(
+    app: Flask, client: FlaskClient, staff: Staff, drip_round: dict[str, object]
+) -> None:
+    rid = drip_round["round"]
+    dripped: list[int] = drip_round["dripped"]  # type: ignore[assignment]
+    login(client, "admin")
+    page = text_of(client, f"/admin/rounds/{rid}/monitoring")
+    row = row_starting(page, "U01-Q1 – Quầy số 1")
+    assert row[3:5] == ["108", "108"]
+    link = next(
+        "/admin/rounds/" + part.split('"')[0]
+        for part in page.split('href="/admin/rounds/')[1:]
+        if "answers=" in part.split('"')[0]
+    ).replace("&amp;", "&")
+    desk_page = text_of(client, link)
+    assert "Các phiếu trả lời giống hệt nhau" in desk_page
+    side_by_side = next(t for t in tables(desk_page) if "A1" in t[0])
+    # One row per response of the page (50), each with the same answers; comments not shown.
+    assert len(side_by_side) == 1 + 50
+    assert {tuple(r[1:]) for r in side_by_side[1:]} == {tuple(side_by_side[1][1:])}
+    assert "Rất hài lòng." not in desk_page
+    ids = [int(r[0]) for r in side_by_side[1:]]
+    answer = client.post(
+        f"/admin/rounds/{rid}/desks/{staff.desk_id}/responses",
+        data={
+            "csrf_token": csrf_token(client, link),
+            "response_ids": [str(i) for i in ids],
+            "reason": "Cùng một bộ câu trả lời, 9 phiếu mỗi 10 phút",
+            "confirm": "y",
+            "action": "exclude",
+        },
+    )
+    assert answer.status_code == 303
+    with app.app_context():
+        assert _status(ids) == ["excluded"] * 50
+        assert _counted(rid) == 108 - 50 + 40  # type: ignore[arg-type]
+        assert set(ids) <= set(dripped)
+
+
+def test_a_desk_answering_for_more_citizens_than_its_dossiers_is_flagged(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    from survey.models import Desk, DossierCount
+    from survey.services.rounds.monitoring import find_implausible_desks
+
+    now = utcnow()
+    with app.app_context():
+        rid = round_over([staff.unit_id, staff.other_unit_id], now=now)
+        stuffed = db.session.get_one(Desk, staff.desk_id)
+        busy = db.session.get_one(Desk, staff.other_desk_id)
+        for desk, dossiers in ((stuffed, 20), (busy, 1000)):
+            db.session.add(
+                DossierCount(
+                    round_id=rid,
+                    unit_id=desk.unit_id,
+                    service_area_id=desk.unit.service_areas[0].id,
+                    dossiers=dossiers,
+                )
+            )
+        db.session.commit()
+        # 15 answers for a cell that handled 20 dossiers; 150 for one that handled 1,000.
+        add_responses(rid, staff.desk_id, _steady(now - timedelta(hours=20), 15, 1))
+        add_responses(rid, staff.other_desk_id, _steady(now - timedelta(hours=20), 15, 10))
+        [flag] = find_implausible_desks(db.session.get_one(Round, rid), None)
+        assert (flag.desk_id, flag.responses, flag.dossiers) == (staff.desk_id, 15, 20)
+    login(client, "admin")
+    page = text_of(client, f"/admin/rounds/{rid}/monitoring")
+    assert "Quầy có nhiều phiếu hơn mức hợp lý so với số hồ sơ" in page
+    row = row_starting(page, "U01-Q1 – Quầy số 1")
+    assert row[3:5] == ["15", "20"]

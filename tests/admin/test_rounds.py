@@ -45,6 +45,8 @@ ROUTES = [
     ("POST", "/admin/rounds/{rid}/state/close", {"admin": 422, "analyst": 403, "officer": 403}),
     ("GET", "/admin/rounds/{rid}/dossiers", {"admin": 200, "analyst": 403, "officer": 403}),
     ("POST", "/admin/rounds/{rid}/dossiers", {"admin": 422, "analyst": 403, "officer": 403}),
+    ("GET", "/admin/rounds/{rid}/dossier-codes", {"admin": 200, "analyst": 403, "officer": 403}),
+    ("POST", "/admin/rounds/{rid}/dossier-codes", {"admin": 422, "analyst": 403, "officer": 403}),
     ("GET", "/admin/rounds/{other}", {"admin": 200, "analyst": 200, "officer": 403}),
 ]
 
@@ -620,3 +622,83 @@ def test_the_frame_template_downloads_and_imports_back_unchanged(
     assert login_as_officer.status_code == 302
     login(client, "officer")
     assert client.get(f"/admin/rounds/{frame_round}/dossiers.csv").status_code == 403
+
+
+# --- the list of dossier codes ----------------------------------------------------------------
+
+
+def _upload_codes(client: FlaskClient, rid: int, content: bytes) -> tuple[int, str]:
+    import io
+
+    answer = client.post(
+        f"/admin/rounds/{rid}/dossier-codes",
+        data={
+            "csrf_token": csrf_token(client, f"/admin/rounds/{rid}/dossier-codes"),
+            "file": (io.BytesIO(content), "ma_ho_so.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    if answer.status_code == 303:
+        return 303, text_of(client, answer.headers["Location"])
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+def _listed(app: Flask, rid: int) -> int:
+    from survey.models import ListedDossierCode
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).where(ListedDossierCode.round_id == rid)) or 0
+
+
+def test_a_list_of_dossier_codes_is_imported_from_the_round_page_as_hashes_only(
+    app: Flask, client: FlaskClient, staff: Staff, frame_round: int
+) -> None:
+    login(client, "admin")
+    assert "Nhập danh sách mã hồ sơ (CSV)" in text_of(client, f"/admin/rounds/{frame_round}")
+    content = "\ufeffma_don_vi;ma_quay;ma_ho_so\r\nU01;U01-Q1;H13-0001\r\nU01A;;h13-0002\r\n"
+    status, page = _upload_codes(client, frame_round, content.encode())
+    assert status == 303
+    assert "Đã nhập danh sách 2 mã hồ sơ (thay cho danh sách 0 mã)." in page
+    assert _listed(app, frame_round) == 2
+    with app.app_context():
+        from sqlalchemy import text
+
+        dump = " ".join(
+            str(row)
+            for table in ("listed_dossier_codes", "audit_events")
+            for row in db.session.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+        )
+        assert "H13-0001" not in dump.upper() and "H13-0002" not in dump.upper()
+        assert len(_events("round.dossier_codes_import")) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xff\xfeU01", ["UTF-8"]),
+        (b"unit_code,desk_code\nU01,U01-Q1\n", ["dossier_code", "Thiếu cột"]),
+        (b"unit_code,dossier_code\nU99,H13-0001\n", ["U99"]),
+        (b"unit_code,dossier_code\nU01,H13-0001\nU01,h13-0001\n", ["Trùng mã hồ sơ", "2"]),
+        (b"unit_code,dossier_code\nU01,12\n", ["Mã hồ sơ không hợp lệ"]),
+        (b"unit_code,desk_code,dossier_code\nU01,NO-SUCH,H13-0001\n", ["NO-SUCH"]),
+        (b"unit_code,dossier_code\n", ["không có dòng dữ liệu"]),
+        (b'unit_code,dossier_code\nU01,"H13\n', ["ngoặc kép"]),
+    ],
+)
+def test_a_bad_list_of_dossier_codes_is_reported_and_the_old_list_kept(
+    app: Flask,
+    client: FlaskClient,
+    staff: Staff,
+    frame_round: int,
+    content: bytes,
+    expected: list[str],
+) -> None:
+    login(client, "admin")
+    assert _upload_codes(client, frame_round, b"unit_code,dossier_code\nU01,H13-0009\n")[0] == 303
+    status, page = _upload_codes(client, frame_round, content)
+    assert status == 422
+    assert "chưa nhập dòng nào" in page
+    assert "Traceback" not in page
+    report = [row for table in tables(page) for row in table]
+    assert any(all(part in " ".join(row) for part in expected) for row in report), report
+    assert _listed(app, frame_round) == 1  # nothing half-way: the earlier list stands

@@ -20,7 +20,7 @@ from itsdangerous import URLSafeSerializer
 
 from survey.extensions import db
 from survey.models import Response
-from survey.public.signing import _serializer_for, sign_started
+from survey.services.responses.signing import _serializer_for, sign_started
 from tests.factories import make_area, make_desk, make_round, make_unit
 from tests.public.test_answer import form_page, valid_answers
 

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerHour
 from sqlalchemy import select
@@ -47,6 +48,22 @@ def client_network(remote_addr: str | None) -> str:
 def keyed_hash(value: str, key: bytes) -> str:
     """HMAC-SHA256 hex: stable for the server, meaningless to anyone without the key."""
     return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def server_key(name: str) -> bytes:
+    """The configured key ``name`` (NETWORK_KEY, DOSSIER_CODE_KEY), or one derived from
+    SECRET_KEY so that it differs from the session-signing key itself."""
+    configured = current_app.config.get(name)
+    if configured:
+        return str(configured).encode()
+    return hmac.new(
+        str(current_app.config["SECRET_KEY"]).encode(), name.encode(), hashlib.sha256
+    ).digest()
+
+
+def dossier_code_hash(code: str) -> str:
+    """A normalised dossier code as kept: HMAC-SHA256 under DOSSIER_CODE_KEY."""
+    return keyed_hash(code, server_key("DOSSIER_CODE_KEY"))
 
 
 def suspicion(

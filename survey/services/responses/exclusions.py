@@ -86,9 +86,13 @@ def desk_responses(
     page: int,
     status: str | None = None,
     window: Window | None = None,
+    digest: str | None = None,
 ) -> Page[ResponseRow]:
-    """A page of the desk's responses in the round, newest first."""
+    """A page of the desk's responses in the round, newest first; with ``digest``, only those
+    that gave the same answers (a batch the monitoring page flagged)."""
     query = _of_desk(round_, desk)
+    if digest is not None:
+        query = query.where(Response.answers_digest == digest)
     if status in (ResponseStatus.COUNTED.value, ResponseStatus.EXCLUDED.value):
         query = query.where(Response.status == status)
     if window is not None:

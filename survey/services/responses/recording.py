@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,14 +22,18 @@ from sqlalchemy import (
     Text,
     TextClause,
     bindparam,
+    case,
     cast,
     column,
+    exists,
     func,
     insert,
+    literal,
     select,
     text,
     true,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from survey.errors import DomainError, NotFoundError
@@ -38,6 +43,7 @@ from survey.models import (
     Channel,
     Desk,
     DossierCodeUse,
+    FormUse,
     Response,
     ResponseStatus,
     Round,
@@ -74,6 +80,7 @@ class AnswerValue:
 class Recorded:
     response_id: int
     created: bool  # False when the idempotency key had been seen: a retry, stored once
+    form_reused: bool = False  # stored excluded: its form had been sent before
 
 
 class RoundNotOpenError(DomainError):
@@ -89,6 +96,7 @@ class DossierCodeUsedError(DomainError):
 RESPONSES = typed(Table, Response.__table__)
 ANSWERS = typed(Table, Answer.__table__)
 DOSSIER_CODE_USES = typed(Table, DossierCodeUse.__table__)
+FORM_USES = typed(Table, FormUse.__table__)
 _INSERT_RESPONSE = insert(RESPONSES).returning(RESPONSES.c.id)
 
 
@@ -116,18 +124,49 @@ def _insert_answers(count: int) -> TextClause:
     return text(str(insert(ANSWERS).values(rows).compile()))
 
 
-@lru_cache(maxsize=4)
-def _insert_whole_response(columns: tuple[str, ...], with_dossier_code: bool) -> Select[int]:
+@lru_cache(maxsize=8)
+def _insert_whole_response(
+    columns: tuple[str, ...], with_dossier_code: bool, with_form_nonce: bool = False
+) -> Select[Any]:
     """PostgreSQL: the response (``columns``, each bound as r_<column>), all its answers (one
-    JSON text) and the dossier code's use in ONE statement, atomic on its own:
-    nothing is stored half-way even without a transaction around it, and the submit path pays
-    one round trip for the write."""
-    response = (
-        insert(RESPONSES)
-        .values({name: bindparam(f"r_{name}", type_=RESPONSES.c[name].type) for name in columns})
-        .returning(RESPONSES.c.id)
-        .cte("response")
-    )
+    JSON text), the dossier code's use and the served form's use in ONE statement, atomic on
+    its own: nothing is stored half-way even without a transaction around it, and the submit
+    path pays one round trip for the write. Returns the response's id and whether the form's
+    nonce was claimed by this statement (a form sent before is stored excluded, with
+    ``reused_reason``)."""
+    values: dict[str, Any] = {
+        name: bindparam(f"r_{name}", type_=RESPONSES.c[name].type) for name in columns
+    }
+    claimed: Any = literal(True)
+    ctes = []
+    if with_form_nonce:
+        # ON CONFLICT DO NOTHING: a nonce already used (or being used by a transaction not yet
+        # committed, which this one then waits for) claims nothing, and the response says so.
+        claim = (
+            postgresql.insert(FORM_USES)
+            .values(
+                nonce=bindparam("form_nonce", type_=Text),
+                round_id=bindparam("r_round_id"),
+                used_at=bindparam("r_received_at"),
+            )
+            .on_conflict_do_nothing()
+            .returning(FORM_USES.c.nonce)
+            .cte("form_use")
+        )
+        ctes.append(claim)
+        claimed = exists(select(claim.c.nonce))
+        values["status"] = case(
+            (claimed, bindparam("r_status", type_=Text)),
+            else_=literal(ResponseStatus.EXCLUDED.value),
+        )
+        values["exclusion_reason"] = case(
+            (claimed, bindparam("r_exclusion_reason", type_=Text)),
+            else_=func.coalesce(
+                bindparam("r_exclusion_reason", type_=Text),
+                bindparam("reused_reason", type_=Text),
+            ),
+        )
+    response = insert(RESPONSES).values(values).returning(RESPONSES.c.id).cte("response")
     # The answers as one JSON text of records: the driver sends one string, where four arrays
     # of 25 values each cost it more CPU to convert than PostgreSQL spends reading them.
     arrays = (
@@ -154,7 +193,7 @@ def _insert_whole_response(columns: tuple[str, ...], with_dossier_code: bool) ->
         )
         .cte("answers")
     )
-    statement = select(response.c.id).add_cte(answers)
+    statement = select(response.c.id, claimed.label("claimed")).add_cte(*ctes, answers)
     if with_dossier_code:
         code = (
             insert(DOSSIER_CODE_USES)
@@ -185,6 +224,12 @@ def _answers_json(answers: list[AnswerValue]) -> str:
         ],
         ensure_ascii=False,
     )
+
+
+def answers_digest(answers_json: str) -> str:
+    """The digest of a response's answers (as ``_answers_json`` writes them: in questionnaire
+    order, texts masked): equal for equal answer vectors, so repeats can be grouped."""
+    return hashlib.sha256(answers_json.encode("utf-8")).hexdigest()[:16]
 
 
 def _store_answers(connection: Connection, response_id: int, answers: list[AnswerValue]) -> None:
@@ -294,6 +339,8 @@ def record_response(
     locale: str = "vi",
     exclusion_reason: str | None = None,
     dossier_code_hash: str | None = None,
+    form_nonce: str | None = None,
+    form_reused_reason: str = "form sent before",
 ) -> Recorded:
     """Store a response and all its answers whole (one statement on PostgreSQL, one transaction
     elsewhere), or find the one already stored under the same idempotency key. Commits, because
@@ -301,7 +348,9 @@ def record_response(
     first attempt.
 
     ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
-    claims a one-time dossier code with it, or nothing is stored."""
+    claims a one-time dossier code with it, or nothing is stored. ``form_nonce`` claims the
+    served form with it: when the form had been sent before (under another idempotency key),
+    the response is stored excluded with ``form_reused_reason``."""
     # A retry of a stored submission is refused by the unique key below and answered with the
     # first attempt's id. Callers that want to answer retries without any work (the citizen's
     # view does, before validating) look the key up with response_id_for_key first; doing it
@@ -311,6 +360,7 @@ def record_response(
         raise RoundNotOpenError("The survey round is not open.")
     if dossier_code_hash is not None and dossier_code_used(rules.id, dossier_code_hash):
         raise DossierCodeUsedError("This dossier code has already been used in this round.")
+    answers_json = _answers_json(answers)
     row = {
         "round_id": rules.id,
         "desk_id": desk_id,
@@ -322,9 +372,11 @@ def record_response(
         "status": (ResponseStatus.EXCLUDED if exclusion_reason else ResponseStatus.COUNTED).value,
         "exclusion_reason": exclusion_reason,
         "locale": locale,
+        "answers_digest": answers_digest(answers_json),
     }
     # Core statements, no ORM objects: the ORM's unit of work cost several milliseconds of CPU
     # per submission, and nothing here needs objects.
+    claimed = True
     try:
         if db.engine.dialect.name == "postgresql":
             # One statement, atomic alone: on the driver in autocommit, one round trip (see
@@ -332,18 +384,29 @@ def record_response(
             # dossier code's check, the console, tests) the same statement joins that transaction.
             params: dict[str, Any] = {f"r_{name}": value for name, value in row.items()}
             params |= {
-                "answers": _answers_json(answers),
+                "answers": answers_json,
                 "code_hash": dossier_code_hash,
+                "form_nonce": form_nonce,
+                "reused_reason": form_reused_reason,
             }
-            statement = _insert_whole_response(tuple(row), dossier_code_hash is not None)
+            statement = _insert_whole_response(
+                tuple(row), dossier_code_hash is not None, form_nonce is not None
+            )
             if db.session.registry.has() and db.session().in_transaction():
-                response_id = db.session.execute(statement, params).scalar_one()
+                response_id, claimed = db.session.execute(statement, params).one()
                 db.session.commit()
             else:
                 with autocommit_connection() as direct:
-                    response_id = direct.scalar(_driver(statement), params)
+                    [(response_id, claimed)] = direct.rows(_driver(statement), params)
         else:
             connection = db.session.connection()
+            if form_nonce is not None:
+                claim = sqlite.insert(FORM_USES).on_conflict_do_nothing()
+                used = {"nonce": form_nonce, "round_id": rules.id, "used_at": now}
+                claimed = connection.execute(claim, used).rowcount == 1
+                if not claimed:
+                    row["status"] = ResponseStatus.EXCLUDED.value
+                    row["exclusion_reason"] = exclusion_reason or form_reused_reason
             response_id = connection.execute(_INSERT_RESPONSE, row).scalar_one()
             if dossier_code_hash is not None:
                 connection.execute(
@@ -364,7 +427,7 @@ def record_response(
                 ) from None
             raise
         return Recorded(winner, created=False)
-    return Recorded(response_id, created=True)
+    return Recorded(response_id, created=True, form_reused=not claimed)
 
 
 def response_id_for_key(idempotency_key: str) -> int | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,13 +82,19 @@ def _decode(data: bytes) -> tuple[str | None, RowError | None]:
         )
 
 
-def _header_map(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
+def _header_map(
+    header: list[str],
+    columns: Mapping[str, tuple[str, ...]] = COLUMNS,
+    optional: Collection[str] = (),
+) -> tuple[dict[str, int], list[RowError]]:
     normalised = [name.strip().lower() for name in header]
     positions: dict[str, int] = {}
     errors = []
-    for column, aliases in COLUMNS.items():
+    for column, aliases in columns.items():
         found = [i for i, name in enumerate(normalised) if name in aliases]
         if not found:
+            if column in optional:
+                continue
             errors.append(
                 RowError(1, column, _l("Thiếu cột %(column)s trong dòng tiêu đề.", column=column))
             )
@@ -98,6 +105,55 @@ def _header_map(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
         else:
             positions[column] = found[0]
     return positions, errors
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV file's data rows, each with the line it ends on, and where each known column is."""
+
+    rows: list[tuple[int, list[str]]]
+    positions: dict[str, int]
+
+    def value(self, row: list[str], column: str) -> str:
+        """The row's stripped value in ``column`` ("" when the column or the cell is absent)."""
+        at = self.positions.get(column)
+        return row[at].strip() if at is not None and at < len(row) else ""
+
+
+def read_csv_table(
+    data: bytes, columns: Mapping[str, tuple[str, ...]], optional: Collection[str] = ()
+) -> tuple[CsvTable | None, list[RowError]]:
+    """The rows of an uploaded CSV file (UTF-8 with or without BOM, commas or semicolons, a
+    header naming ``columns`` by any of their aliases), blank rows left out; or every reason
+    the file cannot be read. Shared by the imports of a round's dossier counts and codes."""
+    text, problem = _decode(data)
+    if text is None:
+        return None, [problem] if problem else []
+    if "\x00" in text:
+        return None, [RowError(None, None, _l("Tệp không phải tệp CSV dạng văn bản."))]
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    # Each row with the line it ends on (a quoted field may span lines).
+    lines: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            lines.append((reader.line_num, [csv_unquote(cell) for cell in row]))  # as exported
+    except csv.Error:
+        return None, [
+            RowError(
+                reader.line_num,
+                None,
+                _l("Dòng CSV hỏng: dấu ngoặc kép không đóng hoặc đặt sai chỗ."),
+            )
+        ]
+    if not lines or not any(cell.strip() for cell in lines[0][1]):
+        return None, [RowError(1, None, _l("Tệp trống hoặc thiếu dòng tiêu đề."))]
+    positions, errors = _header_map(lines[0][1], columns, optional)
+    if errors:
+        return None, errors
+    rows = [(line, row) for line, row in lines[1:] if any(value.strip() for value in row)]
+    return CsvTable(rows, positions), []
 
 
 def _count(raw: str) -> tuple[int | None, Any]:
@@ -116,31 +172,8 @@ def _count(raw: str) -> tuple[int | None, Any]:
 
 def parse_dossier_csv(data: bytes, round_: Round) -> tuple[list[Cell], list[RowError]]:
     """The cells of the file, or every reason the file cannot be imported."""
-    text, problem = _decode(data)
-    if text is None:
-        return [], [problem] if problem else []
-    if "\x00" in text:
-        return [], [RowError(None, None, _l("Tệp không phải tệp CSV dạng văn bản."))]
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    # Each row with the line it ends on (a quoted field may span lines).
-    lines: list[tuple[int, list[str]]] = []
-    try:
-        for row in reader:
-            lines.append((reader.line_num, [csv_unquote(cell) for cell in row]))  # as exported
-    except csv.Error:
-        return [], [
-            RowError(
-                reader.line_num,
-                None,
-                _l("Dòng CSV hỏng: dấu ngoặc kép không đóng hoặc đặt sai chỗ."),
-            )
-        ]
-    if not lines or not any(cell.strip() for cell in lines[0][1]):
-        return [], [RowError(1, None, _l("Tệp trống hoặc thiếu dòng tiêu đề."))]
-    positions, errors = _header_map(lines[0][1])
-    if errors:
+    table, errors = read_csv_table(data, COLUMNS)
+    if table is None:
         return [], errors
 
     units = {u.code: u for u in db.session.scalars(select(Unit))}
@@ -148,13 +181,10 @@ def parse_dossier_csv(data: bytes, round_: Round) -> tuple[list[Cell], list[RowE
     in_scope = {s.unit_id for s in round_.scope}
     cells: list[Cell] = []
     first_line: dict[tuple[int, int], int] = {}
-    for line, row in lines[1:]:
-        if not any(value.strip() for value in row):
-            continue
+    for line, row in table.rows:
 
         def value(column: str, row: list[str] = row) -> str:
-            at = positions[column]
-            return row[at].strip() if at < len(row) else ""
+            return table.value(row, column)
 
         row_errors = []
         unit_code, area_code = value("unit_code"), value("service_area_code")

@@ -18,7 +18,10 @@ from sqlalchemy import cast as sql_cast
 from survey.extensions import db
 from survey.local_time import utc_offset
 from survey.models import (
+    Answer,
     Desk,
+    DossierCount,
+    Item,
     Response,
     ResponseStatus,
     Round,
@@ -531,6 +534,239 @@ def burst_windows(seconds: np.ndarray, rule: BurstRule) -> list[tuple[int, int, 
 
 
 @dataclass(frozen=True)
+class PlausibilityRule:
+    """When a desk's counted responses exceed what its dossier counts make plausible.
+
+    The dossiers each unit x service area cell handled in the round's period are imported per
+    round (``dossier_import``); every response is one citizen with one dossier. A desk is
+    flagged when its counted responses in a cell pass ``max_share`` (half) of all the dossiers
+    the whole cell handled in the period (every desk of the unit together), and are at least
+    ``min_responses``. Half is far above what QR rounds see (10-30 % of citizens answer,
+    docs/scaling.md), so an honest desk is not flagged even with a generous count missing;
+    a desk that answers for more citizens than it served is. Cells without a count are listed
+    by the frame ("responses without dossiers") instead."""
+
+    max_share: float = 0.5
+    min_responses: int = 10
+
+
+PLAUSIBILITY_RULE = PlausibilityRule()
+
+
+@dataclass(frozen=True)
+class ImplausibleDesk:
+    desk_id: int
+    desk_code: str
+    desk_name: str
+    unit_name: str
+    area_code: str
+    area_name: str
+    responses: int  # the desk's counted responses in the cell
+    dossiers: int  # the cell's dossiers in the period (all the unit's desks)
+
+    @property
+    def share(self) -> float:
+        return self.responses / self.dossiers if self.dossiers else float("inf")
+
+
+def find_implausible_desks(
+    round_: Round, unit_ids: set[int] | None, rule: PlausibilityRule = PLAUSIBILITY_RULE
+) -> list[ImplausibleDesk]:
+    """Desks whose counted responses in a cell pass the rule's share of its dossiers, the
+    largest share first."""
+    condition = counted(round_)
+    if unit_ids is not None:
+        condition = and_(condition, Response.unit_id.in_(unit_ids))
+    rows = db.session.execute(
+        select(
+            Response.desk_id,
+            Desk.code,
+            Desk.name,
+            RoundUnit.unit_name,
+            ServiceArea.code,
+            ServiceArea.name,
+            DossierCount.dossiers,
+            func.count(),
+        )
+        .join(Desk, Desk.id == Response.desk_id)
+        .join(
+            RoundUnit,
+            and_(RoundUnit.round_id == round_.id, RoundUnit.unit_id == Response.unit_id),
+        )
+        .join(ServiceArea, ServiceArea.id == Response.service_area_id)
+        .join(
+            DossierCount,
+            and_(
+                DossierCount.round_id == round_.id,
+                DossierCount.unit_id == Response.unit_id,
+                DossierCount.service_area_id == Response.service_area_id,
+            ),
+        )
+        .where(condition)
+        .group_by(
+            Response.desk_id,
+            Desk.code,
+            Desk.name,
+            RoundUnit.unit_name,
+            ServiceArea.code,
+            ServiceArea.name,
+            DossierCount.dossiers,
+        )
+    )
+    found = []
+    for desk_id, desk_code, desk_name, unit_name, area_code, area_name, dossiers, n in rows:
+        if n >= rule.min_responses and n > rule.max_share * dossiers:
+            found.append(
+                ImplausibleDesk(
+                    desk_id, desk_code, desk_name, unit_name, area_code, area_name, n, dossiers
+                )
+            )
+    return sorted(found, key=lambda d: (-d.share, d.desk_code, d.area_code))
+
+
+@dataclass(frozen=True)
+class RepeatRule:
+    """When one desk's counted responses repeat the same answers more than chance allows.
+
+    Every response keeps a digest of its answer vector (``responses.answers_digest``: every
+    answer, comments included). For each desk and vector, with k repeats among the desk's n
+    counted responses, the vector's share elsewhere in the round is p = (repeats at the other
+    desks + 1) / (responses at the other desks + 2) (add-one smoothing, so a vector never seen
+    elsewhere is not taken as impossible). The desk is flagged when k >= ``min_repeats`` (12)
+    and P(X >= k) <= ``alpha`` / (number of desks) for X ~ Binomial(n, p): a script that sends
+    the same answers a few at a time, under the burst rule's threshold, all day. Answers that
+    many citizens give everywhere (all "very satisfied") are as common elsewhere and are not
+    flagged; such a desk's volume is the plausibility rule's concern."""
+
+    min_repeats: int = 12
+    alpha: float = 1e-4
+
+
+REPEAT_RULE = RepeatRule()
+
+
+@dataclass(frozen=True)
+class RepeatedAnswers:
+    desk_id: int
+    desk_code: str
+    desk_name: str
+    unit_name: str
+    digest: str
+    repeats: int  # counted responses of the desk with these answers
+    responses: int  # counted responses of the desk
+    share_elsewhere: float  # the smoothed share of these answers at the round's other desks
+    first: datetime
+    last: datetime
+
+
+def find_repeated_answers(
+    round_: Round, unit_ids: set[int] | None, rule: RepeatRule = REPEAT_RULE
+) -> list[RepeatedAnswers]:
+    """Desks repeating one answer vector beyond chance (see ``RepeatRule``), most repeats
+    first. Computed over the whole round, reported for the units in view."""
+    from scipy.stats import binom  # imported here, as for the burst rule
+
+    rows = db.session.execute(
+        select(
+            Response.desk_id,
+            Response.unit_id,
+            Response.answers_digest,
+            func.count(),
+            func.min(Response.received_at),
+            func.max(Response.received_at),
+        )
+        .where(counted(round_), Response.answers_digest.is_not(None))
+        .group_by(Response.desk_id, Response.unit_id, Response.answers_digest)
+    )
+    # The digest is never NULL here (filtered above), whatever its column's type says.
+    groups = [(d, u, str(digest), k, first, last) for d, u, digest, k, first, last in rows]
+    per_desk: dict[int, int] = {}
+    per_vector: dict[str, int] = {}
+    for desk_id, _unit, digest, k, _first, _last in groups:
+        per_desk[desk_id] = per_desk.get(desk_id, 0) + k
+        per_vector[digest] = per_vector.get(digest, 0) + k
+    total = sum(per_desk.values())
+    threshold = rule.alpha / max(1, len(per_desk))
+    flagged = []
+    for desk_id, unit_id, digest, k, first, last in groups:
+        if k < rule.min_repeats or (unit_ids is not None and unit_id not in unit_ids):
+            continue
+        n = per_desk[desk_id]
+        p = (per_vector[digest] - k + 1) / (total - n + 2)
+        if float(binom.sf(k - 1, n, p)) <= threshold:
+            flagged.append((desk_id, digest, k, n, p, first, last))
+    if not flagged:
+        return []
+    desks = {
+        desk.id: (desk, unit_name)
+        for desk, unit_name in db.session.execute(
+            select(Desk, RoundUnit.unit_name)
+            .join(
+                RoundUnit,
+                and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id),
+            )
+            .where(Desk.id.in_({f[0] for f in flagged}))
+        )
+    }
+    found = [
+        RepeatedAnswers(
+            desk_id,
+            desks[desk_id][0].code,
+            desks[desk_id][0].name,
+            desks[desk_id][1],
+            digest,
+            k,
+            n,
+            p,
+            first,
+            last,
+        )
+        for desk_id, digest, k, n, p, first, last in flagged
+    ]
+    return sorted(found, key=lambda r: (-r.repeats, r.desk_code))
+
+
+@dataclass(frozen=True)
+class AnswerMatrix:
+    """The answers of some responses side by side: one row per response, one column per
+    criterion, so that a person can judge a flagged batch. Free-text comments are not shown
+    (they are moderated before anyone but analysts reads them): only that there is one."""
+
+    items: list[tuple[int, str]]  # (item id, code) in questionnaire order
+    rows: dict[int, dict[int, str]]  # response id -> item id -> the answer as shown
+
+    def answer(self, response_id: int, item_id: int) -> str:
+        return self.rows.get(response_id, {}).get(item_id, "")
+
+
+def answer_matrix(response_ids: list[int]) -> AnswerMatrix:
+    if not response_ids:
+        return AnswerMatrix([], {})
+    rows = db.session.execute(
+        select(
+            Answer.response_id,
+            Item.id,
+            Item.code,
+            Item.position,
+            Answer.value,
+            Answer.text,
+            Answer.not_applicable,
+        )
+        .join(Item, Item.id == Answer.item_id)
+        .where(Answer.response_id.in_(response_ids))
+    )
+    items: dict[int, tuple[int, str]] = {}
+    matrix: dict[int, dict[int, str]] = {}
+    for response_id, item_id, code, position, value, text, not_applicable in rows:
+        items[item_id] = (position, code)
+        shown = "KAD" if not_applicable else ("✎" if text is not None else str(value))
+        cell = matrix.setdefault(response_id, {})
+        cell[item_id] = f"{cell[item_id]},{shown}" if item_id in cell else shown
+    ordered = sorted(items.items(), key=lambda kv: kv[1])
+    return AnswerMatrix([(item_id, code) for item_id, (_p, code) in ordered], matrix)
+
+
+@dataclass(frozen=True)
 class RoundMonitor:
     """Everything the monitoring page shows, for the units the reader may see."""
 
@@ -542,6 +778,8 @@ class RoundMonitor:
     desks: list[DeskTally]
     days: list[DayTally]
     bursts: list[Burst]
+    implausible: list[ImplausibleDesk]
+    repeated: list[RepeatedAnswers]
 
     @property
     def idle_desks(self) -> list[DeskTally]:
@@ -561,6 +799,8 @@ def monitor_round(round_: Round, unit_ids: set[int] | None, *, now: datetime) ->
         desks=desk_tallies(round_, unit_ids, counts),
         days=daily_tallies(round_, unit_ids, now=now),
         bursts=find_bursts(round_, unit_ids),
+        implausible=find_implausible_desks(round_, unit_ids),
+        repeated=find_repeated_answers(round_, unit_ids),
     )
 
 
