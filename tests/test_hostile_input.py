@@ -86,6 +86,7 @@ FILTERS = (
     "rounds_page",
     "idle_page",
     "frame_page",
+    "sent",
 )
 PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 ROLES = ("anonymous", "admin")

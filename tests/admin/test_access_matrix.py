@@ -213,6 +213,8 @@ RULES: list[Rule] = [
     admin_only("admin.round_action", "POST", ok=422, action="close", **ROUND),
     admin_only("admin.round_dossiers", **ROUND),
     admin_only("admin.round_dossiers", "POST", ok=422, **ROUND),
+    admin_only("admin.round_dossier_codes", **ROUND),
+    admin_only("admin.round_dossier_codes", "POST", ok=422, **ROUND),
     admin_only("admin.round_dossiers_csv", **ROUND),
     # --- result pages, report and index downloads (issue 5, points 2-4) ---
     *[
