@@ -8,17 +8,16 @@ from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.api import ApiTokenForm
 from forms.rounds import ConfirmForm
 from forms.users import ROLE_LABELS
 from survey.admin import bp
 from survey.admin.access import admin_only
+from survey.admin.requests import current_staff, page_arg
 from survey.errors import ConflictError
 from survey.extensions import db
-from survey.models import User, utcnow
-from survey.routing import page_number
+from survey.models import utcnow
 from survey.services.accounts.api_tokens import (
     active_users,
     create_token,
@@ -33,14 +32,11 @@ TOKENS_PER_PAGE = 30
 SENT_FORMS = "api_token_forms"
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
 
 @bp.get("/api-tokens")
 @admin_only
 def api_tokens() -> str:
-    page = tokens_page(request.args.get("page", 1, type=page_number), TOKENS_PER_PAGE)
+    page = tokens_page(page_arg(), TOKENS_PER_PAGE)
     return render_template("admin/api_tokens/index.html", page=page, role_labels=ROLE_LABELS)
 
 
@@ -61,7 +57,7 @@ def api_token_new() -> Any:
             )
             return redirect(url_for("admin.api_tokens"), code=303)
         user = get_user(form.user_id.data)
-        new = create_token(user, form.name.data or "", actor=_actor(), now=utcnow())
+        new = create_token(user, form.name.data or "", actor=current_staff(), now=utcnow())
         db.session.commit()
         if form.once.data:
             session[SENT_FORMS] = [*sent, form.once.data][-20:]
@@ -84,7 +80,7 @@ def api_token_revoke(token_id: int) -> Any:
     form = ConfirmForm()
     if token.revoked_at is None and form.validate_on_submit():
         try:
-            revoke_token(token, actor=_actor(), now=utcnow())
+            revoke_token(token, actor=current_staff(), now=utcnow())
         except ConflictError:
             db.session.rollback()
         else:

@@ -7,7 +7,8 @@ from flask import render_template, request
 from forms.audit import AuditFilterForm
 from survey.admin import bp
 from survey.admin.access import admin_only
-from survey.routing import INT64_MAX, page_number
+from survey.admin.requests import page_arg
+from survey.routing import INT64_MAX
 from survey.services.audit import (
     AuditFilter,
     action_label,
@@ -31,9 +32,7 @@ def audit() -> tuple[str, int]:
         # A filter that cannot be read lists nothing rather than everything.
         empty: Page[object] = Page([], 1, EVENTS_PER_PAGE, 0)
         return render_template("admin/audit/index.html", form=form, page=empty), 422
-    page = audit_page(
-        form.audit_filter(), request.args.get("page", 1, type=page_number), EVENTS_PER_PAGE
-    )
+    page = audit_page(form.audit_filter(), page_arg(), EVENTS_PER_PAGE)
     filtered = form.audit_filter() != AuditFilter()
     return render_template("admin/audit/index.html", form=form, page=page, filtered=filtered), 200
 

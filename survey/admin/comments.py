@@ -8,14 +8,13 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.comments import BulkReviewForm, RedactForm, ReviewForm
 from survey.admin import bp
 from survey.admin.access import results_readers, roles_required
+from survey.admin.requests import current_staff, page_arg
 from survey.extensions import db
-from survey.models import CommentState, Role, User, utcnow
-from survey.routing import page_number
+from survey.models import CommentState, Role, utcnow
 from survey.services.access import visible_unit_ids
 from survey.services.responses.comments import (
     NothingToRedactError,
@@ -32,10 +31,6 @@ COMMENTS_PER_PAGE = 30
 moderators = roles_required(Role.ADMIN, Role.ANALYST)
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
-
 def _wanted_state(raw: str | None, moderator: bool) -> CommentState | None:
     if not moderator:
         return CommentState.APPROVED
@@ -50,7 +45,7 @@ def _wanted_state(raw: str | None, moderator: bool) -> CommentState | None:
 @bp.get("/rounds/<int:round_id>/comments")
 @results_readers
 def round_comments(round_id: int) -> str:
-    viewer = _actor()
+    viewer = current_staff()
     unit_ids = visible_unit_ids(viewer)
     round_ = visible_round(round_id, unit_ids)
     moderator = can_moderate(viewer)
@@ -60,7 +55,7 @@ def round_comments(round_id: int) -> str:
         viewer,
         unit_ids,
         state=state,
-        page=request.args.get("page", 1, type=page_number),
+        page=page_arg(),
         per_page=COMMENTS_PER_PAGE,
     )
     return render_template(
@@ -79,7 +74,7 @@ def _back(round_id: int) -> str:
         "admin.round_comments",
         round_id=round_id,
         state=request.args.get("state", "pending"),
-        page=request.args.get("page", 1, type=page_number),
+        page=page_arg(),
     )
 
 
@@ -92,7 +87,9 @@ def round_comment_review(round_id: int, answer_id: int) -> Any:
     if not form.validate_on_submit():
         flash(_("Chưa lưu được: hãy chọn duyệt hoặc ẩn."), "error")
         return redirect(back, code=303)
-    review_comment(round_, answer_id, CommentState(form.state.data), actor=_actor(), now=utcnow())
+    review_comment(
+        round_, answer_id, CommentState(form.state.data), actor=current_staff(), now=utcnow()
+    )
     db.session.commit()
     flash(_("Đã lưu kết quả kiểm duyệt."), "success")
     return redirect(back, code=303)
@@ -109,7 +106,7 @@ def round_comments_bulk(round_id: int) -> Any:
         flash(_("Chưa lưu được: hãy chọn ít nhất một ý kiến, rồi duyệt hoặc ẩn."), "error")
         return redirect(_back(round_.id), code=303)
     changed = review_comments(
-        round_, wanted, CommentState(form.state.data), actor=_actor(), now=utcnow()
+        round_, wanted, CommentState(form.state.data), actor=current_staff(), now=utcnow()
     )
     db.session.commit()
     flash(_("Đã lưu kết quả kiểm duyệt cho %(n)s ý kiến.", n=changed), "success")
@@ -127,7 +124,7 @@ def round_comment_redact(round_id: int, answer_id: int) -> Any:
         return redirect(_back(round_.id), code=303)
     try:
         count = redact_comment(
-            round_, answer_id, form.phrase.data or "", actor=_actor(), now=utcnow()
+            round_, answer_id, form.phrase.data or "", actor=current_staff(), now=utcnow()
         )
     except NothingToRedactError as exc:
         db.session.rollback()

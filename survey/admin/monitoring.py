@@ -9,14 +9,13 @@ from typing import Any
 from flask import Response as FlaskResponse
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.rounds import ExclusionForm, parse_window
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
+from survey.admin.requests import current_staff, page_arg
 from survey.extensions import db
-from survey.models import Desk, Round, User, utcnow
-from survey.routing import page_number
+from survey.models import Desk, Round, utcnow
 from survey.services.access import visible_unit_ids
 from survey.services.paging import paginate_list
 from survey.services.responses.abuse import reason_label
@@ -49,18 +48,12 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 bp.add_app_template_global(reason_label, "exclusion_reason_label")
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
-
-def _page(name: str) -> int:
-    return request.args.get(name, 1, type=page_number)
 
 
 @bp.get("/rounds/<int:round_id>/monitoring")
 @any_staff
 def round_monitoring(round_id: int) -> str:
-    unit_ids = visible_unit_ids(_actor())
+    unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
     monitor = monitor_round(round_, unit_ids, now=utcnow())
     return render_template(
@@ -70,16 +63,16 @@ def round_monitoring(round_id: int) -> str:
         rule=BURST_RULE,
         plausibility=PLAUSIBILITY_RULE,
         repeat_rule=REPEAT_RULE,
-        units=paginate_list(monitor.units, _page("unit_page"), PER_PAGE),
-        desks=paginate_list(monitor.desks, _page("desk_page"), PER_PAGE),
-        idle=paginate_list(monitor.idle_desks, _page("idle_page"), PER_PAGE),
+        units=paginate_list(monitor.units, page_arg("unit_page"), PER_PAGE),
+        desks=paginate_list(monitor.desks, page_arg("desk_page"), PER_PAGE),
+        idle=paginate_list(monitor.idle_desks, page_arg("idle_page"), PER_PAGE),
     )
 
 
 @bp.get("/rounds/<int:round_id>/monitoring/daily.svg")
 @any_staff
 def round_daily_chart(round_id: int) -> FlaskResponse:
-    unit_ids = visible_unit_ids(_actor())
+    unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
     figure = daily_chart(
         daily_tallies(round_, unit_ids, now=utcnow()),
@@ -117,7 +110,7 @@ def _render_desk(
             batch.window_start.data = window.start.isoformat()
             batch.window_end.data = window.end.isoformat()
     page = desk_responses(
-        round_, desk, page=_page("page"), status=shown, window=window, digest=digest
+        round_, desk, page=page_arg("page"), status=shown, window=window, digest=digest
     )
     tally = desk_totals(round_, desk.id)
     # A flagged batch (a burst's window, or repeated answers): its answers side by side.
@@ -141,7 +134,7 @@ def _render_desk(
 @bp.get("/rounds/<int:round_id>/desks/<int:desk_id>")
 @any_staff
 def round_desk(round_id: int, desk_id: int) -> tuple[str, int]:
-    unit_ids = visible_unit_ids(_actor())
+    unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
     return _render_desk(round_, desk_in_round(round_, desk_id, unit_ids))
 
@@ -156,7 +149,7 @@ def _change(round_: Round, desk: Desk, form: ExclusionForm, window: Window | Non
         desk,
         reason=(form.reason.data or "").strip(),
         now=utcnow(),
-        actor=_actor(),
+        actor=current_staff(),
         response_ids=[] if window else form.response_ids.data or [],
         window=window,
     )

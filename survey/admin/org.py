@@ -10,16 +10,16 @@ from typing import Any
 from flask import Response as FlaskResponse
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.org import AreaForm, DeskForm, MergeForm, OrgImportForm, UnitForm
 from forms.rounds import ConfirmForm
 from survey.admin import bp
 from survey.admin.access import admin_only, roles_required
 from survey.admin.confirm import confirmed_change, form_status, show_field_error
+from survey.admin.requests import current_staff, page_arg
 from survey.extensions import db
-from survey.models import Desk, Role, Unit, User, utcnow
-from survey.routing import bounded_id, page_number
+from survey.models import Desk, Role, Unit, utcnow
+from survey.routing import bounded_id
 from survey.services.access import visible_unit_ids
 from survey.services.organisation.csv_files import (
     COLUMNS,
@@ -73,16 +73,10 @@ MAX_SEARCH = 100
 units_staff = roles_required(Role.ADMIN, Role.UNIT_OFFICER)
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
 
 def _visible() -> set[int] | None:
-    return visible_unit_ids(_actor())
+    return visible_unit_ids(current_staff())
 
-
-def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=page_number)
 
 
 # --- units -------------------------------------------------------------------------------------
@@ -101,7 +95,7 @@ def units() -> str:
     )
     visible = _visible()
     under = visible_unit(wanted.under, visible) if wanted.under is not None else None
-    page = paginate_list(unit_tree(visible, wanted), _page(), UNITS_PER_PAGE)
+    page = paginate_list(unit_tree(visible, wanted), page_arg(), UNITS_PER_PAGE)
     return render_template("admin/org/units.html", page=page, wanted=wanted, under=under)
 
 
@@ -121,7 +115,7 @@ def unit_new() -> Any:
     form = _unit_form(UnitForm(data={"parent_code": parent} if request.method == "GET" else None))
     if form.validate_on_submit():
         try:
-            unit = create_unit_service(form.draft(), now=utcnow(), actor=_actor())
+            unit = create_unit_service(form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -139,7 +133,7 @@ def unit_new() -> Any:
 def unit_detail(unit_id: int) -> str:
     visible = _visible()
     details = unit_page(visible_unit(unit_id, visible), visible)
-    desks = paginate_list(details.desks, _page("desk_page"), DESKS_PER_PAGE)
+    desks = paginate_list(details.desks, page_arg("desk_page"), DESKS_PER_PAGE)
     return render_template(
         "admin/org/unit.html",
         details=details,
@@ -165,7 +159,7 @@ def unit_edit(unit_id: int) -> Any:
     form = _unit_form(UnitForm(data=data))
     if form.validate_on_submit():
         try:
-            update_unit(unit, form.draft(), now=utcnow(), actor=_actor())
+            update_unit(unit, form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -188,7 +182,7 @@ def _toggle_unit(unit_id: int, active: bool) -> Any:
     )
     answer = confirmed_change(
         form,
-        lambda: set_unit_active(unit, active, now=utcnow(), actor=_actor()),
+        lambda: set_unit_active(unit, active, now=utcnow(), actor=current_staff()),
         done=done,
         to=url_for("admin.unit_detail", unit_id=unit.id),
         errors=OrgInputError,
@@ -236,7 +230,7 @@ def unit_merge() -> Any:
             show_field_error(form, exc)
         else:
             if form.applying:
-                merge_units(plan, now=utcnow(), actor=_actor())
+                merge_units(plan, now=utcnow(), actor=current_staff())
                 db.session.commit()
                 flash(
                     _(
@@ -277,7 +271,7 @@ def org_import() -> Any:
             if upload:
                 # One byte past the limit is enough to tell that the file is too large.
                 files[kind] = (upload.filename or "", upload.stream.read(MAX_FILE_BYTES + 1))
-        outcome = import_organisation(files, now=utcnow(), actor=_actor())
+        outcome = import_organisation(files, now=utcnow(), actor=current_staff())
         if outcome.ok:
             db.session.commit()
             changes = outcome.changes
@@ -329,7 +323,7 @@ def org_export(kind: str) -> FlaskResponse:
 @bp.get("/service-areas")
 @admin_only
 def service_areas() -> str:
-    page = paginate_list(area_rows(), _page(), AREAS_PER_PAGE)
+    page = paginate_list(area_rows(), page_arg(), AREAS_PER_PAGE)
     return render_template("admin/org/areas.html", page=page)
 
 
@@ -339,7 +333,7 @@ def service_area_new() -> Any:
     form = AreaForm()
     if form.validate_on_submit():
         try:
-            area = create_area(form.draft(), now=utcnow(), actor=_actor())
+            area = create_area(form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -362,7 +356,7 @@ def service_area_edit(area_id: int) -> Any:
     form = AreaForm(data=data)
     if form.validate_on_submit():
         try:
-            update_area(area, form.draft(), now=utcnow(), actor=_actor())
+            update_area(area, form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -390,7 +384,7 @@ def _toggle_area(area_id: int, active: bool) -> Any:
     )
     answer = confirmed_change(
         form,
-        lambda: set_area_active(area, active, now=utcnow(), actor=_actor()),
+        lambda: set_area_active(area, active, now=utcnow(), actor=current_staff()),
         done=done,
         to=url_for("admin.service_areas"),
         errors=OrgInputError,
@@ -439,7 +433,7 @@ def desk_new(unit_id: int) -> Any:
     form = _desk_form(DeskForm(data=data), unit)
     if form.validate_on_submit():
         try:
-            desk = create_desk(unit, form.draft(), now=utcnow(), actor=_actor())
+            desk = create_desk(unit, form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -477,7 +471,7 @@ def desk_edit(desk_id: int) -> Any:
     form = _desk_form(DeskForm(data=data), desk.unit, desk)
     if form.validate_on_submit():
         try:
-            update_desk(desk, form.draft(), now=utcnow(), actor=_actor())
+            update_desk(desk, form.draft(), now=utcnow(), actor=current_staff())
         except OrgInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -496,9 +490,9 @@ def _desk_action(desk_id: int, action: str) -> Any:
 
     def change() -> None:
         if action == "token":
-            regenerate_token(desk, now=utcnow(), actor=_actor())
+            regenerate_token(desk, now=utcnow(), actor=current_staff())
         else:
-            set_desk_active(desk, action == "reactivate", now=utcnow(), actor=_actor())
+            set_desk_active(desk, action == "reactivate", now=utcnow(), actor=current_staff())
 
     messages = {
         "token": _("Đã tạo đường dẫn mới cho quầy %(code)s; hãy in lại mã QR.", code=desk.code),

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from flask import Response as FlaskResponse
 from flask import abort, render_template, request
-from flask_login import current_user
 
 from survey.admin import bp
 from survey.admin.access import roles_required
-from survey.models import Role, User
-from survey.routing import page_number
+from survey.admin.requests import current_staff, page_arg
+from survey.models import Role
 from survey.services.paging import paginate_list
 from survey.services.posters.content import (
     Download,
@@ -36,14 +35,6 @@ DESKS_PER_PAGE = 50
 MAX_SEARCH = 100
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
-
-def _page(name: str) -> int:
-    return request.args.get(name, 1, type=page_number)
-
-
 def _send(download: Download) -> FlaskResponse:
     response = FlaskResponse(download.body, mimetype=download.mimetype)
     # PDFs open in the browser's viewer, ready to print; QR images are saved for other documents.
@@ -60,8 +51,10 @@ def posters() -> str:
     search = request.args.get("q", "")[:MAX_SEARCH]
     return render_template(
         "admin/posters/index.html",
-        rounds=paginate_list(poster_rounds(_actor()), _page("rounds_page"), PER_PAGE),
-        units=paginate_list(poster_units(_actor(), search), _page("units_page"), PER_PAGE),
+        rounds=paginate_list(poster_rounds(current_staff()), page_arg("rounds_page"), PER_PAGE),
+        units=paginate_list(
+            poster_units(current_staff(), search), page_arg("units_page"), PER_PAGE
+        ),
         search=search,
         base_url=public_base_url(),
         base_url_is_local=base_url_is_local(),
@@ -71,8 +64,8 @@ def posters() -> str:
 @bp.get("/posters/units/<int:unit_id>")
 @printers
 def posters_unit(unit_id: int) -> str:
-    unit = unit_for_viewer(unit_id, _actor())
-    desks = paginate_list(unit_desks(unit), _page("page"), DESKS_PER_PAGE)
+    unit = unit_for_viewer(unit_id, current_staff())
+    desks = paginate_list(unit_desks(unit), page_arg("page"), DESKS_PER_PAGE)
     return render_template(
         "admin/posters/unit.html",
         unit=unit,
@@ -85,19 +78,19 @@ def posters_unit(unit_id: int) -> str:
 @bp.get("/posters/desks/<int:desk_id>/qr.png")
 @printers
 def posters_desk_png(desk_id: int) -> FlaskResponse:
-    return _send(desk_qr(desk_id, _actor(), "png"))
+    return _send(desk_qr(desk_id, current_staff(), "png"))
 
 
 @bp.get("/posters/desks/<int:desk_id>/qr.svg")
 @printers
 def posters_desk_svg(desk_id: int) -> FlaskResponse:
-    return _send(desk_qr(desk_id, _actor(), "svg"))
+    return _send(desk_qr(desk_id, current_staff(), "svg"))
 
 
 @bp.get("/posters/desks/<int:desk_id>/poster.pdf")
 @printers
 def posters_desk_pdf(desk_id: int) -> FlaskResponse:
-    return _send(desk_pdf(desk_id, _actor(), parse_size(request.args.get("size"))))
+    return _send(desk_pdf(desk_id, current_staff(), parse_size(request.args.get("size"))))
 
 
 @bp.get("/posters/units/<int:unit_id>/posters.pdf")
@@ -107,10 +100,10 @@ def posters_unit_pdf(unit_id: int) -> FlaskResponse:
     if subunits not in ("0", "1"):
         abort(400)
     size = parse_size(request.args.get("size"))
-    return _send(unit_pdf(unit_id, _actor(), size, subunits=subunits == "1"))
+    return _send(unit_pdf(unit_id, current_staff(), size, subunits=subunits == "1"))
 
 
 @bp.get("/posters/rounds/<int:round_id>/posters.pdf")
 @printers
 def posters_round_pdf(round_id: int) -> FlaskResponse:
-    return _send(round_pdf(round_id, _actor(), parse_size(request.args.get("size"))))
+    return _send(round_pdf(round_id, current_staff(), parse_size(request.args.get("size"))))

@@ -7,19 +7,15 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.rounds import ConfirmForm
 from survey.admin import bp
 from survey.admin.access import admin_only
+from survey.admin.requests import current_staff
 from survey.extensions import db
-from survey.models import Round, RoundState, User, utcnow
+from survey.models import Round, RoundState, utcnow
 from survey.services.results.publication import set_round_public
 from survey.services.rounds.lifecycle import visible_round
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
 
 
 def _confirm(round_: Round, public: bool) -> Any:
@@ -28,7 +24,7 @@ def _confirm(round_: Round, public: bool) -> Any:
         return render_template("admin/rounds/conflict.html", round=round_, message=message), 409
     form = ConfirmForm()
     if round_.is_public != public and form.validate_on_submit():
-        set_round_public(round_, public, actor=_actor(), now=utcnow())
+        set_round_public(round_, public, actor=current_staff(), now=utcnow())
         db.session.commit()
         flash(
             _("Trang kết quả công khai đã bật.")

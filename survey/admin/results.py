@@ -24,10 +24,10 @@ from matplotlib.figure import Figure
 from analysis.satisfaction import IndexKind, Level
 from survey.admin import bp
 from survey.admin.access import results_readers, roles_required
+from survey.admin.requests import current_staff, page_arg
 from survey.errors import NotFoundError
 from survey.i18n import current_locale
-from survey.models import Role, Round, User, utcnow
-from survey.routing import page_number
+from survey.models import Role, Round, utcnow
 from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.exports import index_tables as index_exports
 from survey.services.exports.microdata import RESPONSE_FORMATS, export_for_staff, export_name
@@ -119,16 +119,10 @@ def heat_class(value: float | None, percent: bool = True) -> str:
     return f"heat-{min(8, max(0, int(share * 9)))}"
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
-
-def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=page_number)
 
 
 def _results(round_id: int) -> RoundResults:
-    unit_ids = visible_unit_ids(_actor())
+    unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
     return round_results(
         round_, unit_ids, target=request.args.get("target"), english=current_locale() == "en"
@@ -138,7 +132,7 @@ def _results(round_id: int) -> RoundResults:
 def _unit_in_round(round_: Round, unit_id: int) -> None:
     if not any(s.unit_id == unit_id for s in round_.scope):
         raise NotFoundError(_("Đơn vị này không thuộc đợt khảo sát."))
-    ensure_unit_visible(_actor(), unit_id)
+    ensure_unit_visible(current_staff(), unit_id)
 
 
 def _chart(figure: Figure) -> FlaskResponse:
@@ -178,7 +172,7 @@ def round_results_overview(round_id: int) -> str:
 def round_results_units(round_id: int) -> str:
     results = _results(round_id)
     sort = parse_sort(request.args.get("sort"))
-    units = paginate_list(results.units(sort), _page(), PER_PAGE)
+    units = paginate_list(results.units(sort), page_arg(), PER_PAGE)
     return render_template(
         "admin/results/units.html",
         round=results.round,
@@ -193,7 +187,7 @@ def round_results_units(round_id: int) -> str:
 @results_readers
 def round_chart_units(round_id: int) -> FlaskResponse:
     results = _results(round_id)
-    units = paginate_list(results.units(parse_sort(request.args.get("sort"))), _page(), PER_PAGE)
+    units = paginate_list(results.units(parse_sort(request.args.get("sort"))), page_arg(), PER_PAGE)
     return _chart(units_chart(results, units.items))
 
 
@@ -232,7 +226,7 @@ def round_chart_unit(round_id: int, unit_id: int) -> FlaskResponse:
 @results_readers
 def round_results_elements(round_id: int) -> str:
     results = _results(round_id)
-    units = paginate_list(results.units("name"), _page(), PER_PAGE)
+    units = paginate_list(results.units("name"), page_arg(), PER_PAGE)
     return render_template(
         "admin/results/elements.html",
         round=results.round,
@@ -250,7 +244,7 @@ def round_results_elements(round_id: int) -> str:
 @results_readers
 def round_chart_elements(round_id: int) -> FlaskResponse:
     results = _results(round_id)
-    units = paginate_list(results.units("name"), _page(), PER_PAGE)
+    units = paginate_list(results.units("name"), page_arg(), PER_PAGE)
     return _chart(elements_chart(results, units.items))
 
 
@@ -264,8 +258,8 @@ def round_chart_criteria(round_id: int) -> FlaskResponse:
 @results_readers
 def round_results_areas(round_id: int) -> str:
     results = _results(round_id)
-    cells = paginate_list(results.cells(), _page(), PER_PAGE)
-    units = paginate_list(results.units("name"), _page("unit_page"), PER_PAGE)
+    cells = paginate_list(results.cells(), page_arg(), PER_PAGE)
+    units = paginate_list(results.units("name"), page_arg("unit_page"), PER_PAGE)
     return render_template(
         "admin/results/areas.html",
         round=results.round,
@@ -289,7 +283,7 @@ def round_chart_areas(round_id: int) -> FlaskResponse:
 def round_results_small_area(round_id: int) -> str:
     results = _results(round_id)
     estimates = model_estimates(results, request.args.get("level"))
-    rows = paginate_list(estimates.rows, _page(), PER_PAGE)
+    rows = paginate_list(estimates.rows, page_arg(), PER_PAGE)
     return render_template(
         "admin/results/small_area.html",
         round=results.round,
@@ -314,7 +308,7 @@ def round_results_change(round_id: int) -> str:
     candidates = earlier_rounds(results.round, results.unit_ids)
     earlier = pick_earlier(candidates, request.args.get("since"))
     found = unit_changes(results, earlier) if earlier is not None else []
-    changes = paginate_list(found, _page(), PER_PAGE)
+    changes = paginate_list(found, page_arg(), PER_PAGE)
     return render_template(
         "admin/results/change.html",
         round=results.round,
@@ -335,7 +329,7 @@ def round_chart_change(round_id: int) -> FlaskResponse:
         earlier_rounds(results.round, results.unit_ids), request.args.get("since")
     )
     found = unit_changes(results, earlier) if earlier is not None else []
-    return _chart(change_chart(paginate_list(found, _page(), PER_PAGE).items))
+    return _chart(change_chart(paginate_list(found, page_arg(), PER_PAGE).items))
 
 
 @bp.get("/rounds/<int:round_id>/report")
@@ -400,7 +394,7 @@ def round_export(round_id: int, fmt: str) -> FlaskResponse:
     round_ = visible_round(round_id, None)
     folder = Path(tempfile.mkdtemp(prefix="hailong-export-"))
     try:
-        path = export_for_staff(round_, fmt, folder, actor=_actor(), now=utcnow())
+        path = export_for_staff(round_, fmt, folder, actor=current_staff(), now=utcnow())
         answer = send_file(
             path, mimetype=RESPONSE_FORMATS[fmt], as_attachment=True, download_name=path.name
         )

@@ -8,15 +8,14 @@ from typing import Any
 from flask import Response as FlaskResponse
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from forms.rounds import ConfirmForm, DossierCodeUploadForm, DossierUploadForm, RoundForm
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
+from survey.admin.requests import current_staff, page_arg
 from survey.errors import IllegalTransitionError
 from survey.extensions import db
-from survey.models import Round, User, utcnow
-from survey.routing import page_number
+from survey.models import Round, utcnow
 from survey.services.access import visible_unit_ids
 from survey.services.paging import paginate_list
 from survey.services.responses.abuse import server_key
@@ -45,12 +44,6 @@ ROUNDS_PER_PAGE = 20
 SCOPE_PER_PAGE = 50
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
-
-def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=page_number)
 
 
 def _with_choices(form: RoundForm, choices: RoundChoices) -> RoundForm:
@@ -66,8 +59,8 @@ def _with_choices(form: RoundForm, choices: RoundChoices) -> RoundForm:
 @bp.get("/rounds")
 @any_staff
 def rounds() -> str:
-    unit_ids = visible_unit_ids(_actor())
-    page = paginate_list(round_rows(rounds_for(unit_ids), unit_ids), _page(), ROUNDS_PER_PAGE)
+    unit_ids = visible_unit_ids(current_staff())
+    page = paginate_list(round_rows(rounds_for(unit_ids), unit_ids), page_arg(), ROUNDS_PER_PAGE)
     return render_template("admin/rounds/index.html", page=page)
 
 
@@ -77,7 +70,7 @@ def round_new() -> Any:
     form = _with_choices(RoundForm(), round_choices())
     if form.validate_on_submit():
         try:
-            round_ = create_round_from_draft(form.draft(), now=utcnow(), actor=_actor())
+            round_ = create_round_from_draft(form.draft(), now=utcnow(), actor=current_staff())
         except RoundInputError as exc:
             db.session.rollback()
             form[exc.field].errors = [*form[exc.field].errors, exc.message]
@@ -92,13 +85,13 @@ def round_new() -> Any:
 @bp.get("/rounds/<int:round_id>")
 @any_staff
 def round_detail(round_id: int) -> str:
-    unit_ids = visible_unit_ids(_actor())
+    unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
     problems_only = request.args.get("frame") == "problems"
     summary, frame = frame_view(
-        round_, unit_ids, problems_only=problems_only, page=_page("frame_page")
+        round_, unit_ids, problems_only=problems_only, page=page_arg("frame_page")
     )
-    scope = paginate_list(scope_of(round_, unit_ids), _page("scope_page"), SCOPE_PER_PAGE)
+    scope = paginate_list(scope_of(round_, unit_ids), page_arg("scope_page"), SCOPE_PER_PAGE)
     return render_template(
         "admin/rounds/detail.html",
         round=round_,
@@ -119,7 +112,7 @@ def round_edit(round_id: int) -> Any:
     form = _with_choices(RoundForm(data=data), round_choices())
     if form.validate_on_submit():
         try:
-            update_draft_round(round_, form.draft(), now=utcnow(), actor=_actor())
+            update_draft_round(round_, form.draft(), now=utcnow(), actor=current_staff())
         except RoundInputError as exc:
             db.session.rollback()
             form[exc.field].errors = [*form[exc.field].errors, exc.message]
@@ -149,7 +142,7 @@ def round_action(round_id: int, action: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            apply_round_action(round_, action, now=utcnow(), actor=_actor())
+            apply_round_action(round_, action, now=utcnow(), actor=current_staff())
         except IllegalTransitionError:
             db.session.rollback()
             return _conflict(
@@ -183,7 +176,7 @@ def round_dossiers(round_id: int) -> Any:
             form.file.data.read(),
             replace=bool(form.replace.data),
             now=utcnow(),
-            actor=_actor(),
+            actor=current_staff(),
         )
         if outcome.ok:
             db.session.commit()
@@ -238,7 +231,7 @@ def round_dossier_codes(round_id: int) -> Any:
             form.file.data.read(),
             key=server_key("DOSSIER_CODE_KEY"),
             now=utcnow(),
-            actor=_actor(),
+            actor=current_staff(),
         )
         if outcome.ok:
             db.session.commit()

@@ -14,7 +14,6 @@ from typing import Any
 from flask import Response as FlaskResponse
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
@@ -37,12 +36,13 @@ from forms.templates import (
 )
 from survey.admin import bp
 from survey.admin.access import admin_only
+from survey.admin.requests import current_staff, page_arg
 from survey.errors import TemplateFrozenError
 from survey.extensions import db
 from survey.i18n import current_locale
-from survey.models import Aspect, Element, Item, TemplateVersion, User, utcnow
+from survey.models import Aspect, Element, Item, TemplateVersion, utcnow
 from survey.models.templates import SCALE_POINTS
-from survey.routing import bounded_id, page_number
+from survey.routing import bounded_id
 from survey.services.paging import paginate_list
 from survey.services.questionnaires import editor
 from survey.services.questionnaires.templates import (
@@ -71,10 +71,6 @@ DELETERS: dict[str, Callable[..., None]] = {
     "elements": editor.delete_element,
     "items": editor.delete_item,
 }
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
 
 
 def _labels() -> dict[str, Any]:
@@ -159,9 +155,7 @@ def _save(
 @bp.get("/templates")
 @admin_only
 def templates() -> str:
-    page = paginate_list(
-        version_rows(), request.args.get("page", 1, type=page_number), VERSIONS_PER_PAGE
-    )
+    page = paginate_list(version_rows(), page_arg(), VERSIONS_PER_PAGE)
     return render_template("admin/templates/index.html", page=page)
 
 
@@ -172,7 +166,7 @@ def template_new() -> Any:
     problems: list[str] = []
     if form.validate_on_submit():
         try:
-            version = editor.create_template(form.draft(), now=utcnow(), actor=_actor())
+            version = editor.create_template(form.draft(), now=utcnow(), actor=current_staff())
         except TemplateInputError as exc:
             db.session.rollback()
             problems = _mark(form, exc)
@@ -190,7 +184,7 @@ def template_import() -> Any:
     form = ImportForm()
     outcome = None
     if form.validate_on_submit():
-        outcome = import_template_file(form.file.data.read(), now=utcnow(), actor=_actor())
+        outcome = import_template_file(form.file.data.read(), now=utcnow(), actor=current_staff())
         if outcome.version is not None:
             db.session.commit()
             if outcome.new_template:
@@ -251,7 +245,7 @@ def template_export(version_id: int) -> FlaskResponse:
 def template_clone(version_id: int) -> Any:
     # The CSRF token is checked for every POST before this runs; cloning needs nothing else.
     source = find_version(version_id)
-    copy = clone_version(source, now=utcnow(), actor=_actor())
+    copy = clone_version(source, now=utcnow(), actor=current_staff())
     db.session.commit()
     flash(
         _(
@@ -282,7 +276,7 @@ def template_version_edit(version_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.update_version(version, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.update_version(version, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã lưu thông tin phiên bản."),
         "admin/templates/version_form.html",
     )
@@ -299,7 +293,7 @@ def template_aspect_new(version_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.add_aspect(version, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.add_aspect(version, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã thêm khía cạnh."),
         "admin/templates/aspect_form.html",
         anchor=lambda aspect: f"aspect-{aspect.id}",
@@ -321,7 +315,7 @@ def template_aspect_edit(version_id: int, aspect_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.update_aspect(aspect, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.update_aspect(aspect, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã lưu khía cạnh."),
         "admin/templates/aspect_form.html",
         anchor=lambda _result: f"aspect-{aspect_id}",
@@ -349,7 +343,7 @@ def template_element_new(version_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.add_element(version, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.add_element(version, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã thêm yếu tố."),
         "admin/templates/element_form.html",
         anchor=lambda element: f"element-{element.id}",
@@ -376,7 +370,7 @@ def template_element_edit(version_id: int, element_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.update_element(element, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.update_element(element, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã lưu yếu tố."),
         "admin/templates/element_form.html",
         anchor=lambda _result: f"element-{element_id}",
@@ -431,7 +425,7 @@ def template_item_new(version_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.add_item(version, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.add_item(version, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã thêm câu hỏi."),
         "admin/templates/item_form.html",
         anchor=lambda item: f"item-{item.id}",
@@ -448,7 +442,7 @@ def template_item_edit(version_id: int, item_id: int) -> Any:
     return _save(
         form,
         version,
-        lambda: editor.update_item(item, form.draft(), now=utcnow(), actor=_actor()),
+        lambda: editor.update_item(item, form.draft(), now=utcnow(), actor=current_staff()),
         _("Đã lưu câu hỏi."),
         "admin/templates/item_form.html",
         anchor=lambda _result: f"item-{item_id}",
@@ -475,7 +469,10 @@ def template_part_move(version_id: int, kind: str, part_id: int) -> Any:
         return _to_version(version.id)
     try:
         editor.move(
-            part, "up" if form.direction.data == "up" else "down", now=utcnow(), actor=_actor()
+            part,
+            "up" if form.direction.data == "up" else "down",
+            now=utcnow(),
+            actor=current_staff(),
         )
     except TemplateFrozenError:
         db.session.rollback()
@@ -499,7 +496,7 @@ def template_part_delete(version_id: int, kind: str, part_id: int) -> Any:
     form = ConfirmForm()
     if refusal is None and form.validate_on_submit():
         try:
-            DELETERS[kind](part, now=utcnow(), actor=_actor())
+            DELETERS[kind](part, now=utcnow(), actor=current_staff())
         except TemplateFrozenError:
             db.session.rollback()
             return _frozen(version)

@@ -15,9 +15,9 @@ from forms.users import ROLE_LABELS, PasswordChangeForm, PasswordResetForm, User
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
 from survey.admin.confirm import confirmed_change, form_status, show_field_error
+from survey.admin.requests import current_staff, page_arg
 from survey.extensions import db
-from survey.models import Role, User, utcnow
-from survey.routing import page_number
+from survey.models import Role, utcnow
 from survey.services.accounts.users import (
     UserInputError,
     change_own_password,
@@ -33,15 +33,12 @@ USERS_PER_PAGE = 30
 MAX_SEARCH = 100
 
 
-def _actor() -> User:
-    return current_user._get_current_object()  # the User behind the LocalProxy
-
 
 @bp.get("/users")
 @admin_only
 def users() -> str:
     search = request.args.get("q", "")[:MAX_SEARCH]
-    page = list_users(search, request.args.get("page", 1, type=page_number), USERS_PER_PAGE)
+    page = list_users(search, page_arg(), USERS_PER_PAGE)
     return render_template(
         "admin/users/index.html", page=page, search=search, role_labels=ROLE_LABELS
     )
@@ -63,7 +60,7 @@ def user_new() -> Any:
                 unit_id=form.unit_id.data or 0,
                 display_name=form.display_name.data or "",
                 now=utcnow(),
-                actor=_actor(),
+                actor=current_staff(),
             )
         except UserInputError as exc:
             db.session.rollback()
@@ -94,7 +91,7 @@ def _toggle(user_id: int, active: bool) -> Any:
     )
     answer = confirmed_change(
         form,
-        lambda: set_active(user, active, actor=_actor(), now=utcnow()),
+        lambda: set_active(user, active, actor=current_staff(), now=utcnow()),
         done=done,
         to=url_for("admin.user_detail", user_id=user.id),
         errors=UserInputError,
@@ -128,7 +125,7 @@ def user_password(user_id: int) -> Any:
     form = PasswordResetForm(user.username)
     if form.validate_on_submit():
         try:
-            reset_password(user, form.password.data or "", actor=_actor(), now=utcnow())
+            reset_password(user, form.password.data or "", actor=current_staff(), now=utcnow())
         except UserInputError as exc:
             db.session.rollback()
             show_field_error(form, exc)
@@ -146,7 +143,7 @@ def user_password(user_id: int) -> Any:
 def password_change() -> Any:
     form = PasswordChangeForm(current_user.username)
     if form.validate_on_submit():
-        user = _actor()
+        user = current_staff()
         try:
             change_own_password(
                 user, form.current_password.data or "", form.password.data or "", now=utcnow()

@@ -514,9 +514,13 @@ HEADER = "unit_code,service_area_code,dossiers\n"
             (HEADER + "U01,HT,12\nU01A,HT,3\nU01,HT,14\n").encode(),
             ["4", "service_area_code", "Trùng ô U01 × HT đã có ở dòng 2."],
         ),
-        (b"", ["1", "Tệp trống hoặc thiếu dòng tiêu đề."]),
+        # One reader for every upload (survey/services/csv_upload.py): its words.
+        (b"", ["Tệp trống."]),
         (HEADER.encode(), ["Tệp không có dòng dữ liệu nào."]),
-        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4", ["Tệp không phải UTF-8"]),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#\xf4",
+            ["Tệp không phải tệp CSV dạng văn bản."],
+        ),
         ((HEADER + 'U01,"HT,12\n').encode(), ["Dòng CSV hỏng"]),
     ],
 )

@@ -38,7 +38,8 @@ from sqlalchemy.orm import selectinload
 from survey.extensions import db
 from survey.models import Desk, ServiceArea, Unit, UnitLevel, User
 from survey.services.audit import record_event
-from survey.services.exports.spreadsheets import csv_row, csv_unquote
+from survey.services.csv_upload import read_csv_upload
+from survey.services.exports.spreadsheets import csv_row
 
 UNITS, UNIT_AREAS, DESKS = "units", "unit_areas", "desks"
 KINDS = (UNITS, UNIT_AREAS, DESKS)
@@ -113,12 +114,6 @@ class Table:
 # --- values ------------------------------------------------------------------------------------
 
 
-def clean(text: str) -> str:
-    """Trimmed and in composed form, so that a name typed on a Mac (decomposed accents) equals
-    the same name typed on Windows."""
-    return unicodedata.normalize("NFC", text).strip()
-
-
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
@@ -176,120 +171,21 @@ def file_name_problem(kind: str, filename: str) -> Problem | None:
     return None
 
 
-def _decode(kind: str, data: bytes) -> tuple[str | None, Problem | None]:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, Problem(
-            kind,
-            None,
-            None,
-            _l("Tệp mã hoá UTF-16; hãy lưu lại bằng “CSV UTF-8 (Comma delimited)” rồi tải lên."),
-        )
-    if b"\x00" in data:
-        return None, Problem(kind, None, None, _l("Tệp không phải tệp CSV dạng văn bản."))
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, Problem(
-            kind,
-            line,
-            None,
-            _l(
-                "Tệp không phải UTF-8 (ký tự đầu tiên không đọc được ở dòng này). Hãy lưu lại "
-                "bằng “CSV UTF-8 (Comma delimited)” rồi tải lên."
-            ),
-        )
-
-
-def _header(kind: str, cells: list[str]) -> tuple[dict[str, int], list[Problem]]:
-    names = [clean(cell).lstrip("\ufeff").lower() for cell in cells]
-    positions: dict[str, int] = {}
-    problems = []
-    for column, aliases in COLUMNS[kind].items():
-        found = [i for i, name in enumerate(names) if name in aliases]
-        if len(found) > 1:
-            problems.append(
-                Problem(kind, 1, column, _l("Cột %(column)s xuất hiện hai lần.", column=column))
-            )
-        elif found:
-            positions[column] = found[0]
-        elif column in REQUIRED[kind]:
-            problems.append(
-                Problem(
-                    kind, 1, column, _l("Thiếu cột %(column)s trong dòng tiêu đề.", column=column)
-                )
-            )
-    return positions, problems
-
-
 def read_table(kind: str, data: bytes) -> tuple[Table | None, list[Problem]]:
-    """The rows of one uploaded file, or every reason it cannot be read as one."""
-    if len(data) > MAX_FILE_BYTES:
-        return None, [
-            Problem(
-                kind,
-                None,
-                None,
-                _l("Tệp quá lớn: tối đa %(mb)s MB.", mb=MAX_FILE_BYTES // (1024 * 1024)),
-            )
-        ]
-    text, problem = _decode(kind, data)
-    if text is None:
-        return None, [problem] if problem else []
-    if not text.strip():
-        return None, [Problem(kind, None, None, _l("Tệp trống."))]
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[tuple[int, list[str]]] = []
-    try:
-        start = 1
-        for cells in reader:
-            records.append((start, [csv_unquote(cell) for cell in cells]))  # as exported
-            start = reader.line_num + 1
-            if len(records) > MAX_ROWS + 1:
-                return None, [
-                    Problem(kind, None, None, _l("Tệp quá nhiều dòng: tối đa %(n)s.", n=MAX_ROWS))
-                ]
-    except csv.Error:
-        return None, [
-            Problem(
-                kind,
-                reader.line_num,
-                None,
-                _l("Dòng CSV hỏng: dấu ngoặc kép không đóng hoặc đặt sai chỗ."),
-            )
-        ]
-    positions, problems = _header(kind, records[0][1])
-    if problems:
-        return None, problems
-    width = len(records[0][1])
-    rows = []
-    for line, cells in records[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-            problems.append(
-                Problem(
-                    kind,
-                    line,
-                    None,
-                    _l(
-                        "Dòng có nhiều ô hơn dòng tiêu đề; nếu tên có dấu phẩy, hãy đặt tên "
-                        "trong ngoặc kép."
-                    ),
-                )
-            )
-            continue
-        values = {
-            column: clean(cells[at]) if at < len(cells) else "" for column, at in positions.items()
-        }
-        rows.append(Row(line, values))
-    if not rows and not problems:
-        problems.append(Problem(kind, None, None, _l("Tệp không có dòng dữ liệu nào.")))
-    if problems:
-        return None, problems
-    return Table(kind, frozenset(positions), rows), []
+    """The rows of one uploaded file, or every reason it cannot be read as one
+    (``survey.services.csv_upload``, the reader of every upload)."""
+    records, problems = read_csv_upload(
+        data, COLUMNS[kind], REQUIRED[kind], max_bytes=MAX_FILE_BYTES, max_rows=MAX_ROWS
+    )
+    if records is None:
+        return None, [Problem(kind, p.line, p.column, p.reason) for p in problems]
+    if not records.rows:
+        return None, [Problem(kind, None, None, _l("Tệp không có dòng dữ liệu nào."))]
+    rows = [
+        Row(line, {column: records.value(cells, column) for column in records.positions})
+        for line, cells in records.rows
+    ]
+    return Table(kind, frozenset(records.positions), rows), []
 
 
 # --- what is stored ----------------------------------------------------------------------------

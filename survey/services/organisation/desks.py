@@ -18,7 +18,8 @@ from survey.models import Desk, ServiceArea, Unit, User
 from survey.models.org import new_desk_token
 from survey.services.access import ForbiddenError
 from survey.services.audit import record_event
-from survey.services.organisation.csv_files import clean, code_problem, name_problem
+from survey.services.csv_upload import clean
+from survey.services.organisation.csv_files import code_problem, name_problem
 from survey.services.organisation.units import OrgInputError, visible_unit
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from survey.extensions import db
 from survey.models import Desk, Round, RoundState, RoundUnit, ServiceArea, Unit, User
 from survey.services.audit import record_event
-from survey.services.organisation.csv_files import clean
+from survey.services.csv_upload import clean
 from survey.services.organisation.units import OrgInputError, subtree_ids
 
 MAX_ABSORBED = 1000

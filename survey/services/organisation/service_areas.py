@@ -15,7 +15,8 @@ from survey.extensions import db
 from survey.models import Desk, ServiceArea, Unit, User
 from survey.models.org import desk_service_areas, unit_service_areas
 from survey.services.audit import record_event
-from survey.services.organisation.csv_files import clean, code_problem, name_problem
+from survey.services.csv_upload import clean
+from survey.services.organisation.csv_files import code_problem, name_problem
 from survey.services.organisation.units import OrgInputError
 
 

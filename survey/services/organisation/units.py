@@ -18,7 +18,8 @@ from survey.extensions import db
 from survey.models import Desk, Round, RoundUnit, ServiceArea, Unit, UnitLevel, User
 from survey.services.access import ForbiddenError
 from survey.services.audit import record_event
-from survey.services.organisation.csv_files import clean, code_problem, name_problem
+from survey.services.csv_upload import clean
+from survey.services.organisation.csv_files import code_problem, name_problem
 
 STATUSES = ("all", "active", "inactive")
 

@@ -163,31 +163,18 @@ def exclude_responses(
 ) -> int:
     """Exclude the chosen counted responses (or every counted one in ``window``); returns how
     many changed. Responses already excluded are left as they are."""
-    changed = _targets(
-        round_, desk, from_status=ResponseStatus.COUNTED, response_ids=response_ids, window=window
-    )
-    if not changed:
-        return 0
-    before = {str(r.id): {"status": r.status, "reason": r.exclusion_reason} for r in changed}
-    for response in changed:
-        response.status = ResponseStatus.EXCLUDED.value
-        response.exclusion_reason = reason
-    db.session.flush()
-    record_event(
-        action="responses.exclude",
-        entity_type="round",
-        entity_id=round_.id,
+    return _move(
+        round_,
+        desk,
+        ResponseStatus.COUNTED,
+        ResponseStatus.EXCLUDED,
+        stored_reason=reason,
+        reason=reason,
         now=now,
         actor=actor,
-        before={"desk": desk.code, "responses": before},
-        after={
-            "desk": desk.code,
-            "responses": {str(r.id): {"status": r.status, "reason": reason} for r in changed},
-            **_window_json(window),
-        },
-        note=reason[:1000],
+        response_ids=response_ids,
+        window=window,
     )
-    return len(changed)
 
 
 def restore_responses(
@@ -201,18 +188,47 @@ def restore_responses(
     window: Window | None = None,
 ) -> int:
     """Count the chosen excluded responses again (or every excluded one in ``window``)."""
+    return _move(
+        round_,
+        desk,
+        ResponseStatus.EXCLUDED,
+        ResponseStatus.COUNTED,
+        stored_reason=None,
+        reason=reason,
+        now=now,
+        actor=actor,
+        response_ids=response_ids,
+        window=window,
+    )
+
+
+def _move(
+    round_: Round,
+    desk: Desk,
+    from_status: ResponseStatus,
+    to_status: ResponseStatus,
+    *,
+    stored_reason: str | None,
+    reason: str,
+    now: datetime,
+    actor: User,
+    response_ids: Collection[int],
+    window: Window | None,
+) -> int:
+    """Move the chosen responses from one status to the other, audited with the staff member's
+    reason and every response's status and stored reason before and after."""
     changed = _targets(
-        round_, desk, from_status=ResponseStatus.EXCLUDED, response_ids=response_ids, window=window
+        round_, desk, from_status=from_status, response_ids=response_ids, window=window
     )
     if not changed:
         return 0
     before = {str(r.id): {"status": r.status, "reason": r.exclusion_reason} for r in changed}
     for response in changed:
-        response.status = ResponseStatus.COUNTED.value
-        response.exclusion_reason = None
+        response.status = to_status.value
+        response.exclusion_reason = stored_reason
     db.session.flush()
     record_event(
-        action="responses.restore",
+        action="responses.exclude" if to_status == ResponseStatus.EXCLUDED else "responses.restore",
         entity_type="round",
         entity_id=round_.id,
         now=now,
@@ -220,7 +236,9 @@ def restore_responses(
         before={"desk": desk.code, "responses": before},
         after={
             "desk": desk.code,
-            "responses": {str(r.id): {"status": r.status, "reason": None} for r in changed},
+            "responses": {
+                str(r.id): {"status": r.status, "reason": stored_reason} for r in changed
+            },
             **_window_json(window),
         },
         note=reason[:1000],

@@ -25,7 +25,8 @@ from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import DossierCount, Round, RoundState, ServiceArea, Unit, User
 from survey.services.audit import record_event
-from survey.services.exports.spreadsheets import csv_row, csv_unquote
+from survey.services.csv_upload import CsvRecords, read_csv_upload
+from survey.services.exports.spreadsheets import csv_row
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "unit_code": ("unit_code", "ma_don_vi", "mã đơn vị", "mã_đơn_vị"),
@@ -70,90 +71,15 @@ class ImportOutcome:
         return bool(self.added or self.updated or self.removed)
 
 
-def _decode(data: bytes) -> tuple[str | None, RowError | None]:
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, RowError(
-            line,
-            None,
-            _l("Tệp không phải UTF-8. Hãy lưu lại bằng “CSV UTF-8 (Comma delimited)” rồi tải lên."),
-        )
-
-
-def _header_map(
-    header: list[str],
-    columns: Mapping[str, tuple[str, ...]] = COLUMNS,
-    optional: Collection[str] = (),
-) -> tuple[dict[str, int], list[RowError]]:
-    normalised = [name.strip().lower() for name in header]
-    positions: dict[str, int] = {}
-    errors = []
-    for column, aliases in columns.items():
-        found = [i for i, name in enumerate(normalised) if name in aliases]
-        if not found:
-            if column in optional:
-                continue
-            errors.append(
-                RowError(1, column, _l("Thiếu cột %(column)s trong dòng tiêu đề.", column=column))
-            )
-        elif len(found) > 1:
-            errors.append(
-                RowError(1, column, _l("Cột %(column)s xuất hiện hai lần.", column=column))
-            )
-        else:
-            positions[column] = found[0]
-    return positions, errors
-
-
-@dataclass(frozen=True)
-class CsvTable:
-    """A CSV file's data rows, each with the line it ends on, and where each known column is."""
-
-    rows: list[tuple[int, list[str]]]
-    positions: dict[str, int]
-
-    def value(self, row: list[str], column: str) -> str:
-        """The row's stripped value in ``column`` ("" when the column or the cell is absent)."""
-        at = self.positions.get(column)
-        return row[at].strip() if at is not None and at < len(row) else ""
-
-
 def read_csv_table(
     data: bytes, columns: Mapping[str, tuple[str, ...]], optional: Collection[str] = ()
-) -> tuple[CsvTable | None, list[RowError]]:
-    """The rows of an uploaded CSV file (UTF-8 with or without BOM, commas or semicolons, a
-    header naming ``columns`` by any of their aliases), blank rows left out; or every reason
-    the file cannot be read. Shared by the imports of a round's dossier counts and codes."""
-    text, problem = _decode(data)
-    if text is None:
-        return None, [problem] if problem else []
-    if "\x00" in text:
-        return None, [RowError(None, None, _l("Tệp không phải tệp CSV dạng văn bản."))]
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    # Each row with the line it ends on (a quoted field may span lines).
-    lines: list[tuple[int, list[str]]] = []
-    try:
-        for row in reader:
-            lines.append((reader.line_num, [csv_unquote(cell) for cell in row]))  # as exported
-    except csv.Error:
-        return None, [
-            RowError(
-                reader.line_num,
-                None,
-                _l("Dòng CSV hỏng: dấu ngoặc kép không đóng hoặc đặt sai chỗ."),
-            )
-        ]
-    if not lines or not any(cell.strip() for cell in lines[0][1]):
-        return None, [RowError(1, None, _l("Tệp trống hoặc thiếu dòng tiêu đề."))]
-    positions, errors = _header_map(lines[0][1], columns, optional)
-    if errors:
-        return None, errors
-    rows = [(line, row) for line, row in lines[1:] if any(value.strip() for value in row)]
-    return CsvTable(rows, positions), []
+) -> tuple[CsvRecords | None, list[RowError]]:
+    """The rows of an uploaded CSV file, or every reason it cannot be read
+    (``survey.services.csv_upload``, the reader of every upload). Shared by the imports of a
+    round's dossier counts and codes."""
+    required = [column for column in columns if column not in optional]
+    records, problems = read_csv_upload(data, columns, required)
+    return records, [RowError(p.line, p.column, p.reason) for p in problems]
 
 
 def _count(raw: str) -> tuple[int | None, Any]:
