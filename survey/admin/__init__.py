@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app
 from flask_babel import lazy_gettext as _l
 
 from survey.models import Role
@@ -22,6 +22,15 @@ NAV: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("admin.api_tokens", _l("Mã truy cập API"), (Role.ADMIN,)),
     ("admin.audit", _l("Nhật ký"), (Role.ADMIN,)),
 )
+
+
+@bp.after_request
+def _not_stored(response: Response) -> Response:
+    """Console pages show data of units, responses and comments: not kept by the browser or a
+    proxy (the back button after signing out shows nothing), unless a view chose otherwise
+    (charts may be kept a minute)."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.app_template_global()

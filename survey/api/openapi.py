@@ -353,7 +353,8 @@ PATHS: dict[str, Any] = {
         operation_id="getRound",
     ),
     "/rounds/{round_id}/responses": _read(
-        "Counted responses of a round (the ones every estimate uses), oldest first",
+        "Counted responses of a round (the ones every estimate uses), oldest first; "
+        "administrators' and analysts' tokens only (a unit officer's gets 403: aggregates only)",
         _ref("ResponsePage"),
         params=[
             _id_param("round_id", "round"),

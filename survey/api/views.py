@@ -13,7 +13,7 @@ from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.api import bp
 from survey.api.auth import api_user
 from survey.api.openapi import MAX_ID, MAX_PAGE, MAX_PER_PAGE, PER_PAGE, openapi_document
-from survey.models import Response, Round, ServiceArea, Unit
+from survey.models import Response, Role, Round, ServiceArea, Unit
 from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.exports.api_data import (
     approved_texts,
@@ -163,6 +163,10 @@ def round_detail(round_id: int) -> Any:
 @bp.get(f"/rounds/<{ID}:round_id>/responses")
 def round_responses(round_id: int) -> Any:
     user = api_user()
+    if user.role == Role.UNIT_OFFICER:
+        # Aggregates only: the clerk who served a citizen could tie a single response (desk,
+        # time to the second, answers) to that person, which the console refuses them too.
+        abort(403, description="Unit officers read aggregated figures only, not responses.")
     unit_ids = visible_unit_ids(user)
     round_ = visible_round(round_id, unit_ids)
     unit_id = _int_arg("unit_id", MAX_ID)

@@ -136,7 +136,8 @@ RULES: list[Rule] = [
     api_reader("api.round_detail", **ROUND),
     api_reader("api.round_detail", officer=403, **OTHER_ROUND),
     api_reader("api.round_detail", ok=404, round_id="missing"),
-    api_reader("api.round_responses", **ROUND),
+    # Single responses: never to a unit officer (issue 19, finding 3).
+    api_reader("api.round_responses", officer=403, **ROUND),
     api_reader("api.round_responses", officer=403, **OTHER_ROUND),
     api_reader("api.round_indices", **ROUND),
     api_reader("api.round_indices", officer=403, **OTHER_ROUND),

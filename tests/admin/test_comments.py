@@ -153,6 +153,8 @@ def test_moderation_page_escapes_masks_and_moderates(app: Flask, staff: Staff) -
     analyst = app.test_client()
     login(analyst, "analyst")
     url = f"/admin/rounds/{round_id}/comments"
+    # Citizens' words stay out of the browser's and proxies' caches (issue 19, finding 10).
+    assert analyst.get(url).headers["Cache-Control"] == "no-store"
     page = _page(analyst, url)
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page

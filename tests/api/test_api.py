@@ -31,6 +31,15 @@ def _get(client: FlaskClient, url: str, token: str | None) -> tuple[int, dict]:
     return answer.status_code, answer.get_json()
 
 
+def test_api_data_is_never_stored_by_a_cache(
+    client: FlaskClient, tokens: dict[str, str], rounds: dict[str, int]
+) -> None:
+    """Issue 19, finding 10: a shared proxy or the browser's cache would keep staff-only data."""
+    for url in ("/api/v1/rounds", f"/api/v1/rounds/{rounds['both']}/responses", "/api/v1/units"):
+        answer = client.get(url, headers=bearer(tokens["admin"]))
+        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store", url
+
+
 @pytest.fixture
 def rounds(app: Flask, staff: Staff) -> dict[str, int]:
     with app.app_context():
@@ -140,10 +149,11 @@ def test_officer_token_sees_only_their_units_and_rounds(
     _status, listed = _get(client, "/api/v1/rounds", tokens["analyst"])
     assert {r["id"] for r in listed["items"]} == set(rounds.values())
 
-    # Responses: counted only (the excluded one is not there), the officer's units only.
-    _status, mine = _get(client, f"/api/v1/rounds/{rounds['both']}/responses", tokens["officer"])
-    assert mine["total"] == 3
-    assert {r["unit_id"] for r in mine["items"]} == {staff.unit_id}
+    # Responses: never to an officer (aggregates only, as in the console); counted only (the
+    # excluded one is not there) for the others.
+    status, body = _get(client, f"/api/v1/rounds/{rounds['both']}/responses", tokens["officer"])
+    assert (status, body["code"]) == (403, "forbidden")
+    assert "aggregated" in body["message"]
     _status, everything = _get(
         client, f"/api/v1/rounds/{rounds['both']}/responses", tokens["admin"]
     )
@@ -234,7 +244,7 @@ def test_only_approved_comments_are_in_responses_masked(
         assert round_ is not None and analyst is not None
         review_comment(round_, approved, CommentState.APPROVED, actor=analyst, now=now)
         db.session.commit()
-    _status, body = _get(client, f"/api/v1/rounds/{round_id}/responses", tokens["officer"])
+    _status, body = _get(client, f"/api/v1/rounds/{round_id}/responses", tokens["analyst"])
     texts = sorted((a["text"] for r in body["items"] for a in r["answers"]), key=lambda t: t or "")
     assert texts == [None, f"Gọi {PHONE_MASK}"]
 
