@@ -459,17 +459,7 @@ def find_bursts(
             found.append((desk_id, start, end, n, peak, usual))
     if not found:
         return []
-    desks = {
-        desk.id: (desk, unit_name)
-        for desk, unit_name in db.session.execute(
-            select(Desk, RoundUnit.unit_name)
-            .join(
-                RoundUnit,
-                and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id),
-            )
-            .where(Desk.id.in_({f[0] for f in found}))
-        )
-    }
+    desks = _desks_of(round_, {f[0] for f in found})
     bursts = [
         Burst(
             desk_id,
@@ -697,17 +687,7 @@ def find_repeated_answers(
             flagged.append((desk_id, digest, k, n, p, first, last))
     if not flagged:
         return []
-    desks = {
-        desk.id: (desk, unit_name)
-        for desk, unit_name in db.session.execute(
-            select(Desk, RoundUnit.unit_name)
-            .join(
-                RoundUnit,
-                and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id),
-            )
-            .where(Desk.id.in_({f[0] for f in flagged}))
-        )
-    }
+    desks = _desks_of(round_, {f[0] for f in flagged})
     found = [
         RepeatedAnswers(
             desk_id,
@@ -909,3 +889,18 @@ def round_rows(rounds: list[Round], unit_ids: set[int] | None) -> list[RoundRow]
         )
         rows.append(RoundRow(round_, totals.counted, totals.excluded, target))
     return rows
+
+
+def _desks_of(round_: Round, desk_ids: set[int]) -> dict[int, tuple[Desk, str]]:
+    """The desks by id, each with its unit's name in the round."""
+    return {
+        desk.id: (desk, unit_name)
+        for desk, unit_name in db.session.execute(
+            select(Desk, RoundUnit.unit_name)
+            .join(
+                RoundUnit,
+                and_(RoundUnit.unit_id == Desk.unit_id, RoundUnit.round_id == round_.id),
+            )
+            .where(Desk.id.in_(desk_ids))
+        )
+    }
