@@ -87,6 +87,7 @@ FILTERS = (
     "idle_page",
     "frame_page",
     "sent",
+    "answers",
 )
 PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 ROLES = ("anonymous", "admin")
