@@ -26,7 +26,9 @@ cells, so R's calibration residuals (``rake``) only shift each response's linear
 constant within its cell: with responses as PSUs the stratified variance is unchanged, and this
 table equals R's ``rake`` on the cell-stratified design. With desks as PSUs the shift is
 proportional to each desk's responses and R's variance differs somewhat; this table then treats
-the raked weights as fixed (the variance conditional on the achieved cell sample sizes).
+the raked weights as fixed (the variance conditional on the achieved cell sample sizes). As in R,
+the Korn-Graubard interval of a criterion after raking takes the whole sample's responses as
+the n of its t_{n-1} (R's subset of a calibrated design keeps every row); df stays the domain's.
 
 Design effect (Kish 1965): the variance over that of simple random sampling without replacement
 of the m answering responses from N^ = sum of their weights, V_srs = (1 - m / N^) N^ /
@@ -56,6 +58,7 @@ from analysis.satisfaction.stats import PSU, CellStats
 from analysis.satisfaction.table import _BIT, Level
 from analysis.weighting import (
     Weighting,
+    WeightingMethod,
 )
 
 
@@ -68,6 +71,9 @@ class _Cells:
     lonely: np.ndarray  # one PSU, and not every dossier answered: a lonely PSU
     included: np.ndarray
     population: np.ndarray  # N_h (or the raked estimate), 0 where excluded
+    # Raked weights are a calibrated design: R's domains keep every row, so Korn-Graubard's
+    # t_{n-1} counts the whole sample (the included responses); None otherwise.
+    calibrated_rows: int | None
 
 
 def _cells(stats: CellStats, weighting: Weighting, psu: PSU, lonely_psu: LonelyPSU) -> _Cells:
@@ -114,6 +120,11 @@ def _cells(stats: CellStats, weighting: Weighting, psu: PSU, lonely_psu: LonelyP
         lonely=lonely,
         included=included,
         population=np.where(included, np.nan_to_num(weighting.population[at]), 0.0),
+        calibrated_rows=(
+            int((stats.rows * included).sum())
+            if weighting.method == WeightingMethod.RAKING
+            else None
+        ),
     )
 
 
@@ -142,6 +153,7 @@ class _Domains:
     lonely: np.ndarray  # (D, C) a single-PSU cell handled by a lonely_psu option
     average: np.ndarray  # (D, C) lonely_psu="average" scale (NaN: nothing to average over)
     represented: np.ndarray  # (D,) dossiers of the domain's weighted cells
+    calibrated_rows: int | None  # the n of Korn-Graubard's t_{n-1} after raking
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Per-block values (in block order) added up per domain."""
@@ -230,6 +242,7 @@ def _domain_setup(
         lonely=lonely,
         average=average,
         represented=total(cells.population[block_cell]),
+        calibrated_rows=cells.calibrated_rows,
     )
 
 
@@ -345,6 +358,7 @@ def _measure_columns(
             dom.m[:, cols].ravel(),
             options.method,
             options.confidence,
+            kg_rows=dom.calibrated_rows,
         )
         low[:, cols], high[:, cols] = lo.reshape(len(p), -1), hi.reshape(len(p), -1)
         method[:, cols] = options.method.value
