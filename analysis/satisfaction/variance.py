@@ -2,7 +2,9 @@
 the cell; finite-population correction f_h = n_h / N_h from the dossier count when PSUs are
 responses and N_h is known, none otherwise (desk clusters: the ultimate-cluster, with-replacement
 approximation, since N_h counts dossiers and not desks). Domains are estimated on the full
-design, never by dropping rows.
+design, never by dropping rows. A unit with its sub-units (``Level.UNIT_TREE``) is the union of
+its units' cells, one domain like the others; nested trees share cells, whose statistics are
+then added into each tree that holds them.
 
 Variance (Taylor linearisation: Woodruff 1971, Binder 1983; as R's survey, Lumley 2004). The
 linearised value of response i is w_h sum_j a_j r_ij (v_ij - p_dj) / W_dj (W_dj = sum w r over
@@ -42,7 +44,7 @@ proportions, applied to the top-2-box indices), plus ``criteria_missing``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,10 +156,12 @@ class _Domains:
     average: np.ndarray  # (D, C) lonely_psu="average" scale (NaN: nothing to average over)
     represented: np.ndarray  # (D,) dossiers of the domain's weighted cells
     calibrated_rows: int | None  # the n of Korn-Graubard's t_{n-1} after raking
+    take: np.ndarray | None  # blocks of each domain when domains overlap (unit trees)
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Per-block values (in block order) added up per domain."""
-        return _add_up(values, self.order, self.starts, self.identity)
+        taken = values if self.take is None else values[self.take]
+        return _add_up(taken, self.order, self.starts, self.identity)
 
 
 def _add_up(
@@ -188,15 +192,22 @@ def _block_cells(stats: CellStats, cells: _Cells) -> np.ndarray:
 
 
 def _domain_setup(
-    stats: CellStats, cells: _Cells, domain: np.ndarray, comp: _Composites, options: _Options
+    stats: CellStats,
+    cells: _Cells,
+    domain: np.ndarray,
+    comp: _Composites,
+    options: _Options,
+    take: np.ndarray | None = None,
 ) -> _Domains:
+    """``domain``: the domain of each block, or, with ``take``, of each block ``take`` lists
+    (a block may then belong to several domains: the unit trees of nested units)."""
     order = np.argsort(domain, kind="stable")
     ordered = domain[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     identity = len(starts) == len(domain) and bool((order == np.arange(len(order))).all())
 
     def total(values: np.ndarray) -> np.ndarray:
-        return _add_up(values, order, starts, identity)
+        return _add_up(values if take is None else values[take], order, starts, identity)
 
     k_items = len(stats.items)
     block_cell = _block_cells(stats, cells)
@@ -243,6 +254,7 @@ def _domain_setup(
         average=average,
         represented=total(cells.population[block_cell]),
         calibrated_rows=cells.calibrated_rows,
+        take=take,
     )
 
 
@@ -428,14 +440,22 @@ def _levels_of(
     levels: Sequence[Level],
     comp: _Composites,
     options: _Options,
+    subtrees: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[tuple[Level, tuple[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]]:
     """The (D, M, C) columns and domain labels of each level, from one set of statistics. The
-    per-block matrices of each measure are built once and shared by the levels."""
+    per-block matrices of each measure are built once and shared by the levels. ``subtrees``:
+    the units of each unit's tree, for ``Level.UNIT_TREE``."""
     setups = []
     for level in levels:
-        domain, unit, area, desk = _domains(level, stats)
+        take = None
+        if level == Level.UNIT_TREE:
+            take, domain, unit, area, desk = _tree_domains(stats, subtrees or {})
+            if not len(take):
+                continue  # no tree has responses
+        else:
+            domain, unit, area, desk = _domains(level, stats)
         setups.append(
-            (level, (unit, area, desk), _domain_setup(stats, cells, domain, comp, options))
+            (level, (unit, area, desk), _domain_setup(stats, cells, domain, comp, options, take))
         )
     columns: list[list[dict[str, np.ndarray]]] = [[] for _ in setups]
     for measure in options.measures:
@@ -447,6 +467,35 @@ def _levels_of(
         (level, labels, _level_columns(dom, columns[i]))
         for i, (level, labels, dom) in enumerate(setups)
     ]
+
+
+def _tree_domains(
+    stats: CellStats, subtrees: Mapping[str, tuple[str, ...]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks of every unit tree with responses (``take``), the tree of each of them
+    (sorted), and per tree its parent unit and blank area and desk labels: the union of the
+    cells of the tree's units is one domain, so its index is estimated on the design like any
+    other domain, never averaged from the sub-units' indices."""
+    blocks: dict[str, list[int]] = {}
+    for b, unit in enumerate(stats.unit.tolist()):
+        blocks.setdefault(unit, []).append(b)
+    take: list[int] = []
+    domain: list[int] = []
+    parents: list[str] = []
+    for parent in sorted(subtrees):
+        members = sorted(b for unit in subtrees[parent] for b in blocks.get(unit, ()))
+        if members:
+            take.extend(members)
+            domain.extend([len(parents)] * len(members))
+            parents.append(parent)
+    blank = np.full(len(parents), "")
+    return (
+        np.array(take, dtype=np.int64),
+        np.array(domain, dtype=np.int64),
+        np.array(parents, dtype=str),
+        blank,
+        blank.copy(),
+    )
 
 
 def _domains(
