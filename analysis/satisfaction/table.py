@@ -63,6 +63,8 @@ FLAGS = (
     "excluded_responses",
     "cells_without_responses",
     "no_answers",
+    "cannot_tell",
+    "clipped",
 )
 _BIT = {name: 1 << i for i, name in enumerate(FLAGS)}
 

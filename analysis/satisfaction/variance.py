@@ -38,8 +38,12 @@ of the m answering responses from N^ = sum of their weights, V_srs = (1 - m / N^
 ``deff=TRUE``); n_eff = m / deff. Reliability flags follow ``analysis.flags`` (NCHS standards for
 proportions, applied to the top-2-box indices), plus ``criteria_missing``,
 ``excluded_responses`` (the domain has responses excluded for lack of a dossier count),
-``cells_without_responses`` (part of the domain's dossiers lie in cells nobody answered in) and
-``no_answers``. A flag never hides the number.
+``cells_without_responses`` (part of the domain's dossiers lie in cells nobody answered in),
+``no_answers``, ``cannot_tell`` (one answering response, no degrees of freedom, i.e. a single
+PSU or desk in each of the domain's cells, or a zero or undefined SE: no verdict against a
+target) and ``clipped`` (a t interval cut at the ends of the index's range). No interval has
+zero width: where the SE is zero a percentage gets the Korn-Graubard interval on its answering
+count, a mean score none. A flag never hides the number.
 """
 
 from __future__ import annotations
@@ -358,11 +362,13 @@ def _measure_columns(
     # t intervals, intersected with the range the index can take.
     floor = np.einsum("dkc,k->dc", coef, np.zeros(k) if proportion else comp.minimum)
     ceiling = np.einsum("dkc,k->dc", coef, np.ones(k) if proportion else comp.maximum)
-    low = np.maximum(estimate - t * se, floor)
-    high = np.minimum(estimate + t * se, ceiling)
+    raw_low, raw_high = estimate - t * se, estimate + t * se
+    low, high = np.maximum(raw_low, floor), np.minimum(raw_high, ceiling)
+    clipped = (raw_low < floor) | (raw_high > ceiling)
     method = np.full(estimate.shape, "t", dtype="<U10")
     if proportion:
         cols = np.flatnonzero(is_item)
+        clipped[:, cols] = False
         lo, hi = _proportion_intervals(
             estimate[:, cols].ravel(),
             se[:, cols].ravel(),
@@ -390,6 +396,33 @@ def _measure_columns(
             )
             low[edge], high[edge] = lo, hi
             method[edge] = CIMethod.BETA.value
+            clipped[edge] = False
+    # No zero-width interval (shared/domain.md, "Publishing"): where the SE is zero (a census
+    # cell, identical answers, a lonely-PSU option) a percentage gets the Korn-Graubard
+    # interval on its m answering responses, Clopper-Pearson on n* = m (t_{m-1} / t_df)^2 as
+    # at 0% and 100%; a mean score gets none. Either way the row is flagged cannot_tell.
+    zero = ok & np.isfinite(low) & np.isfinite(high) & (high - low <= 0)
+    if zero.any():
+        if proportion:
+            m_zero = np.maximum(dom.m[zero], 1).astype(float)
+            p_zero = estimate[zero]
+            lo, hi = _proportion_intervals(
+                p_zero,
+                np.sqrt(p_zero * (1 - p_zero) / m_zero),
+                dom.df[zero],
+                m_zero,
+                CIMethod.BETA,
+                options.confidence,
+            )
+            low[zero], high[zero] = lo, hi
+            method[zero] = CIMethod.BETA.value
+        else:
+            low[zero], high[zero] = np.nan, np.nan
+            method[zero] = "none"
+        clipped[zero] = False
+    # One response, no degrees of freedom (one PSU, one desk, in each cell) or no variance:
+    # nothing says how far the estimate may be from the truth, so no verdict either way.
+    cannot_tell = (dom.m <= 1) | (dom.df <= 0) | ~(se > 0)
     bits = _reliability_bits(
         n=dom.m,
         n_eff=n_eff,
@@ -401,6 +434,8 @@ def _measure_columns(
         lonely=dom.lonely,
     )
     bits |= np.where(missing, _BIT["criteria_missing"], 0)
+    bits |= np.where(cannot_tell, _BIT["cannot_tell"], 0)
+    bits |= np.where(clipped, _BIT["clipped"], 0)
     factor = 100.0 if measure in (IndexDefinition.TOP2BOX, IndexDefinition.MEAN_PCT) else 1.0
 
     def shown(values: np.ndarray) -> np.ndarray:
