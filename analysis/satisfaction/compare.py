@@ -22,7 +22,9 @@ all the ranges cover the true ranks together with probability at least 1 - alpha
 takes M = K - 1: each unit's range covers its own rank with that probability; ``NONE`` takes
 M = 1 (unadjusted pairwise tests, for exploration only). Units whose ranges overlap cannot be
 told apart. The same holds for areas and cells; desks that share a cell are slightly dependent
-(their stratum's centring), which the ranges ignore.
+(their stratum's centring), which the ranges ignore. Unit trees (``Level.UNIT_TREE``) are
+independent only when disjoint: rank the trees of units of one level, never a tree with one
+nested in it.
 
 Change between rounds. Two rounds are independent samples (different respondents, weighted to
 different dossier counts), so the change has se = sqrt(se_now^2 + se_before^2). Its interval is
