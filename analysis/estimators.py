@@ -184,7 +184,11 @@ def _finish(
     proportion_ci: CIMethod | None,
     successes: np.ndarray | None = None,
 ) -> Estimate:
-    """Variance, design effect, interval and flags of a linearised statistic."""
+    """Variance, design effect, interval and flags of a linearised statistic. The n of
+    Korn-Graubard's t_{n-1} in a beta interval is the domain's rows, or every row of a
+    calibrated design (the one-sided bound at p = 0 or 1 keeps the domain's rows): R's
+    subset of a calibrated design keeps all rows (zero weight outside the domain), and
+    ``svyciprop`` takes ``nrow`` of it, while ``degf`` counts only the domain's PSUs."""
     kind = deff_kind(deff)
     variance = float(variance_of_totals(design, z, variance_rows)[0, 0])
     se = math.sqrt(max(variance, 0.0))
@@ -206,6 +210,7 @@ def _finish(
             n_rows=n,
             design_df=design_df,
             working_variance=working,
+            kg_rows=design.n if design.calibrated else n,
         )
         method = proportion_ci.value
     else:
@@ -280,7 +285,8 @@ def proportion(
     ``svyciprop`` (``analysis.intervals``) on ``df`` degrees of freedom (default: the design df
     of those rows). The n of Korn-Graubard's t_{n-1} and of the likelihood's binomial counts
     the rows that answered; R's ``nrow(design)`` also counts rows of the domain where the
-    variable is missing (a "not applicable" is not a response here)."""
+    variable is missing (a "not applicable" is not a response here). On a calibrated design it
+    is every row of the sample, as R's ``svyciprop`` on a subset of a calibrated design."""
     method = ci_method(ci)
     values = _values(design, success, "the success indicator")
     present = values[~np.isnan(values)]

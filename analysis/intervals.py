@@ -91,6 +91,7 @@ def proportion_interval(
     n_rows: int | None = None,
     design_df: float | None = None,
     working_variance: float | None = None,
+    kg_rows: int | None = None,
 ) -> tuple[float, float]:
     """Interval for a proportion ``p`` with design standard error ``se`` (module docstring).
 
@@ -100,7 +101,10 @@ def proportion_interval(
     t_{n-1}; the likelihood's binomial n). ``design_df``: the design df for Korn-Graubard's
     adjustment, which R takes from the design even when ``df`` is given (default ``df``).
     ``working_variance``: for ``likelihood``, mu (1 - mu) at R's last IRLS iterate
-    (``glm_working_variance``); p (1 - p) when not given."""
+    (``glm_working_variance``); p (1 - p) when not given. ``kg_rows``: the n of
+    Korn-Graubard's t_{n-1} in a ``beta`` interval at 0 < p < 1 (default ``n_rows``): R takes
+    ``nrow`` of the design, which for a domain of a calibrated design is the whole sample; the
+    one-sided bound at p = 0 or 1 keeps the domain's ``n_rows``."""
     chosen = ci_method(method)
     _check_level(level)
     if not (math.isfinite(p) and math.isfinite(se)):
@@ -126,7 +130,7 @@ def proportion_interval(
         high = math.sin(phi + half) ** 2 if phi + half <= math.pi - phi else 1.0
         return low, high
     if chosen == CIMethod.BETA:
-        n = p * (1 - p) / se**2 * _kg_ratio(rows, kg_df, alpha)
+        n = p * (1 - p) / se**2 * _kg_ratio(rows if kg_rows is None else kg_rows, kg_df, alpha)
         return (
             float(stats.beta.ppf(alpha / 2, n * p, n * (1 - p) + 1)),
             float(stats.beta.ppf(1 - alpha / 2, n * p + 1, n * (1 - p))),

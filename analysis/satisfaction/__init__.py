@@ -1,7 +1,7 @@
 """Satisfaction indices of a survey round, with their uncertainty (shared/domain.md).
 
-Estimators. For item j and domain d (the province, a unit, a service area, a unit x area cell,
-or a desk), with w_i the weight of response i (``analysis.weighting``),
+Estimators. For item j and domain d (the province, a unit, a unit with its sub-units, a service
+area, a unit x area cell, or a desk), with w_i the weight of response i (``analysis.weighting``),
 
     p_dj = sum_{i in d} w_i v_ij / sum_{i in d} w_i r_ij
 
@@ -30,6 +30,10 @@ Use::
     weighting = weights_from_dossiers(responses, dossier_counts)   # or rake_to_margins(...)
     table = index_table(responses, template, weighting)
     table.find(Level.UNIT, unit="U01")              # the unit's overall index, an IndexRow
+    trees = subtrees_from_parents({"U01": None, "X01": "U01", "X02": "U01"})
+    table = index_table(responses, template, weighting,
+                        levels=(*DEFAULT_LEVELS, Level.UNIT_TREE), subtrees=trees)
+    table.find(Level.UNIT_TREE, unit="U01")         # U01 with its sub-units, one domain
     weighting.diagnostics.issues                    # cells excluded or not represented
 
 ``analysis.satisfaction.compare`` reads a table against targets, other units and earlier
@@ -39,7 +43,11 @@ are too many to hold at once, compute ``cell_stats`` chunk by chunk (or in the d
 
 """
 
-from analysis.satisfaction.estimate import index_table, index_table_from_stats
+from analysis.satisfaction.estimate import (
+    index_table,
+    index_table_from_stats,
+    subtrees_from_parents,
+)
 from analysis.satisfaction.inputs import (
     AspectSpec,
     CellCount,
@@ -98,5 +106,6 @@ __all__ = [
     "index_table_from_stats",
     "merge_stats",
     "rake_to_margins",
+    "subtrees_from_parents",
     "weights_from_dossiers",
 ]

@@ -4,6 +4,9 @@ Target verdict. A unit is "above target" only when its whole confidence interval
 threshold (ci_low > target), "below" when the whole interval lies below it (ci_high < target),
 and otherwise "cannot tell" (shared/domain.md, "Uncertainty"). With the two-sided 95% interval of
 the table, "above" is a one-sided test at the 2.5% level. A row without an estimate has no data.
+A row flagged ``cannot_tell`` (one response, no degrees of freedom, a zero SE), or without a
+finite interval of positive width, is "cannot tell" whatever its interval (domain.md,
+"Publishing": never above or below a target with a zero-width interval).
 
 Rank ranges (Klein, Wright and Wieczorek 2020, "A joint confidence region for an overall ranking
 of populations", JRSS C 69(3)). Units consist of disjoint sets of cells, hence of strata, so
@@ -19,7 +22,9 @@ all the ranges cover the true ranks together with probability at least 1 - alpha
 takes M = K - 1: each unit's range covers its own rank with that probability; ``NONE`` takes
 M = 1 (unadjusted pairwise tests, for exploration only). Units whose ranges overlap cannot be
 told apart. The same holds for areas and cells; desks that share a cell are slightly dependent
-(their stratum's centring), which the ranges ignore.
+(their stratum's centring), which the ranges ignore. Unit trees (``Level.UNIT_TREE``) are
+independent only when disjoint: rank the trees of units of one level, never a tree with one
+nested in it.
 
 Change between rounds. Two rounds are independent samples (different respondents, weighted to
 different dossier counts), so the change has se = sqrt(se_now^2 + se_before^2). Its interval is
@@ -60,13 +65,38 @@ class TargetVerdict:
     verdict: Verdict
 
 
+def _no_verdict(row: IndexRow) -> bool:
+    """Whether the row's interval cannot support any verdict (module docstring)."""
+    return (
+        "cannot_tell" in row.flags
+        or not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high))
+        or row.ci_high - row.ci_low <= 0
+    )
+
+
 def verdict(row: IndexRow, target: float) -> Verdict:
-    """ABOVE only when ci_low > target, BELOW only when ci_high < target (in the row's units:
-    percent for top-2-box indices)."""
+    """The row against a target.
+
+    Parameters
+    ----------
+    row
+        One index of one domain, from ``IndexTable.find`` or ``rows``.
+    target
+        The threshold in the row's units (percent for top-2-box indices).
+
+    Returns
+    -------
+    Verdict
+        ABOVE only when ci_low > target, BELOW only when ci_high < target; NO_DATA without an
+        estimate; CANNOT_TELL otherwise, and always for a row flagged ``cannot_tell`` or
+        without an interval of positive width.
+    """
     if not math.isfinite(target):
         raise ValueError("the target must be a finite number")
-    if not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high)):
+    if not math.isfinite(row.estimate):
         return Verdict.NO_DATA
+    if _no_verdict(row):
+        return Verdict.CANNOT_TELL
     if row.ci_low > target:
         return Verdict.ABOVE
     if row.ci_high < target:
@@ -126,7 +156,8 @@ def rank_ranges(
     coverage: RankCoverage | str = RankCoverage.JOINT,
 ) -> tuple[RankRange, ...]:
     """Rank ranges of the given rows (one index, one measure, one level), in order of rank.
-    Rows without an estimate are left out."""
+    Rows without an estimate are left out; a row flagged ``cannot_tell`` is told apart from
+    no other row (its range spans every rank the others leave)."""
     chosen = choose(RankCoverage, coverage, "coverage")
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
@@ -139,6 +170,7 @@ def rank_ranges(
     estimate = np.array([r.estimate for r in ranked])
     variance = np.array([r.se**2 for r in ranked])
     df = np.array([r.df for r in ranked])
+    unknown = np.array(["cannot_tell" in r.flags for r in ranked])
     pairs = {
         RankCoverage.JOINT: k * (k - 1) / 2,
         RankCoverage.EACH: k - 1,
@@ -156,8 +188,9 @@ def rank_ranges(
         quantile = special.stdtrit(np.where(ok, pair_df, 1.0), 1 - alpha / 2)
         margin = np.where(ok, quantile * np.sqrt(v), np.inf)
         exact = v == 0  # no sampling error on either side: the estimates decide
-        higher = np.where(exact, gap > 0, gap - margin > 0)
-        lower = np.where(exact, gap < 0, gap + margin < 0)
+        blind = unknown[i, None] | unknown[None, :]
+        higher = ~blind & np.where(exact, gap > 0, gap - margin > 0)
+        lower = ~blind & np.where(exact, gap < 0, gap + margin < 0)
         above[i] = higher.sum(axis=1)
         below[i] = lower.sum(axis=1)
     point = np.array([1 + int((estimate > e).sum()) for e in estimate])

@@ -5,7 +5,7 @@ element, aspect and overall index for every domain of the levels asked for, each
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,13 +27,84 @@ from analysis.weighting import (
     WeightingMethod,
 )
 
+Subtrees = Mapping[str, tuple[str, ...]]
+_LEVEL_WIDTH = max(len(level.value) for level in Level)
+
+
+def subtrees_from_parents(parents: Mapping[str, str | None]) -> dict[str, tuple[str, ...]]:
+    """The subtree of every unit that has sub-units, from each unit's parent.
+
+    Parameters
+    ----------
+    parents
+        Unit code -> code of the unit directly above it (None or "" for a top unit). Units
+        named only as parents are taken as top units.
+
+    Returns
+    -------
+    dict
+        Unit code -> codes of the unit and of every unit below it (sorted), for the units with
+        at least one sub-unit: the ``subtrees`` of ``index_table``.
+
+    Raises
+    ------
+    ValueError
+        When the parents form a cycle.
+    """
+    children: dict[str, list[str]] = {}
+    for unit, parent in parents.items():
+        if parent:
+            children.setdefault(str(parent), []).append(str(unit))
+    out: dict[str, tuple[str, ...]] = {}
+    for top in sorted(children):
+        seen = {top}
+        stack = list(children[top])
+        while stack:
+            unit = stack.pop()
+            if unit in seen:
+                raise ValueError(f"the units' parents form a cycle through {unit!r}")
+            seen.add(unit)
+            stack.extend(children.get(unit, ()))
+        out[top] = tuple(sorted(seen))
+    return out
+
+
+def _subtrees(
+    subtrees: Mapping[str, Iterable[str]] | None, levels: tuple[Level, ...]
+) -> Subtrees | None:
+    """The trees of units with sub-units (the unit itself added), for ``Level.UNIT_TREE``."""
+    if Level.UNIT_TREE not in levels:
+        return None
+    if subtrees is None:
+        raise ValueError("unit_tree rows need the subtrees of the units (subtrees=...)")
+    if isinstance(subtrees, str) or not isinstance(subtrees, Mapping):
+        raise ValueError("subtrees must map a unit code to the codes of its subtree")
+    out: dict[str, tuple[str, ...]] = {}
+    for unit, members in subtrees.items():
+        if isinstance(members, str):
+            raise ValueError(f"the subtree of {unit!r} must be a list of unit codes")
+        tree = tuple(sorted({str(unit), *(str(m) for m in members)}))
+        if len(tree) > 1:  # only units with sub-units are reported twice
+            out[str(unit)] = tree
+    return out
+
 
 def _frame_totals(
-    level: Level, weighting: Weighting, unit: np.ndarray, area: np.ndarray
+    level: Level,
+    weighting: Weighting,
+    unit: np.ndarray,
+    area: np.ndarray,
+    subtrees: Subtrees | None = None,
 ) -> np.ndarray:
     """Dossiers of the frame in each domain (NaN when there is no frame: raking, desks)."""
     if weighting.method != WeightingMethod.DOSSIERS or level == Level.DESK:
         return np.full(len(unit), np.nan)
+    if level == Level.UNIT_TREE:
+        own: dict[str, float] = {}
+        for u, count in zip(weighting.frame_unit, weighting.frame_dossiers.tolist(), strict=True):
+            own[u] = own.get(u, 0.0) + count
+        trees = subtrees or {}
+        return np.array([sum(own.get(m, 0.0) for m in trees.get(u, (u,))) for u in unit.tolist()])
     totals: dict[tuple[str, str], float] = {}
     for u, a, count in zip(
         weighting.frame_unit, weighting.frame_area, weighting.frame_dossiers.tolist(), strict=True
@@ -108,7 +179,7 @@ class _Parts:
             block["flag_bits"] | np.where(short, _BIT["cells_without_responses"], 0)[:, None, None]
         )
         values = {
-            "level": np.full(d_count * per_domain, level.value, dtype="<U8"),
+            "level": np.full(d_count * per_domain, level.value, dtype=f"<U{_LEVEL_WIDTH}"),
             "unit": np.repeat(labels[0], per_domain),
             "area": np.repeat(labels[1], per_domain),
             "desk": np.repeat(labels[2], per_domain),
@@ -139,6 +210,8 @@ class _Parts:
         self, options: _Options, template: TemplateSpec, weighting: Weighting, psu: PSU
     ) -> IndexTable:
         joined = {name: np.concatenate(parts) for name, parts in self.columns.items()}
+        for name in _COLUMNS:  # no domain at all (unit trees without responses)
+            joined.setdefault(name, np.array([], dtype=str if name in _TEXT else float))
         return IndexTable(
             level=joined["level"],
             unit=joined["unit"].astype(str),
@@ -168,6 +241,24 @@ class _Parts:
         )
 
 
+_TEXT = ("level", "unit", "area", "desk", "kind", "index", "measure", "ci_method")
+_COLUMNS = (
+    *_TEXT,
+    "estimate",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "n",
+    "n_answering",
+    "n_excluded",
+    "n_eff",
+    "deff",
+    "coverage",
+    "flag_bits",
+)
+
+
 def _check_stats(stats: CellStats, template: TemplateSpec) -> None:
     if stats.items != template.codes:
         raise ValueError("the statistics were computed for a different template (item codes)")
@@ -185,12 +276,14 @@ def index_table_from_stats(
     lonely_psu: LonelyPSU | str = LonelyPSU.ADJUST,
     ci: CIMethod | str = CIMethod.BETA,
     confidence: float = 0.95,
+    subtrees: Mapping[str, Iterable[str]] | None = None,
 ) -> IndexTable:
     """The index table from sufficient statistics (``analysis.satisfaction.stats``), per cell,
     or per desk within cell (needed for ``Level.DESK``). The options are those of
     ``index_table``; the PSUs are those the statistics were computed with."""
     _check_stats(stats, template)
     chosen = _levels(levels)
+    trees = _subtrees(subtrees, chosen)
     if Level.DESK in chosen and stats.desk is None:
         raise ValueError("desk-level indices need statistics per desk (cell_stats(by_desk=True))")
     options = _options(template, measures, ci, confidence, lonely_psu)
@@ -199,8 +292,9 @@ def index_table_from_stats(
     cells = _cells(per_cell, weighting, stats.psu, options.lonely_psu)
     parts = _Parts()
     cell_levels = [level for level in chosen if level != Level.DESK]
-    for level, labels, block in _levels_of(per_cell, cells, cell_levels, comp, options):
-        parts.add(level, labels, _frame_totals(level, weighting, *labels[:2]), block, comp, options)
+    for level, labels, block in _levels_of(per_cell, cells, cell_levels, comp, options, trees):
+        frame = _frame_totals(level, weighting, *labels[:2], trees)
+        parts.add(level, labels, frame, block, comp, options)
     if Level.DESK in chosen:
         for level, labels, block in _levels_of(stats, cells, [Level.DESK], comp, options):
             parts.add(level, labels, np.full(len(labels[0]), np.nan), block, comp, options)
@@ -219,6 +313,7 @@ def index_table(
     ci: CIMethod | str = CIMethod.BETA,
     confidence: float = 0.95,
     desk_blocks_per_chunk: int = 4000,
+    subtrees: Mapping[str, Iterable[str]] | None = None,
 ) -> IndexTable:
     """Every criterion, element, aspect and overall index, with the overall question beside
     it, for every domain of each level and each measure (default: the template's index
@@ -230,10 +325,18 @@ def index_table(
     (default ``adjust``; ``fail`` raises). ``ci``: the interval of criterion proportions
     (``beta`` = Korn-Graubard, ``logit``, ...); composites and mean scores use t with the
     design df. Desk-level indices are computed desk by desk, in chunks of about
-    ``desk_blocks_per_chunk`` desk x cell blocks, so their memory stays bounded."""
+    ``desk_blocks_per_chunk`` desk x cell blocks, so their memory stays bounded.
+
+    ``subtrees`` (needed for ``Level.UNIT_TREE``, ignored otherwise): unit code -> the codes
+    of every unit in its subtree (the unit itself included or not), e.g. from
+    ``subtrees_from_parents``. Each unit with at least one sub-unit gets ``unit_tree`` rows
+    (``unit`` = its code): the unit and its whole subtree estimated as one domain of the same
+    design, the union of their cells, never an average of the sub-units' indices; the same
+    columns as its ``unit`` rows. Trees without responses get no row."""
     if responses.items != template.codes:
         raise ValueError("the responses were built for a different template (item codes)")
     chosen = _levels(levels)
+    trees = _subtrees(subtrees, chosen)
     options = _options(template, measures, ci, confidence, lonely_psu)
     chosen_psu = choose(PSU, psu, "psu")
     if Level.DESK in chosen and responses.desk is None:
@@ -245,8 +348,9 @@ def index_table(
     cells = _cells(per_cell, weighting, chosen_psu, options.lonely_psu)
     parts = _Parts()
     cell_levels = [level for level in chosen if level != Level.DESK]
-    for level, labels, block in _levels_of(per_cell, cells, cell_levels, comp, options):
-        parts.add(level, labels, _frame_totals(level, weighting, *labels[:2]), block, comp, options)
+    for level, labels, block in _levels_of(per_cell, cells, cell_levels, comp, options, trees):
+        frame = _frame_totals(level, weighting, *labels[:2], trees)
+        parts.add(level, labels, frame, block, comp, options)
     del per_cell
     if Level.DESK in chosen:
         for rows in _desk_chunks(responses, desk_blocks_per_chunk):
@@ -287,31 +391,7 @@ def _reorder(table: IndexTable, levels: tuple[Level, ...]) -> IndexTable:
     order = np.argsort(key, kind="stable")
     if (order == np.arange(len(order))).all():
         return table
-    columns = {
-        name: getattr(table, name)[order]
-        for name in (
-            "level",
-            "unit",
-            "area",
-            "desk",
-            "kind",
-            "index",
-            "measure",
-            "estimate",
-            "se",
-            "df",
-            "ci_low",
-            "ci_high",
-            "ci_method",
-            "n",
-            "n_answering",
-            "n_excluded",
-            "n_eff",
-            "deff",
-            "coverage",
-            "flag_bits",
-        )
-    }
+    columns = {name: getattr(table, name)[order] for name in _COLUMNS}
     return IndexTable(
         **columns,
         confidence=table.confidence,

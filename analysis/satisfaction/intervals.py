@@ -49,10 +49,14 @@ def _proportion_intervals(
     n_rows: np.ndarray,
     method: CIMethod,
     confidence: float,
+    *,
+    kg_rows: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``analysis.intervals.proportion_interval`` on arrays, with the same formulas (the
     likelihood interval, a root search, goes through the function row by row). At p = 0 or 1
-    the one-sided Korn-Graubard bound on n* = n (t_{n-1} / t_df)^2; with zero SE the point."""
+    the one-sided Korn-Graubard bound on n* = n (t_{n-1} / t_df)^2; with zero SE the point.
+    ``kg_rows``: the n of t_{n-1} of a regular beta interval when it is not the domain's
+    (the whole sample of a calibrated design, as ``proportion_interval``)."""
     alpha = 1 - confidence
     low, high = np.full(len(p), np.nan), np.full(len(p), np.nan)
     rows = n_rows.astype(float)
@@ -74,6 +78,7 @@ def _proportion_intervals(
                 method,
                 confidence,
                 n_rows=int(rows[i]),
+                kg_rows=kg_rows,
             )
         return low, high
     pr, sr = p[regular], se[regular]
@@ -93,7 +98,8 @@ def _proportion_intervals(
         half = t * np.sqrt(pr * (1 - pr) / n + t2 / (4 * n * n)) / (1 + t2 / n)
         lo, hi = centre - half, centre + half
     else:  # BETA: Clopper-Pearson on Korn and Graubard's effective size
-        n = pr * (1 - pr) / sr**2 * _kg_ratio(rows[regular], df[regular], alpha)
+        kg = rows[regular] if kg_rows is None else np.full(len(pr), float(kg_rows))
+        n = pr * (1 - pr) / sr**2 * _kg_ratio(kg, df[regular], alpha)
         lo = special.betaincinv(n * pr, n * (1 - pr) + 1, alpha / 2)
         hi = special.betaincinv(n * pr + 1, n * (1 - pr), 1 - alpha / 2)
     low[regular], high[regular] = lo, hi

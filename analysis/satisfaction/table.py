@@ -26,8 +26,13 @@ from analysis.weighting import (
 
 
 class Level(enum.StrEnum):
+    """The domains of an index table. ``UNIT_TREE``: a unit with sub-units together with its
+    whole subtree, estimated as one domain of the round's design (shared/domain.md, "Units and
+    their sub-units"); its rows carry the parent unit's code in ``unit``."""
+
     PROVINCE = "province"
     UNIT = "unit"
+    UNIT_TREE = "unit_tree"
     AREA = "area"
     CELL = "cell"
     DESK = "desk"
@@ -58,6 +63,8 @@ FLAGS = (
     "excluded_responses",
     "cells_without_responses",
     "no_answers",
+    "cannot_tell",
+    "clipped",
 )
 _BIT = {name: 1 << i for i, name in enumerate(FLAGS)}
 

@@ -2,7 +2,9 @@
 the cell; finite-population correction f_h = n_h / N_h from the dossier count when PSUs are
 responses and N_h is known, none otherwise (desk clusters: the ultimate-cluster, with-replacement
 approximation, since N_h counts dossiers and not desks). Domains are estimated on the full
-design, never by dropping rows.
+design, never by dropping rows. A unit with its sub-units (``Level.UNIT_TREE``) is the union of
+its units' cells, one domain like the others; nested trees share cells, whose statistics are
+then added into each tree that holds them.
 
 Variance (Taylor linearisation: Woodruff 1971, Binder 1983; as R's survey, Lumley 2004). The
 linearised value of response i is w_h sum_j a_j r_ij (v_ij - p_dj) / W_dj (W_dj = sum w r over
@@ -26,7 +28,9 @@ cells, so R's calibration residuals (``rake``) only shift each response's linear
 constant within its cell: with responses as PSUs the stratified variance is unchanged, and this
 table equals R's ``rake`` on the cell-stratified design. With desks as PSUs the shift is
 proportional to each desk's responses and R's variance differs somewhat; this table then treats
-the raked weights as fixed (the variance conditional on the achieved cell sample sizes).
+the raked weights as fixed (the variance conditional on the achieved cell sample sizes). As in R,
+the Korn-Graubard interval of a criterion after raking takes the whole sample's responses as
+the n of its t_{n-1} (R's subset of a calibrated design keeps every row); df stays the domain's.
 
 Design effect (Kish 1965): the variance over that of simple random sampling without replacement
 of the m answering responses from N^ = sum of their weights, V_srs = (1 - m / N^) N^ /
@@ -34,13 +38,17 @@ of the m answering responses from N^ = sum of their weights, V_srs = (1 - m / N^
 ``deff=TRUE``); n_eff = m / deff. Reliability flags follow ``analysis.flags`` (NCHS standards for
 proportions, applied to the top-2-box indices), plus ``criteria_missing``,
 ``excluded_responses`` (the domain has responses excluded for lack of a dossier count),
-``cells_without_responses`` (part of the domain's dossiers lie in cells nobody answered in) and
-``no_answers``. A flag never hides the number.
+``cells_without_responses`` (part of the domain's dossiers lie in cells nobody answered in),
+``no_answers``, ``cannot_tell`` (one answering response, no degrees of freedom, i.e. a single
+PSU or desk in each of the domain's cells, or a zero or undefined SE: no verdict against a
+target) and ``clipped`` (a t interval cut at the ends of the index's range). No interval has
+zero width: where the SE is zero a percentage gets the Korn-Graubard interval on its answering
+count, a mean score none. A flag never hides the number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +64,7 @@ from analysis.satisfaction.stats import PSU, CellStats
 from analysis.satisfaction.table import _BIT, Level
 from analysis.weighting import (
     Weighting,
+    WeightingMethod,
 )
 
 
@@ -68,6 +77,9 @@ class _Cells:
     lonely: np.ndarray  # one PSU, and not every dossier answered: a lonely PSU
     included: np.ndarray
     population: np.ndarray  # N_h (or the raked estimate), 0 where excluded
+    # Raked weights are a calibrated design: R's domains keep every row, so Korn-Graubard's
+    # t_{n-1} counts the whole sample (the included responses); None otherwise.
+    calibrated_rows: int | None
 
 
 def _cells(stats: CellStats, weighting: Weighting, psu: PSU, lonely_psu: LonelyPSU) -> _Cells:
@@ -114,6 +126,11 @@ def _cells(stats: CellStats, weighting: Weighting, psu: PSU, lonely_psu: LonelyP
         lonely=lonely,
         included=included,
         population=np.where(included, np.nan_to_num(weighting.population[at]), 0.0),
+        calibrated_rows=(
+            int((stats.rows * included).sum())
+            if weighting.method == WeightingMethod.RAKING
+            else None
+        ),
     )
 
 
@@ -142,10 +159,13 @@ class _Domains:
     lonely: np.ndarray  # (D, C) a single-PSU cell handled by a lonely_psu option
     average: np.ndarray  # (D, C) lonely_psu="average" scale (NaN: nothing to average over)
     represented: np.ndarray  # (D,) dossiers of the domain's weighted cells
+    calibrated_rows: int | None  # the n of Korn-Graubard's t_{n-1} after raking
+    take: np.ndarray | None  # blocks of each domain when domains overlap (unit trees)
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Per-block values (in block order) added up per domain."""
-        return _add_up(values, self.order, self.starts, self.identity)
+        taken = values if self.take is None else values[self.take]
+        return _add_up(taken, self.order, self.starts, self.identity)
 
 
 def _add_up(
@@ -176,15 +196,22 @@ def _block_cells(stats: CellStats, cells: _Cells) -> np.ndarray:
 
 
 def _domain_setup(
-    stats: CellStats, cells: _Cells, domain: np.ndarray, comp: _Composites, options: _Options
+    stats: CellStats,
+    cells: _Cells,
+    domain: np.ndarray,
+    comp: _Composites,
+    options: _Options,
+    take: np.ndarray | None = None,
 ) -> _Domains:
+    """``domain``: the domain of each block, or, with ``take``, of each block ``take`` lists
+    (a block may then belong to several domains: the unit trees of nested units)."""
     order = np.argsort(domain, kind="stable")
     ordered = domain[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     identity = len(starts) == len(domain) and bool((order == np.arange(len(order))).all())
 
     def total(values: np.ndarray) -> np.ndarray:
-        return _add_up(values, order, starts, identity)
+        return _add_up(values if take is None else values[take], order, starts, identity)
 
     k_items = len(stats.items)
     block_cell = _block_cells(stats, cells)
@@ -230,6 +257,8 @@ def _domain_setup(
         lonely=lonely,
         average=average,
         represented=total(cells.population[block_cell]),
+        calibrated_rows=cells.calibrated_rows,
+        take=take,
     )
 
 
@@ -333,11 +362,13 @@ def _measure_columns(
     # t intervals, intersected with the range the index can take.
     floor = np.einsum("dkc,k->dc", coef, np.zeros(k) if proportion else comp.minimum)
     ceiling = np.einsum("dkc,k->dc", coef, np.ones(k) if proportion else comp.maximum)
-    low = np.maximum(estimate - t * se, floor)
-    high = np.minimum(estimate + t * se, ceiling)
+    raw_low, raw_high = estimate - t * se, estimate + t * se
+    low, high = np.maximum(raw_low, floor), np.minimum(raw_high, ceiling)
+    clipped = (raw_low < floor) | (raw_high > ceiling)
     method = np.full(estimate.shape, "t", dtype="<U10")
     if proportion:
         cols = np.flatnonzero(is_item)
+        clipped[:, cols] = False
         lo, hi = _proportion_intervals(
             estimate[:, cols].ravel(),
             se[:, cols].ravel(),
@@ -345,6 +376,7 @@ def _measure_columns(
             dom.m[:, cols].ravel(),
             options.method,
             options.confidence,
+            kg_rows=dom.calibrated_rows,
         )
         low[:, cols], high[:, cols] = lo.reshape(len(p), -1), hi.reshape(len(p), -1)
         method[:, cols] = options.method.value
@@ -364,6 +396,33 @@ def _measure_columns(
             )
             low[edge], high[edge] = lo, hi
             method[edge] = CIMethod.BETA.value
+            clipped[edge] = False
+    # No zero-width interval (shared/domain.md, "Publishing"): where the SE is zero (a census
+    # cell, identical answers, a lonely-PSU option) a percentage gets the Korn-Graubard
+    # interval on its m answering responses, Clopper-Pearson on n* = m (t_{m-1} / t_df)^2 as
+    # at 0% and 100%; a mean score gets none. Either way the row is flagged cannot_tell.
+    zero = ok & np.isfinite(low) & np.isfinite(high) & (high - low <= 0)
+    if zero.any():
+        if proportion:
+            m_zero = np.maximum(dom.m[zero], 1).astype(float)
+            p_zero = estimate[zero]
+            lo, hi = _proportion_intervals(
+                p_zero,
+                np.sqrt(p_zero * (1 - p_zero) / m_zero),
+                dom.df[zero],
+                m_zero,
+                CIMethod.BETA,
+                options.confidence,
+            )
+            low[zero], high[zero] = lo, hi
+            method[zero] = CIMethod.BETA.value
+        else:
+            low[zero], high[zero] = np.nan, np.nan
+            method[zero] = "none"
+        clipped[zero] = False
+    # One response, no degrees of freedom (one PSU, one desk, in each cell) or no variance:
+    # nothing says how far the estimate may be from the truth, so no verdict either way.
+    cannot_tell = (dom.m <= 1) | (dom.df <= 0) | ~(se > 0)
     bits = _reliability_bits(
         n=dom.m,
         n_eff=n_eff,
@@ -375,6 +434,8 @@ def _measure_columns(
         lonely=dom.lonely,
     )
     bits |= np.where(missing, _BIT["criteria_missing"], 0)
+    bits |= np.where(cannot_tell, _BIT["cannot_tell"], 0)
+    bits |= np.where(clipped, _BIT["clipped"], 0)
     factor = 100.0 if measure in (IndexDefinition.TOP2BOX, IndexDefinition.MEAN_PCT) else 1.0
 
     def shown(values: np.ndarray) -> np.ndarray:
@@ -414,14 +475,22 @@ def _levels_of(
     levels: Sequence[Level],
     comp: _Composites,
     options: _Options,
+    subtrees: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[tuple[Level, tuple[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]]:
     """The (D, M, C) columns and domain labels of each level, from one set of statistics. The
-    per-block matrices of each measure are built once and shared by the levels."""
+    per-block matrices of each measure are built once and shared by the levels. ``subtrees``:
+    the units of each unit's tree, for ``Level.UNIT_TREE``."""
     setups = []
     for level in levels:
-        domain, unit, area, desk = _domains(level, stats)
+        take = None
+        if level == Level.UNIT_TREE:
+            take, domain, unit, area, desk = _tree_domains(stats, subtrees or {})
+            if not len(take):
+                continue  # no tree has responses
+        else:
+            domain, unit, area, desk = _domains(level, stats)
         setups.append(
-            (level, (unit, area, desk), _domain_setup(stats, cells, domain, comp, options))
+            (level, (unit, area, desk), _domain_setup(stats, cells, domain, comp, options, take))
         )
     columns: list[list[dict[str, np.ndarray]]] = [[] for _ in setups]
     for measure in options.measures:
@@ -433,6 +502,35 @@ def _levels_of(
         (level, labels, _level_columns(dom, columns[i]))
         for i, (level, labels, dom) in enumerate(setups)
     ]
+
+
+def _tree_domains(
+    stats: CellStats, subtrees: Mapping[str, tuple[str, ...]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks of every unit tree with responses (``take``), the tree of each of them
+    (sorted), and per tree its parent unit and blank area and desk labels: the union of the
+    cells of the tree's units is one domain, so its index is estimated on the design like any
+    other domain, never averaged from the sub-units' indices."""
+    blocks: dict[str, list[int]] = {}
+    for b, unit in enumerate(stats.unit.tolist()):
+        blocks.setdefault(unit, []).append(b)
+    take: list[int] = []
+    domain: list[int] = []
+    parents: list[str] = []
+    for parent in sorted(subtrees):
+        members = sorted(b for unit in subtrees[parent] for b in blocks.get(unit, ()))
+        if members:
+            take.extend(members)
+            domain.extend([len(parents)] * len(members))
+            parents.append(parent)
+    blank = np.full(len(parents), "")
+    return (
+        np.array(take, dtype=np.int64),
+        np.array(domain, dtype=np.int64),
+        np.array(parents, dtype=str),
+        blank,
+        blank.copy(),
+    )
 
 
 def _domains(

@@ -485,6 +485,11 @@ def test_raked_weights_give_the_variance_of_r_rake_on_cell_strata() -> None:
             expected = estimators.proportion(raked, satisfied[:, j], mask)
             assert row.estimate == pytest.approx(100 * expected.value, rel=1e-8)
             assert row.se == pytest.approx(100 * expected.se, rel=1e-7)
+            # Korn-Graubard's n is the whole sample after calibration (R's svyciprop on a
+            # subset of a raked design; the general estimators are checked against it in
+            # test_calibrated_domains).
+            assert row.ci_low == pytest.approx(100 * expected.ci_low, rel=1e-7)
+            assert row.ci_high == pytest.approx(100 * expected.ci_high, rel=1e-7)
         overall = table.find(Level.UNIT, unit=unit)
         general = estimators.composite(raked, [satisfied[:, j] for j in range(4)], mask)
         assert overall.se == pytest.approx(100 * general.se, rel=1e-7)
@@ -616,12 +621,29 @@ def test_intervals_and_flags_are_those_of_the_core_functions(method: CIMethod) -
         ci=method,
         measures=["top2box"],
     )
-    own = {"criteria_missing", "excluded_responses", "cells_without_responses", "no_answers"}
+    own = {
+        "criteria_missing",
+        "excluded_responses",
+        "cells_without_responses",
+        "no_answers",
+        "cannot_tell",
+        "clipped",
+    }
     checked = edge = exact = 0
     for i in table.select(kind="criterion"):
         row = table.row(int(i))
         p, se = row.estimate / 100, row.se / 100
         low, high = proportion_interval(p, se, row.df, row.n_eff, method, n_rows=row.n_answering)
+        if se == 0 and 0 < p < 1:
+            # Never the zero-width [p, p] (domain.md, "Publishing"): the Korn-Graubard
+            # interval on the m answering responses, i.e. effective size m before the df
+            # correction, which is the core beta interval at se = sqrt(p (1 - p) / m).
+            assert "cannot_tell" in row.flags
+            m = row.n_answering
+            low, high = proportion_interval(
+                p, math.sqrt(p * (1 - p) / m), row.df, m, "beta", n_rows=m
+            )
+            assert high - low > 0
         assert row.ci_low / 100 == pytest.approx(low, rel=1e-9, abs=1e-12)
         assert row.ci_high / 100 == pytest.approx(high, rel=1e-9, abs=1e-12)
         flags = reliability_flags(
