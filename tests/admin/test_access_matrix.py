@@ -236,6 +236,7 @@ RULES: list[Rule] = [
     # Response-level data of every unit: administrators and analysts only.
     any_staff("admin.round_export", officer=403, fmt="csv", **ROUND),
     any_staff("admin.round_export", officer=403, fmt="zip", **OTHER_ROUND),
+    any_staff("admin.round_export", officer=403, fmt="bundle", **OTHER_ROUND),
     # --- monitoring (point 6) ---
     any_staff("admin.round_monitoring", **ROUND),
     any_staff("admin.round_monitoring", officer=403, **OTHER_ROUND),
