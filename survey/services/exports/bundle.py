@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import textwrap
 import zipfile
 from dataclasses import dataclass
@@ -82,11 +83,29 @@ def target(round_: Round) -> Target:
         round_=round_,
         weights=weights,
         satisfied={code: satisfied.get(code, ()) for code in weights},
-        unit=unit,
-        unit_name=names.get(unit or "", ""),
+        unit=_line(unit) if unit is not None else None,
+        unit_name=_line(names.get(unit or "", "")),
         province=province,
         unit_row=unit_row,
     )
+
+
+def _line(text: str) -> str:
+    """A name or code on one line: written into a script's comments, a line break would end
+    the comment and make the rest of the name code."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _r_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # R reads JSON's escapes as its own
+
+
+def _stata_string(text: str) -> str:
+    return f'`"{text}"\''  # compound quotes: the text may hold a double quote
+
+
+def _spss_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _weight(value: float) -> str:
@@ -120,7 +139,7 @@ def _header(t: Target, comment: str, runs: str) -> list[str]:
     r = t.round_
     version = r.template_version
     return [
-        f"{comment} Hài lòng: round #{r.id} {r.name!r}, questionnaire "
+        f"{comment} Hài lòng: round #{r.id} {_line(r.name)!r}, questionnaire "
         f"{version.template.code} v{version.number}.",
         f"{comment} Reproduces the round's overall satisfaction index (chỉ số hài lòng chung:",
         f"{comment} top-2-box, percent) for the province and for unit {t.unit} ({t.unit_name}),"
@@ -189,7 +208,7 @@ def r_script(t: Target) -> str:
         "}",
         'report("province", design)',
         *(
-            [f'report("unit {t.unit}", subset(design, unit == "{t.unit}"))']
+            [f"report({_r_string(f'unit {t.unit}')}, subset(design, unit == {_r_string(t.unit)}))"]
             if t.unit is not None
             else []
         ),
@@ -237,7 +256,7 @@ def stata_script(t: Target) -> str:
         f"lincom 100*( ///\n    {composite})",
         "",
         f"* Unit {t.unit}: the same, as a subpopulation of the whole design.",
-        f'generate byte in_unit = (unit == "{t.unit}")',
+        f"generate byte in_unit = (unit == {_stata_string(t.unit or '')})",
         f"svy, subpop(in_unit): ratio {ratios}",
         f"lincom 100*( ///\n    {composite})",
         "",
@@ -277,7 +296,7 @@ def spss_script(t: Target, columns: list[str]) -> str:
         f"ALTER TYPE {' '.join(codes)} (F8.0).",
         "SELECT IF NOT SYSMIS(weight).",
         *indicators,
-        f"COMPUTE in_unit = (unit = '{t.unit}').",
+        f"COMPUTE in_unit = (unit = {_spss_string(t.unit or '')}).",
         "EXECUTE.",
         "",
         "CSPLAN ANALYSIS",
@@ -320,7 +339,7 @@ def readme(t: Target, count: int) -> str:
     na = NOT_APPLICABLE
     return "\n".join(
         [
-            f"Hài lòng — {r.name} (#{r.id}), {version.template.code} v{version.number}",
+            f"Hài lòng — {_line(r.name)} (#{r.id}), {version.template.code} v{version.number}",
             f"Số phiếu được tính / counted responses: {count}",
             "",
             "TIẾNG VIỆT",

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.extensions import db
-from survey.models import DossierCount, Response, Round, utcnow
+from survey.models import DossierCount, Response, Round, RoundUnit, utcnow
 from survey.services.demo import build_demo_province, simulate_responses
 from survey.services.exports import bundle
 from survey.services.exports import microdata as exports
@@ -60,6 +60,11 @@ def _r_with_survey() -> str | None:
 def test_the_bundle_holds_every_file_and_the_csv_export(app: Flask, tmp_path: Path) -> None:
     with app.app_context():
         round_ = _demo_round(300)
+        # A name typed with a line break must not turn the rest of it into script code.
+        db.session.execute(
+            update(RoundUnit).values(unit_name=RoundUnit.unit_name + '\nquit("no")')
+        )
+        db.session.commit()
         path = tmp_path / "bundle.zip"
         count = exports.write_responses(round_, "bundle", path, now=utcnow())
         plain = io.BytesIO()
@@ -82,6 +87,9 @@ def test_the_bundle_holds_every_file_and_the_csv_export(app: Flask, tmp_path: Pa
         top = text[:2500]
         assert f"{t.province.estimate:.8f}" in top and f"{t.unit_row.se:.8f}" in top, name
         assert f"unit {t.unit}" in top, name
+        comments, code = text.split("\n\n", 1)
+        assert all(line.startswith(("#", "*")) for line in comments.splitlines()), name
+        assert 'quit("no")' not in code, name
     assert 'options(survey.lonely.psu = "adjust")' in scripts["reproduce.R"]
     assert "singleunit(centered)" in scripts["reproduce.do"]
     assert "CSPLAN ANALYSIS" in scripts["reproduce.sps"]
