@@ -149,8 +149,8 @@ def _header(t: Target, comment: str, runs: str) -> list[str]:
         f"{comment} linearisation keeping every covariance between the criteria. Design: strata",
         f"{comment} = unit x service area cell, weight = N_cell / n_cell, finite-population",
         f"{comment} correction from the cell's dossiers, single-response cells centred",
-        f"{comment} (R's lonely.psu 'adjust'). Responses without a weight (no dossier count",
-        f"{comment} for their cell) are in no stratum and are dropped.",
+        f"{comment} (R's lonely.psu 'adjust', Stata's singleunit(centered)). Responses without",
+        f"{comment} a weight (no dossier count for their cell) are in no stratum: dropped.",
         *_product_lines(t, comment),
         f"{comment} {runs}",
         "",
@@ -220,7 +220,8 @@ def r_script(t: Target) -> str:
 def stata_script(t: Target) -> str:
     codes = list(t.weights)
     ratios = " ///\n    ".join(f"({c}: s_{c}/a_{c})" for c in codes)
-    composite = " ///\n    + ".join(f"{_weight(t.weights[c])}*_b[{c}]" for c in codes)
+    # lincom takes a plain linear combination: each ratio times 100 x its weight.
+    composite = " ///\n    + ".join(f"{100 * t.weights[c]!r}*_b[{c}]" for c in codes)
     lines = [
         *_header(t, "*", "Run: do reproduce.do (in this folder; Stata 14 or later)."),
         "version 14",
@@ -253,12 +254,12 @@ def stata_script(t: Target) -> str:
         "",
         "* Province: each criterion's share as a ratio, then the overall index.",
         f"svy: ratio {ratios}",
-        f"lincom 100*( ///\n    {composite})",
+        f"lincom {composite}",
         "",
         f"* Unit {t.unit}: the same, as a subpopulation of the whole design.",
         f"generate byte in_unit = (unit == {_stata_string(t.unit or '')})",
         f"svy, subpop(in_unit): ratio {ratios}",
-        f"lincom 100*( ///\n    {composite})",
+        f"lincom {composite}",
         "",
     ]
     return "\n".join(lines)
