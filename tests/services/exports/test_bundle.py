@@ -83,6 +83,8 @@ def test_the_bundle_holds_every_file_and_the_csv_export(app: Flask, tmp_path: Pa
     # The weights are the overall index's (they add up to one) and every script starts with
     # what it reproduces and the product's numbers.
     assert sum(t.weights.values()) == pytest.approx(1.0)
+    # Every weighted criterion is one the index table scores (it has satisfied answers).
+    assert len(t.weights) == 22 and all(t.satisfied.values())
     for name, text in scripts.items():
         top = text[:2500]
         assert f"{t.province.estimate:.8f}" in top and f"{t.unit_row.se:.8f}" in top, name
