@@ -120,7 +120,7 @@ def create_admin_command(username: str, password: str | None) -> None:
     click.echo(f"administrator {username!r} created")
 
 
-EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec", "index-csv", "index-xlsx")
+EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec", "bundle", "index-csv", "index-xlsx")
 
 
 @click.command("export")
@@ -135,7 +135,8 @@ EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta", "spec", "index-csv", "index-xlsx"
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True)
 @with_appcontext
 def export_command(round_id: int | None, fmt: str, out: str) -> None:
-    """Write a round's responses (csv, xlsx, sav, dta), its SPEC.json for python -m analysis, or
+    """Write a round's responses (csv, xlsx, sav, dta), its SPEC.json for python -m analysis, its
+    reproduction bundle (bundle: a ZIP with the CSV, codebook and R, Stata and SPSS scripts), or
     its index tables (index-csv, index-xlsx: every level the result pages show)."""
     from pathlib import Path
 

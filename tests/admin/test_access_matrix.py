@@ -252,6 +252,7 @@ RULES: list[Rule] = [
     # Response-level data of every unit: administrators and analysts only.
     any_staff("admin.round_export", officer=403, fmt="csv", **ROUND),
     any_staff("admin.round_export", officer=403, fmt="zip", **OTHER_ROUND),
+    any_staff("admin.round_export", officer=403, fmt="bundle", **OTHER_ROUND),
     # Model-based estimates borrow from every unit of a level: administrators and analysts.
     any_staff("admin.round_results_small_area", officer=403, **ROUND),
     any_staff("admin.round_chart_small_area", officer=403, **ROUND),

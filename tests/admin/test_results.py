@@ -412,9 +412,22 @@ def test_response_downloads_read_back_and_their_spec_reproduces_the_overview(
     )
     assert shown in overview
 
+    # The reproduction bundle: the same CSV, and scripts that name the product's numbers.
+    assert f"/admin/rounds/{demo.round}/export/bundle" in analyst.get(
+        f"/admin/rounds/{demo.round}/results"
+    ).get_data(as_text=True)
+    with zipfile.ZipFile(io.BytesIO(download("bundle"))) as archive:
+        assert archive.read("data.csv") == download("csv")
+        script = archive.read("reproduce.R").decode()
+    province = _reference(app, demo.round).find(
+        Level.PROVINCE, kind=IndexKind.OVERALL, measure="top2box"
+    )
+    assert f"province: overall index {province.estimate:.8f}" in script
+
     # Officers do not take response-level data; unknown formats are 404; downloads are audited.
     officer = _signed_in(app, "officer")
     assert officer.get(f"/admin/rounds/{demo.round}/export/csv").status_code == 403
+    assert officer.get(f"/admin/rounds/{demo.round}/export/bundle").status_code == 403
     assert analyst.get(f"/admin/rounds/{demo.round}/export/pdf").status_code == 404
     assert analyst.get("/admin/rounds/999999/export/csv").status_code == 404
     with app.app_context():
@@ -424,4 +437,4 @@ def test_response_downloads_read_back_and_their_spec_reproduces_the_overview(
                 select(AuditEvent).where(AuditEvent.action == "round.export")
             )
         ]
-    assert sorted(formats) == ["csv", "dta", "sav", "xlsx", "zip"]
+    assert sorted(formats) == ["bundle", "csv", "csv", "dta", "sav", "xlsx", "zip"]

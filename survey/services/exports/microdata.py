@@ -420,6 +420,8 @@ def write_spec(round_: Round, out: IO[bytes], data_file: str) -> None:
 
 
 def export_name(round_: Round, now: datetime, extension: str) -> str:
+    if extension == "bundle":
+        return f"hailong-round{round_.id}-{now:%Y%m%d}-reproduce.zip"
     return f"hailong-round{round_.id}-{now:%Y%m%d}.{extension}"
 
 
@@ -430,13 +432,15 @@ RESPONSE_FORMATS: dict[str, str] = {
     "sav": "application/x-spss-sav",
     "dta": "application/x-stata-dta",
     "zip": "application/zip",  # the CSV with the SPEC.json that reads it
+    "bundle": "application/zip",  # the reproduction bundle: data, codebook, R/Stata/SPSS scripts
 }
 
 
 def write_responses(round_: Round, fmt: str, path: Path, *, now: datetime) -> int:
     """Write the round's counted responses to ``path`` in one of RESPONSE_FORMATS; "zip" holds
-    the CSV and a SPEC.json for ``python -m analysis estimate`` beside it. Returns the number of
-    responses written."""
+    the CSV and a SPEC.json for ``python -m analysis estimate`` beside it; "bundle" the
+    reproduction bundle (``survey.services.exports.bundle``). Returns the number of responses
+    written."""
     if fmt == "csv":
         with path.open("wb") as f:
             return write_csv(round_, f)
@@ -454,6 +458,11 @@ def write_responses(round_: Round, fmt: str, path: Path, *, now: datetime) -> in
             with bundle.open("SPEC.json", "w") as f:
                 write_spec(round_, f, data_file)
         return count
+    if fmt == "bundle":
+        # Imported here: the bundle is built on this module (an import at the top would loop).
+        from survey.services.exports.bundle import write_bundle
+
+        return write_bundle(round_, path)
     raise ValueError(f"unknown export format {fmt!r}")
 
 
