@@ -55,7 +55,7 @@ def test_next_parameter_cannot_send_users_off_site(client: FlaskClient, staff: S
     assert token is not None
     answer = client.post(
         "/admin/login?next=//evil.example/phish",
-        data={"username": "admin", "password": "mat-khau-2026", "csrf_token": token.group(1)},
+        data={"username": "admin", "password": "ao-dai-xanh-2026", "csrf_token": token.group(1)},
     )
     assert answer.headers["Location"].endswith("/admin/")
 
