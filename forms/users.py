@@ -29,7 +29,10 @@ ROLE_LABELS = {
 def _new_password() -> PasswordField:
     return PasswordField(
         _l("Mật khẩu mới"),
-        description=_l("Ít nhất 10 ký tự, có cả chữ cái và chữ số hoặc ký hiệu."),
+        description=_l(
+            "Ít nhất 10 ký tự; nên là một câu ngắn dễ nhớ. Không dùng mật khẩu phổ biến, ký tự "
+            "lặp lại hay theo thứ tự, tên đăng nhập."
+        ),
         validators=[
             InputRequired(message=_l("Nhập mật khẩu mới.")),
             Length(

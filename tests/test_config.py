@@ -98,7 +98,7 @@ def test_passwords_are_hashed_with_scrypt_and_production_refuses_weaker() -> Non
     with app.app_context():
         from survey.services.accounts.users import hash_password
 
-        assert hash_password("mat-khau-2026").startswith("scrypt:32768:8:1$")
+        assert hash_password("ao-dai-xanh-2026").startswith("scrypt:32768:8:1$")
     with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD must be scrypt"):
         load_config({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"}, PRODUCTION, "instance")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,8 +43,17 @@ def login() -> Any:
         username = form.username.data or ""
         guard = LoginGuard(counter(), current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
         network = client_network(request.remote_addr)
-        if guard.locked(username, network):
-            flash(_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút."), "error")
+        now = utcnow()
+        wait = guard.wait(username, network, now=now)
+        if wait:
+            minutes = math.ceil(wait / 60)
+            flash(
+                _(
+                    "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau %(minutes)s phút.",
+                    minutes=minutes,
+                ),
+                "error",
+            )
             return render_template("admin/login.html", form=form), 429
         user = authenticate(username, form.password.data or "")
         if user is not None:
@@ -51,7 +61,7 @@ def login() -> Any:
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        guard.failed(username, network, now=utcnow())
+        guard.failed(username, network, now=now)
         db.session.commit()
         flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
     return render_template("admin/login.html", form=form), status

@@ -52,14 +52,18 @@ class Counter:
             _local[storage] = type(self.shared)(MemoryStorage())
         return count(_local[storage])
 
-    def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
-        return self._count(lambda strategy: strategy.hit(item, *identifiers))
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._count(lambda strategy: strategy.hit(item, *identifiers, cost=cost))
 
     def test(self, item: RateLimitItem, *identifiers: str) -> bool:
         return self._count(lambda strategy: strategy.test(item, *identifiers))
 
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
         self._count(lambda strategy: strategy.clear(item, *identifiers))
+
+    def count(self, item: RateLimitItem, *identifiers: str) -> int:
+        """How much has been counted against ``item`` in its current window."""
+        return item.amount - self.get_window_stats(item, *identifiers)[1]
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> tuple[float, int]:
         stats = self._count(lambda strategy: strategy.get_window_stats(item, *identifiers))

@@ -14,7 +14,7 @@ from survey.models import Role, utcnow
 from survey.services.accounts.users import create_user
 from tests.factories import make_area, make_desk, make_unit
 
-PASSWORD = "mat-khau-2026"
+PASSWORD = "ao-dai-xanh-2026"
 
 
 @dataclass(frozen=True)

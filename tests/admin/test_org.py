@@ -444,7 +444,7 @@ def test_no_areas_yet_says_so(client: FlaskClient, app: Flask) -> None:
     from survey.services.accounts.users import create_user
 
     with app.app_context():
-        create_user(username="admin", password="mat-khau-2026", role=Role.ADMIN, now=utcnow())
+        create_user(username="admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=utcnow())
         db.session.commit()
     login(client, "admin")
     assert "Chưa có lĩnh vực nào." in text_of(client.get("/admin/service-areas"))

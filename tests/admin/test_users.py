@@ -18,7 +18,7 @@ from survey.models import AuditEvent, Role, Unit, User, utcnow
 from survey.services.accounts.users import create_user
 from tests.admin.conftest import PASSWORD, Staff, csrf_token, login
 
-NEW_PASSWORD = "doi-mat-khau-77"
+NEW_PASSWORD = "nang-thu-vang-77"
 
 
 def _user(username: str) -> User | None:
@@ -210,15 +210,71 @@ def test_admin_creates_a_unit_officer_who_can_then_sign_in(
         ),
         ({"password": "", "password_repeat": ""}, "password", "Nhập mật khẩu mới."),
         ({"password": "ngan-1", "password_repeat": "ngan-1"}, "password", "ít nhất 10 ký tự"),
+        # Issue 19, finding 5: each of these was accepted.
         (
-            {"password": "chicochucai", "password_repeat": "chicochucai"},
+            {"password": " " * 10, "password_repeat": " " * 10},
             "password",
-            "phải có cả chữ cái và chữ số",
+            "ít nhất 10 ký tự, không kể khoảng trắng ở đầu và cuối",
+        ),
+        (
+            {"password": "   ab12   ", "password_repeat": "   ab12   "},
+            "password",
+            "không kể khoảng trắng",
+        ),
+        (
+            {"password": "password12", "password_repeat": "password12"},
+            "password",
+            "danh sách mật khẩu phổ biến",
+        ),
+        (
+            {"password": "Iloveyou2026!", "password_repeat": "Iloveyou2026!"},
+            "password",
+            "danh sách mật khẩu phổ biến",
+        ),
+        (
+            {"password": "aaaaaaaaa1", "password_repeat": "aaaaaaaaa1"},
+            "password",
+            "lặp lại hoặc theo thứ tự",
         ),
         (
             {"password": "12345678901", "password_repeat": "12345678901"},
             "password",
-            "phải có cả chữ cái và chữ số",
+            "lặp lại hoặc theo thứ tự",
+        ),
+        (
+            {"password": "abcdefghijkl", "password_repeat": "abcdefghijkl"},
+            "password",
+            "lặp lại hoặc theo thứ tự",
+        ),
+        (
+            {"password": "2026-2026-2026", "password_repeat": "2026-2026-2026"},
+            "password",
+            "lặp lại hoặc theo thứ tự",
+        ),
+        (
+            {"password": "NguyenVanA-2026", "password_repeat": "NguyenVanA-2026"},
+            "password",
+            "không được chứa tên đăng nhập",
+        ),
+        (
+            {"password": "Hài-Lòng-quá-2026", "password_repeat": "Hài-Lòng-quá-2026"},
+            "password",
+            "không được chứa “hài lòng”",
+        ),
+        (
+            {"password": "hailong.tinh.2026", "password_repeat": "hailong.tinh.2026"},
+            "password",
+            "không được chứa “hài lòng”",
+        ),
+        (
+            {"password": "SoNoiVu@quangtri", "password_repeat": "SoNoiVu@quangtri"},
+            "password",
+            "không được chứa “sở nội vụ”",
+        ),
+        (
+            {"password": "mat-khau-2026", "password_repeat": "mat-khau-2026"},
+            "password",
+            "không được chứa “mật khẩu”",
         ),
         (
             {"password": "nguyen.van.a-2026", "password_repeat": "nguyen.van.a-2026"},

@@ -49,14 +49,14 @@ def demo(app: Flask) -> Demo:
         unit = db.session.get(Unit, round_.scope[0].unit_id)
         assert unit is not None
         admin = create_user(
-            username="api-admin", password="mat-khau-2026", role=Role.ADMIN, now=now
+            username="api-admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=now
         )
         analyst = create_user(
-            username="api-analyst", password="mat-khau-2026", role=Role.ANALYST, now=now
+            username="api-analyst", password="ao-dai-xanh-2026", role=Role.ANALYST, now=now
         )
         officer = create_user(
             username="api-officer",
-            password="mat-khau-2026",
+            password="ao-dai-xanh-2026",
             role=Role.UNIT_OFFICER,
             unit=unit,
             now=now,

@@ -33,7 +33,7 @@ def api_token(app: Flask) -> str:
         round_ = build_demo_province(now=utcnow())
         simulate_responses(round_, 60, now=utcnow(), seed=9)
         admin = create_user(
-            username="schema-admin", password="mat-khau-2026", role=Role.ADMIN, now=utcnow()
+            username="schema-admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=utcnow()
         )
         secret = create_token(admin, "schemathesis", actor=admin, now=utcnow()).secret
         db.session.commit()

@@ -47,7 +47,7 @@ def results_url(app: Flask) -> Iterator[str]:
         admin = db.session.scalar(select(User).where(User.role == Role.ADMIN.value))
         if admin is None:
             admin = create_user(
-                username="public-admin", password="mat-khau-2026", role=Role.ADMIN, now=now
+                username="public-admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=now
             )
         set_round_public(round_, True, actor=admin, now=now)
         db.session.commit()
@@ -124,14 +124,14 @@ def test_console_pages_for_comments_tokens_and_the_public_switch(
                 text="<b>Rất tốt</b> gọi 0912 345 678",
             )
         )
-        create_user(username="console-admin", password="mat-khau-2026", role=Role.ADMIN, now=now)
+        create_user(username="console-admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=now)
         db.session.commit()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
         page.goto(base + "/admin/login")
         page.fill("#username", "console-admin")
-        page.fill("#password", "mat-khau-2026")
+        page.fill("#password", "ao-dai-xanh-2026")
         page.get_by_role("button", name="Đăng nhập").click()
         page.goto(f"{base}/admin/rounds/{round_id}/comments")
         expect(page.locator("td.comment-text").first).to_contain_text("<b>Rất tốt</b>")

@@ -35,7 +35,7 @@ def console(app: Flask) -> Iterator[tuple[str, int]]:
         round_ = build_demo_province(now=now)
         simulate_responses(round_, 600, now=now)
         create_user(
-            username="results-analyst", password="mat-khau-2026", role=Role.ANALYST, now=now
+            username="results-analyst", password="ao-dai-xanh-2026", role=Role.ANALYST, now=now
         )
         db.session.commit()
         round_id = round_.id
@@ -59,7 +59,7 @@ def test_result_pages_and_report_are_accessible(
         page = context.new_page()
         page.goto(base + "/admin/login")
         page.fill("#username", "results-analyst")
-        page.fill("#password", "mat-khau-2026")
+        page.fill("#password", "ao-dai-xanh-2026")
         page.get_by_role("button", name="Đăng nhập").click()
         results = f"{base}/admin/rounds/{round_id}/results"
         for number, (path, name) in enumerate(

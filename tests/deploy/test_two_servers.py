@@ -40,7 +40,7 @@ BIN = Path(sys.executable).parent
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 REDIS_URL = "redis://127.0.0.1:6379/15"
 HOST = "hailong.example.gov.vn"
-PASSWORD = "mat-khau-2026-hai-server"
+PASSWORD = "ao-dai-xanh-2026-hai-server"
 
 
 def _redis_available() -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -43,20 +46,93 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+# Words an attacker tries first on this system: its name and the department's, and "password".
+# Compared folded (no accents, case or punctuation); shown to the user as written here.
+CONTEXT_WORDS = ("hài lòng", "sở nội vụ", "mật khẩu")
+# Fewer characters than this that neither repeat a recent one nor continue a sequence (abcd,
+# 4321) and the password is a pattern, not a secret: aaaaaaaaa1 has 2, mat-khau-2026 has 11.
+MIN_SURPRISING_CHARACTERS = 5
+_COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+_ENDS = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (source and licence at the top of the file)."""
+    with _COMMON_PASSWORDS_FILE.open(encoding="utf-8") as lines:
+        return frozenset(
+            line.strip() for line in lines if line.strip() and not line.startswith("#")
+        )
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, spaces or punctuation: "Sở Nội vụ" -> "sonoivu"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+def _surprising_characters(password: str) -> int:
+    """Characters that neither repeat one of the four before them, nor continue a sequence
+    stepping by one (abcd, 4321), nor repeat a block: counted for each block length up to 8
+    ("hello" in hellohellohello), the least count kept."""
+    text = password.lower()
+
+    def count(period: int) -> int:
+        found = 0
+        for i, char in enumerate(text):
+            repeats = char in text[max(0, i - 4) : i] or (i >= period and text[i - period] == char)
+            step = ord(char) - ord(text[i - 1]) if i else 0
+            before = ord(text[i - 1]) - ord(text[i - 2]) if i >= 2 else step
+            if not (repeats or (abs(step) == 1 and before == step)):
+                found += 1
+        return found
+
+    return min(count(period) for period in range(5, 9))
+
+
 def check_password_policy(password: str, *, username: str = "") -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+    """NIST SP 800-63B 3.1.1.2: a minimum length and a list of refused passwords, no composition
+    rules. Refused: fewer than ``MIN_PASSWORD_LENGTH`` characters once outer spaces are stripped;
+    a common password (or one with only digits or symbols around a common one, as password12);
+    a repetitive or sequential string; the username or a word of ``CONTEXT_WORDS``."""
+    if len(unicodedata.normalize("NFC", password.strip())) < MIN_PASSWORD_LENGTH:
         raise UserInputError(
             "password",
-            _l("Mật khẩu phải có ít nhất %(n)s ký tự.", n=MIN_PASSWORD_LENGTH),
+            _l(
+                "Mật khẩu phải có ít nhất %(n)s ký tự, không kể khoảng trắng ở đầu và cuối.",
+                n=MIN_PASSWORD_LENGTH,
+            ),
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise UserInputError(
             "password", _l("Mật khẩu dài tối đa %(n)s ký tự.", n=MAX_PASSWORD_LENGTH)
         )
-    if password.isdigit() or password.isalpha():
-        raise UserInputError("password", _l("Mật khẩu phải có cả chữ cái và chữ số hoặc ký hiệu."))
-    if username and username.strip().lower() in password.lower():
+    lowered, folded = password.strip().lower(), _fold(password)
+    name = username.strip().lower()
+    if name and (name in lowered or (len(_fold(name)) >= 4 and _fold(name) in folded)):
         raise UserInputError("password", _l("Mật khẩu không được chứa tên đăng nhập."))
+    for word in CONTEXT_WORDS:
+        if _fold(word) in folded:
+            raise UserInputError(
+                "password",
+                _l("Mật khẩu không được chứa “%(word)s” (viết cách nào cũng vậy).", word=word),
+            )
+    if {lowered, folded, _ENDS.sub("", lowered)} & common_passwords():
+        raise UserInputError(
+            "password",
+            _l(
+                "Mật khẩu này nằm trong danh sách mật khẩu phổ biến mà kẻ gian thử đầu tiên. "
+                "Hãy chọn mật khẩu khác, ví dụ một câu ngắn dễ nhớ."
+            ),
+        )
+    if _surprising_characters(password.strip()) < MIN_SURPRISING_CHARACTERS:
+        raise UserInputError(
+            "password",
+            _l(
+                "Mật khẩu chỉ gồm ký tự lặp lại hoặc theo thứ tự (như aaaa, 1234, abcd) nên dễ "
+                "đoán. Hãy chọn mật khẩu khác."
+            ),
+        )
 
 
 def create_user(

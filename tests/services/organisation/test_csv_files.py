@@ -492,7 +492,7 @@ def test_arbitrary_bytes_give_a_report_or_a_plan_never_an_exception(kind: str, d
 
 
 def _admin() -> User:
-    return create_user(username="admin", password="mat-khau-2026", role=Role.ADMIN, now=utcnow())
+    return create_user(username="admin", password="ao-dai-xanh-2026", role=Role.ADMIN, now=utcnow())
 
 
 def _files(**contents: str) -> dict[str, tuple[str, bytes]]:

@@ -82,7 +82,7 @@ def test_random_uploads_give_a_report_and_change_nothing_or_apply_whole(
             civil, land = make_area("HT"), make_area("DD", "Đất đai", "Land")
             unit = make_unit("PBM", "UBND phường Bình Minh", [civil, land])
             make_desk(unit, "PBM-Q1")
-            create_user(username="admin", password="mat-khau-2026", role=Role.ADMIN, now=utcnow())
+            create_user(username="admin", password="ao-dai-xanh-26", role=Role.ADMIN, now=utcnow())
             db.session.commit()
         admin = db.session.query(User).filter_by(username="admin").one()
         before = _snapshot()
