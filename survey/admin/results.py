@@ -85,6 +85,8 @@ FLAG_LABELS = {
     "excluded_responses": _l("có phiếu không gia quyền được vì thiếu số hồ sơ"),
     "cells_without_responses": _l("có ô có hồ sơ nhưng không có phiếu"),
     "no_answers": _l("không có câu trả lời"),
+    "cannot_tell": _l("chưa kết luận được: một phiếu, một quầy hoặc không có sai số"),
+    "clipped": _l("khoảng tin cậy được cắt theo thang đo"),
 }
 VERDICT_LABELS = {
     "above": _l("Trên mục tiêu"),
