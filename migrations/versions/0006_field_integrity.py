@@ -8,7 +8,7 @@ finds the same answers repeated at one desk by grouping, without reading every a
 HMAC hashes only, so that a desk asking for the receipt's code refuses invented ones.
 
 Revision ID: 0006
-Revises: 0004 (0005 is written on another branch; the chain is joined when they merge)
+Revises: 0004 (no 0005 was ever released)
 """
 
 import sqlalchemy as sa

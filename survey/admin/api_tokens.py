@@ -19,6 +19,7 @@ from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.accounts.api_tokens import (
+    DEFAULT_LIFETIME_DAYS,
     active_users,
     create_token,
     get_token,
@@ -32,12 +33,13 @@ TOKENS_PER_PAGE = 30
 SENT_FORMS = "api_token_forms"
 
 
-
 @bp.get("/api-tokens")
 @admin_only
 def api_tokens() -> str:
     page = tokens_page(page_arg(), TOKENS_PER_PAGE)
-    return render_template("admin/api_tokens/index.html", page=page, role_labels=ROLE_LABELS)
+    return render_template(
+        "admin/api_tokens/index.html", page=page, role_labels=ROLE_LABELS, now=utcnow()
+    )
 
 
 @bp.route("/api-tokens/new", methods=["GET", "POST"])
@@ -57,7 +59,13 @@ def api_token_new() -> Any:
             )
             return redirect(url_for("admin.api_tokens"), code=303)
         user = get_user(form.user_id.data)
-        new = create_token(user, form.name.data or "", actor=current_staff(), now=utcnow())
+        new = create_token(
+            user,
+            form.name.data or "",
+            actor=current_staff(),
+            now=utcnow(),
+            lifetime_days=form.lifetime_days.data or DEFAULT_LIFETIME_DAYS,
+        )
         db.session.commit()
         if form.once.data:
             session[SENT_FORMS] = [*sent, form.once.data][-20:]

@@ -13,11 +13,12 @@ from flask_login import current_user, login_user, logout_user
 from forms.auth import LoginForm
 from survey.admin import bp
 from survey.admin.access import any_staff
+from survey.admin.requests import current_staff
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.access import visible_unit_ids
 from survey.services.accounts.login_guard import LoginGuard
-from survey.services.accounts.users import authenticate
+from survey.services.accounts.users import authenticate, sign_out
 from survey.services.ratelimits import counter
 from survey.services.responses.abuse import client_network
 from survey.services.rounds.monitoring import round_summaries
@@ -69,6 +70,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:
+        # Every session of the account ends, not only this browser's (a copied cookie too).
+        sign_out(current_staff())
+        db.session.commit()
     logout_user()
     return redirect(url_for("admin.login"))
 

@@ -12,7 +12,7 @@ MAX_ID = 2_147_483_647
 
 _ERROR_CODES = {
     "400": "Malformed request: a parameter out of range or not a number.",
-    "401": "No token, an unknown or revoked token, or its account is deactivated.",
+    "401": "No token, an unknown, expired or revoked token, or its account is deactivated.",
     "403": "The token's account may not see this unit or round.",
     "404": "No such object.",
     "405": "Method not allowed.",

@@ -34,13 +34,17 @@ class User(UserMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised when the user signs out or changes or resets a password: every session cookie
+    # carries the version it was opened with, so all of them end at once, on every device.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Unit | None] = relationship()
 
     def get_id(self) -> str:
-        """What the session cookie remembers: the account and a fingerprint of its (salted)
-        password hash, so that a changed or reset password ends the sessions opened with the old
-        one (Flask-Login's "alternative token")."""
+        """What the session cookie remembers: the account, its session version and a fingerprint
+        of its (salted) password hash (Flask-Login's "alternative token"). Signing out raises the
+        version and a changed password changes the fingerprint: either way every session opened
+        before, copied cookies included, no longer matches and is signed out."""
         fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
-        return f"{self.id}.{fingerprint}"
+        return f"{self.id}.{self.session_version}.{fingerprint}"

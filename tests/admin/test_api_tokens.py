@@ -4,6 +4,7 @@ confirmation, audited; the token works on the API until revoked."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -104,3 +105,49 @@ def test_sending_the_same_form_again_creates_no_second_token(app: Flask, staff: 
     )
     with app.app_context():
         assert len(db.session.scalars(select(ApiToken)).all()) == 2
+
+
+def test_the_lifetime_is_chosen_checked_and_shown(app: Flask, staff: Staff) -> None:
+    """Issue 19, finding 9: a token carries an expiry, 90 days unless the administrator chose
+    another number of days from 1 to 365; the list says when each one ends."""
+    admin = app.test_client()
+    login(admin, "admin")
+    with app.app_context():
+        officer_id = db.session.scalar(select(User.id).where(User.username == "officer"))
+    form = admin.get("/admin/api-tokens/new").get_data(as_text=True)
+    assert 'name="lifetime_days"' in form and 'value="90"' in form
+    data = {"user_id": officer_id, "name": "Báo cáo R"}
+    for bad, message in (
+        ("abc", "Nhập một số nguyên."),
+        ("0", "Thời hạn là một số ngày từ 1 đến 365."),
+        ("366", "Thời hạn là một số ngày từ 1 đến 365."),
+        ("99999999999999999999999", "Thời hạn là một số ngày từ 1 đến 365."),
+    ):
+        token = csrf_token(admin, "/admin/api-tokens/new")
+        answer = admin.post(
+            "/admin/api-tokens/new", data=data | {"csrf_token": token, "lifetime_days": bad}
+        )
+        assert answer.status_code == 422, bad
+        assert message in answer.get_data(as_text=True), bad
+    with app.app_context():
+        assert db.session.scalars(select(ApiToken)).all() == []
+
+    token = csrf_token(admin, "/admin/api-tokens/new")
+    answer = admin.post(
+        "/admin/api-tokens/new", data=data | {"csrf_token": token, "lifetime_days": " 7 "}
+    )
+    assert answer.status_code == 200
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken))
+        assert stored is not None
+        assert stored.expires_at - stored.created_at == timedelta(days=7)
+        ends = stored.expires_at.strftime("%d/%m/%Y")
+    assert "Mã dùng được đến" in answer.get_data(as_text=True)
+    listing = admin.get("/admin/api-tokens").get_data(as_text=True)
+    assert ends in listing and "Thu hồi" in listing
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken))
+        assert stored is not None
+        stored.expires_at = stored.created_at
+        db.session.commit()
+    assert "Đã hết hạn" in admin.get("/admin/api-tokens").get_data(as_text=True)

@@ -596,3 +596,55 @@ def test_a_session_from_before_this_release_is_not_accepted(
     with client.session_transaction() as session:
         session["_user_id"] = session["_user_id"].split(".")[0]
     assert not _signed_in(client)
+
+
+def test_signing_out_ends_a_copied_session_cookie_too(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    """Issue 19, finding 8: a session cookie copied from the browser (a shared computer, a
+    stolen cookie) kept working after its owner signed out."""
+    login(client, "analyst")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert _signed_in(thief)
+
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert not _signed_in(client)
+    assert not _signed_in(thief)
+    # Signing in again opens a new session that works, while the copy stays dead.
+    login(client, "analyst")
+    assert _signed_in(client)
+    assert not _signed_in(thief)
+
+
+def test_signing_out_on_one_device_ends_the_others(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    phone = app.test_client()
+    login(phone, "officer")
+    login(client, "officer")
+    assert _signed_in(phone) and _signed_in(client)
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert not _signed_in(phone)
+    # Another account's sessions are untouched.
+    other = app.test_client()
+    login(other, "admin")
+    login(client, "officer")
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert _signed_in(other)
+
+
+def test_a_deactivated_and_reactivated_account_has_no_old_session(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    officer_id = _officer_id(app)
+    officer_browser = app.test_client()
+    login(officer_browser, "officer")
+    login(client, "admin")
+    for action in ("deactivate", "reactivate"):
+        url = f"/admin/users/{officer_id}/{action}"
+        answer = client.post(url, data={"csrf_token": csrf_token(client, url), "confirm": "y"})
+        assert answer.status_code == 303
+    assert not _signed_in(officer_browser)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from survey.extensions import db
 from survey.models import ApiToken, AuditEvent, CommentState, Round, User, utcnow
 from survey.services.accounts.api_tokens import hash_token, revoke_token
+from survey.services.accounts.users import set_active
 from survey.services.responses.comments import PHONE_MASK, review_comment
 from tests.admin.conftest import Staff
 from tests.api.conftest import bearer
@@ -359,3 +360,52 @@ def test_method_not_allowed_names_the_allowed_ones(
     assert answer.status_code == 405
     assert answer.get_json()["code"] == "method_not_allowed"
     assert "GET" in answer.headers["Allow"]
+
+
+def test_a_token_stops_working_when_it_expires(
+    app: Flask, client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    """Issue 19, finding 9: tokens never expired. Created without a lifetime, a token lives 90
+    days; the day after, the API answers 401."""
+    with app.app_context():
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(tokens["analyst"]))
+        )
+        assert token is not None
+        assert token.expires_at - token.created_at == timedelta(days=90)
+    assert _get(client, "/api/v1/units", tokens["analyst"])[0] == 200
+    with app.app_context():
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(tokens["analyst"]))
+        )
+        assert token is not None
+        token.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    status, body = _get(client, "/api/v1/units", tokens["analyst"])
+    assert status == 401 and body["code"] == "unauthorized"
+    assert _get(client, "/api/v1/units", tokens["admin"])[0] == 200
+
+
+def test_a_deactivated_accounts_tokens_stay_revoked_after_reactivation(
+    app: Flask, client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    """Issue 19, finding 9: reactivating an account brought its old tokens back to life."""
+    assert _get(client, "/api/v1/units", tokens["officer"])[0] == 200
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        officer = db.session.scalar(select(User).where(User.username == "officer"))
+        assert admin is not None and officer is not None
+        set_active(officer, False, actor=admin, now=utcnow())
+        db.session.commit()
+        set_active(officer, True, actor=admin, now=utcnow())
+        db.session.commit()
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(tokens["officer"]))
+        )
+        assert token is not None and token.revoked_at is not None
+        revokes = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "api_token.revoke")
+        ).all()
+        assert [e.entity_id for e in revokes] == [str(token.id)]
+    assert _get(client, "/api/v1/units", tokens["officer"])[0] == 401
+    assert _get(client, "/api/v1/units", tokens["analyst"])[0] == 200

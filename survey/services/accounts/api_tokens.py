@@ -27,6 +27,10 @@ TOKEN_PREFIX = "hl_"  # noqa: S105  (a marker in front of every token, not a sec
 # Writing the last use on every request would turn each read into a write; a few minutes of
 # precision is all an administrator needs to see which tokens are alive.
 LAST_USED_PRECISION = timedelta(minutes=5)
+# A token lives 90 days unless chosen otherwise, at most a year: a leaked token that nobody
+# revokes stops by itself, and a script's owner renews it at a date they can plan for.
+DEFAULT_LIFETIME_DAYS = 90
+MAX_LIFETIME_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,18 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_token(user: User, name: str, *, actor: User, now: datetime) -> NewToken:
+def create_token(
+    user: User,
+    name: str,
+    *,
+    actor: User,
+    now: datetime,
+    lifetime_days: int = DEFAULT_LIFETIME_DAYS,
+) -> NewToken:
     if not user.is_active:
         raise ConflictError(str(_l("Tài khoản đã bị khoá: không tạo được mã truy cập.")))
+    if not 1 <= lifetime_days <= MAX_LIFETIME_DAYS:
+        raise ConflictError(str(_l("Thời hạn của mã từ 1 đến %(n)s ngày.", n=MAX_LIFETIME_DAYS)))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -50,6 +63,7 @@ def create_token(user: User, name: str, *, actor: User, now: datetime) -> NewTok
         prefix=secret[:10],
         created_at=now,
         created_by_id=actor.id,
+        expires_at=now + timedelta(days=lifetime_days),
     )
     db.session.add(token)
     db.session.flush()
@@ -64,6 +78,7 @@ def create_token(user: User, name: str, *, actor: User, now: datetime) -> NewTok
             "user": user.username,
             "role": user.role,
             "prefix": token.prefix,
+            "expires_at": token.expires_at.isoformat(timespec="seconds"),
         },
     )
     return NewToken(token, secret)
@@ -83,6 +98,19 @@ def revoke_token(token: ApiToken, *, actor: User, now: datetime) -> None:
         before={"revoked": False},
         after={"revoked": True, "name": token.name, "prefix": token.prefix},
     )
+
+
+def revoke_tokens_of(user: User, *, actor: User, now: datetime) -> int:
+    """Revoke every live token of ``user`` (when the account is deactivated): revoked tokens
+    stay revoked, so reactivating the account brings none back. Returns how many."""
+    live = list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    for token in live:
+        revoke_token(token, actor=actor, now=now)
+    return len(live)
 
 
 def get_token(token_id: int) -> ApiToken:
@@ -112,7 +140,8 @@ def active_users() -> list[User]:
 
 
 def authenticate_token(secret: str, *, now: datetime) -> ApiToken | None:
-    """The live token ``secret`` stands for, or None (unknown, revoked, account deactivated)."""
+    """The live token ``secret`` stands for, or None (unknown, expired, revoked, account
+    deactivated)."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     token = db.session.scalar(
@@ -120,7 +149,12 @@ def authenticate_token(secret: str, *, now: datetime) -> ApiToken | None:
         .options(joinedload(ApiToken.user))
         .where(ApiToken.token_hash == hash_token(secret))
     )
-    if token is None or token.revoked_at is not None or not token.user.is_active:
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.expires_at <= now
+        or not token.user.is_active
+    ):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         token.last_used_at = now

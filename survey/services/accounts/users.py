@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from survey.errors import DomainError, NotFoundError
 from survey.extensions import db, login_manager
 from survey.models import Role, Unit, User
+from survey.services.accounts.api_tokens import revoke_tokens_of
 from survey.services.audit import record_event
 
 MIN_PASSWORD_LENGTH = 10
@@ -251,14 +252,19 @@ def unit_choices() -> list[Unit]:
 
 
 def set_active(user: User, active: bool, *, actor: User, now: datetime) -> None:
-    """Deactivate or reactivate ``user``. A deactivated account cannot sign in, and its open
-    sessions end on their next request (the user loader refuses inactive users)."""
+    """Deactivate or reactivate ``user``. A deactivated account cannot sign in, its open
+    sessions end on their next request (the user loader refuses inactive users, and the session
+    version is raised so they stay ended after reactivation) and its API tokens are revoked for
+    good."""
     if not active and user.id == actor.id:
         raise UserInputError("confirm", _l("Bạn không thể tự khoá tài khoản của mình."))
     if user.is_active == active:
         return
     before = _snapshot(user)
     user.is_active = active
+    if not active:
+        end_sessions(user)
+        revoke_tokens_of(user, actor=actor, now=now)
     db.session.flush()
     record_event(
         action="user.reactivate" if active else "user.deactivate",
@@ -275,6 +281,7 @@ def reset_password(user: User, password: str, *, actor: User, now: datetime) -> 
     """An administrator sets a new password for ``user``; the user's open sessions end."""
     check_password_policy(password, username=user.username)
     user.password_hash = hash_password(password)
+    end_sessions(user)
     db.session.flush()
     record_event(
         action="user.password_reset",
@@ -294,6 +301,7 @@ def change_own_password(user: User, current: str, new: str, *, now: datetime) ->
         raise UserInputError("password", _l("Mật khẩu mới phải khác mật khẩu hiện tại."))
     check_password_policy(new, username=user.username)
     user.password_hash = hash_password(new)
+    end_sessions(user)
     db.session.flush()
     record_event(
         action="user.password_change",
@@ -303,6 +311,18 @@ def change_own_password(user: User, current: str, new: str, *, now: datetime) ->
         actor=user,
         note=f"{user.username} changed their password",
     )
+
+
+def end_sessions(user: User) -> None:
+    """Sign ``user`` out everywhere: every session cookie issued before, on any device and any
+    copy of it, carries the old session version and is refused from its next request."""
+    user.session_version += 1
+
+
+def sign_out(user: User) -> None:
+    """The user signs out: this session and every other one of the account end."""
+    end_sessions(user)
+    db.session.flush()
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -316,6 +336,7 @@ def authenticate(username: str, password: str) -> User | None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     number = user_id.partition(".")[0]
+    # ids are "<id>.<session version>.<password fingerprint>" (User.get_id)
     if not (number.isascii() and number.isdigit()):
         return None
     user = db.session.get(User, int(number))
