@@ -20,7 +20,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from survey.local_time import to_local, to_utc
@@ -83,6 +90,11 @@ class WholeNumberField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(_l("Nhập một số nguyên.")) from None
+
+    def pre_validate(self, form: Any) -> None:
+        # Not a number: say that alone, not also that "None" is out of range.
+        if self.process_errors:
+            raise StopValidation()
 
 
 class MultiCheckboxField(SelectMultipleField):
