@@ -48,11 +48,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     routing.init_app(app)
     from survey.admin import bp as admin_bp
     from survey.api import bp as api_bp
+    from survey.api.openapi import API_PREFIX
     from survey.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_bp, url_prefix=API_PREFIX)
     csrf.exempt(api_bp)
 
     ops.init_app(app)

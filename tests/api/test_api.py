@@ -409,3 +409,63 @@ def test_a_deactivated_accounts_tokens_stay_revoked_after_reactivation(
         assert [e.entity_id for e in revokes] == [str(token.id)]
     assert _get(client, "/api/v1/units", tokens["officer"])[0] == 401
     assert _get(client, "/api/v1/units", tokens["analyst"])[0] == 200
+
+
+def _answer_schema(document: dict, path: str) -> dict:
+    """The declared schema of a GET's 200 answer, as a document that resolves its $refs."""
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return {**document, **schema["schema"]}
+
+
+def test_every_route_answers_exactly_its_declared_shape(
+    app: Flask, client: FlaskClient, staff: Staff, tokens: dict[str, str], rounds: dict[str, int]
+) -> None:
+    """Issue 17: the document is generated from the shapes the views build their answers with.
+    Every route of the document is called, for an administrator and an officer; the answer has
+    every declared field and no other (additionalProperties is false everywhere), so a field a
+    view adds without declaring it fails here."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    with app.app_context():
+        add_comment(rounds["both"], staff.desk_id, "Rất tốt", now=utcnow())
+    document = client.get("/api/v1/openapi.json").get_json()
+    ids = {"round_id": rounds["both"], "unit_id": staff.unit_id}
+    called = 0
+    for path in document["paths"]:
+        url = "/api/v1" + re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
+        for role in ("admin", "officer"):
+            answer = client.get(url, headers=bearer(tokens[role]))
+            body = answer.get_json()
+            if role == "officer" and path.endswith("/responses"):
+                assert answer.status_code == 403
+                check_schema(document, "Error", body)
+                continue
+            assert answer.status_code == 200, (url, role, body)
+            validator = Draft202012Validator(
+                _answer_schema(document, path), format_checker=FormatChecker()
+            )
+            assert [e.message for e in validator.iter_errors(body)] == [], (url, role)
+            called += 1
+    assert called == 2 * len(document["paths"]) - 1
+    for name, schema in document["components"]["schemas"].items():
+        assert schema["additionalProperties"] is False, name
+        assert set(schema["required"]) == set(schema["properties"]), name
+
+
+def test_a_route_without_a_declaration_fails_the_document(app: Flask) -> None:
+    app.add_url_rule("/api/v1/extra", endpoint="api.extra", view_func=lambda: {"x": 1})
+    with app.test_request_context(), pytest.raises(LookupError, match=r"api\.extra"):
+        from survey.api.openapi import openapi_document
+
+        openapi_document()
+
+
+def test_a_shape_refuses_a_missing_or_undeclared_field() -> None:
+    from survey.api.views import SERVICE_AREA
+
+    fields = {"id": 1, "code": "HT", "name": "Hộ tịch", "name_en": "Civil status"}
+    with pytest.raises(TypeError, match="missing"):
+        SERVICE_AREA(**fields)
+    with pytest.raises(TypeError, match="undeclared"):
+        SERVICE_AREA(**fields, is_active=True, secret="x")
+    assert list(SERVICE_AREA(**fields, is_active=True)) == [*fields, "is_active"]
