@@ -207,6 +207,8 @@ def round_results_unit(round_id: int, unit_id: int) -> str:
         unit_id=unit_id,
         unit_name=results.names.unit(code),
         unit=shown,
+        tree=results.unit_tree(code),
+        tree_elements=results.indices_of(IndexKind.ELEMENT, level=Level.UNIT_TREE, unit=code),
         elements=results.indices_of(IndexKind.ELEMENT, level=Level.UNIT, unit=code),
         criteria=results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code),
         question=results.overall_question_of(level=Level.UNIT, unit=code),

@@ -1,6 +1,7 @@
 """Bearer-token authentication and per-token rate limiting for the API.
 
-Every route needs ``Authorization: Bearer <token>`` except the few in ``PUBLIC``. A request
+Every route needs ``Authorization: Bearer <token>`` except those declared public
+(``Operation.public``: the status, the document and published rounds' public results). A request
 with no token, an unknown one, a revoked one or one whose account is deactivated gets 401. Each
 token has its own budget (``API_RATE_LIMIT``, e.g. ``"300 per minute"``) in the shared
 rate-limit storage; requests without a valid token share one budget per client network, so
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 from limits import RateLimitItem, parse
 
 from survey.api import bp
+from survey.api.shapes import OPERATIONS
 from survey.extensions import db
 from survey.models import ApiToken, User, utcnow
 from survey.services.accounts.api_tokens import authenticate_token
@@ -24,7 +26,6 @@ from survey.services.ratelimits import counter
 from survey.services.responses.abuse import client_network
 
 DEFAULT_RATE_LIMIT = "300 per minute"
-PUBLIC = frozenset({"api.status", "api.openapi"})
 
 
 def _limit() -> RateLimitItem:
@@ -57,7 +58,8 @@ def _unauthorized(message: str) -> Any:
 @bp.before_request
 def authenticate() -> Any | None:
     network = client_network(request.remote_addr)
-    if request.endpoint in PUBLIC:
+    declared = OPERATIONS.get(request.endpoint or "")
+    if declared is not None and declared.public:
         return _over_budget("api-net", network)
     scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
     token = None

@@ -33,11 +33,14 @@ class Field:
     description: str = ""
     nested: Shape | None = None
     many: bool = False
+    nullable: bool = False  # a nested shape that may be null
 
     def json_schema(self) -> JSON:
         if self.nested is not None:
             inner = ref(self.nested.name)
             schema: JSON = {"type": "array", "items": inner} if self.many else dict(inner)
+            if self.nullable:
+                schema = {"anyOf": [schema, {"type": "null"}]}
         else:
             schema = dict(self.schema)
         if self.description:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import abort, jsonify
 
-from analysis.satisfaction import DEFAULT_LEVELS, IndexDefinition, IndexKind, Level
+from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.api import bp
 from survey.api.auth import api_user
 from survey.api.openapi import AUTHED, openapi_document
@@ -30,6 +30,8 @@ from survey.services.exports.api_data import (
 )
 from survey.services.organisation.units import visible_unit
 from survey.services.paging import Page
+from survey.services.results.indices import LEVELS
+from survey.services.results.publication import PublicRow, public_results, public_round
 from survey.services.rounds.lifecycle import rounds_for, visible_round
 
 PER_PAGE = 50
@@ -64,9 +66,10 @@ UNIT_FILTER = Param("unit_id", "query", "Only this unit's responses.", maximum=M
 LEVEL = Param(
     "level",
     "query",
-    "Only this level.",
+    "Only this level; unit_tree is a unit with all its sub-units as one domain (unit = the "
+    "parent unit's code).",
     choices=Level,
-    allowed=tuple(v.value for v in DEFAULT_LEVELS),
+    allowed=tuple(v.value for v in LEVELS),
 )
 KIND = Param("kind", "query", "Only this kind of index.", choices=IndexKind)
 MEASURE = Param("measure", "query", "Only this measure.", choices=IndexDefinition)
@@ -212,6 +215,49 @@ INDEX_PAGE = page_of(
         Field("caveat_vi", _STR),
         Field("caveat_en", _STR),
     ),
+)
+PUBLIC_ROW = Shape(
+    "PublicRow",
+    (
+        Field("code", _STR, "Unit code; empty for the province."),
+        Field("name", _STR, "The unit's name when the round opened."),
+        Field(
+            "subtree",
+            _BOOL,
+            "The unit with all its sub-units as one domain (false: its own desks only).",
+        ),
+        Field(
+            "status",
+            _enum(("publish", "suppress", "no_data")),
+            "suppress: the number fails the round's publishing rule and is withheld "
+            "(chưa đủ số liệu để công bố); estimate and interval are then null.",
+        ),
+        Field("estimate", _OPT_NUM),
+        Field("ci_low", _OPT_NUM, "Never equal to ci_high."),
+        Field("ci_high", _OPT_NUM),
+        Field("n", _INT, "Counted responses, shown also when the number is withheld."),
+        Field("clipped", _BOOL, "The interval was cut at the end of the scale."),
+        Field("cannot_tell", _BOOL, "One response, one desk or no measurable error."),
+        Field("reasons_vi", {"type": "array", "items": _STR}, "Why it is withheld."),
+        Field("reasons_en", {"type": "array", "items": _STR}),
+    ),
+)
+PUBLIC_RESULTS = Shape(
+    "PublicResults",
+    (
+        Field("round_id", _INT),
+        Field("name", _STR),
+        Field("opens_at", _TIME),
+        Field("closes_at", _TIME),
+        Field("published_at", _TIME),
+        Field("measure", _enum(IndexDefinition)),
+        Field("confidence", {"type": "number"}),
+        Field("rule_vi", _STR, "The publishing rule, as the methods annex states it."),
+        Field("rule_en", _STR),
+        Field("province", nested=PUBLIC_ROW, nullable=True),
+        Field("units", nested=PUBLIC_ROW, many=True),
+    ),
+    description="What the public results page of a published round shows.",
 )
 SEEN = (*AUTHED, "403", "404")  # reading one object: it may be another unit's, or none
 
@@ -407,6 +453,56 @@ def round_indices(round_id: int) -> Any:
             per_page=page.per_page,
             total=page.total,
             pages=page.pages,
+        )
+    )
+
+
+def _public_row(row: PublicRow) -> dict[str, Any]:
+    return PUBLIC_ROW(
+        code=row.code,
+        name=row.name,
+        subtree=row.subtree,
+        status=row.status.value,
+        estimate=row.estimate,
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        n=row.n,
+        clipped=row.clipped,
+        cannot_tell=row.cannot_tell,
+        reasons_vi=list(row.reasons_vi),
+        reasons_en=list(row.reasons_en),
+    )
+
+
+@bp.get(f"/public/rounds/<{ID}:round_id>")
+@operation(
+    Operation(
+        "getPublicResults",
+        "The public results of a published round (no token needed): the province's and each "
+        "unit's overall index under the round's publishing rule; a withheld number has its n "
+        "and no value",
+        PUBLIC_RESULTS,
+        (ROUND_ID,),
+        ("404", "405", "429", "500", "503"),
+        public=True,
+    )
+)
+def public_round_results(round_id: int) -> Any:
+    round_ = public_round(round_id)
+    found = public_results(round_)
+    return jsonify(
+        PUBLIC_RESULTS(
+            round_id=round_.id,
+            name=round_.name,
+            opens_at=_iso(round_.opens_at),
+            closes_at=_iso(round_.closes_at),
+            published_at=_iso(round_.published_at),
+            measure=found.measure,
+            confidence=found.confidence,
+            rule_vi=found.rule.annex_vi,
+            rule_en=found.rule.annex_en,
+            province=_public_row(found.province) if found.province else None,
+            units=[_public_row(u) for u in found.units],
         )
     )
 

@@ -132,6 +132,9 @@ RULES: list[Rule] = [
     everyone("admin.logout", "POST", ok=LOGIN),
     everyone("api.status"),
     everyone("api.openapi"),
+    # Public results answer for a published round with its public page on; the world's round
+    # is open, so nobody (signed in or not) gets more than a 404.
+    everyone("api.public_round_results", ok=404, **ROUND),
     api_reader("api.rounds"),
     api_reader("api.round_detail", **ROUND),
     api_reader("api.round_detail", officer=403, **OTHER_ROUND),

@@ -108,11 +108,19 @@ def _signed_in(app: Flask, role: str) -> FlaskClient:
     return client
 
 
-def _unit_rows(html: str) -> dict[str, list[str]]:
-    """The units table (the one with a rank column): unit name -> its cells."""
+def _unit_rows(html: str, *, subtrees: bool = False) -> dict[str, list[str]]:
+    """The units table (the one with a rank column): unit name -> its cells; the rows of units
+    with all their sub-units ("↳ ... gồm cả đơn vị trực thuộc") when ``subtrees``."""
+    suffix = " gồm cả đơn vị trực thuộc"
     for table in tables(html):
         if table and any("Khoảng hạng" in cell for cell in table[0]):
-            return {row[0].rsplit(" ", 1)[0]: row for row in table[1:]}
+            if subtrees:
+                return {
+                    row[0].removeprefix("↳ ").removesuffix(suffix): row
+                    for row in table[1:]
+                    if row[0].startswith("↳")
+                }
+            return {row[0].rsplit(" ", 1)[0]: row for row in table[1:] if row[0][:1] != "↳"}
     raise AssertionError("no units table")
 
 
@@ -137,6 +145,15 @@ def test_units_page_equals_analysis_with_verdicts(app: Flask, demo: Demo) -> Non
             else "Chưa kết luận được"
         )
         assert cells[5] == verdict
+    # Units with sub-units: a second row, their whole subtree as one domain, never ranked.
+    trees = _unit_rows(html, subtrees=True)
+    expected = reference.rows(level=Level.UNIT_TREE, kind=IndexKind.OVERALL, measure="top2box")
+    assert {names[r.unit or ""] for r in expected} == set(trees) == {names["HPD"], names["SYT"]}
+    for row in expected:
+        cells = trees[names[row.unit or ""]]
+        assert cells[1].split(" ")[0].rstrip("*") == _vi(row.estimate), row.unit
+        assert cells[2] == f"{_vi(row.ci_low)} – {_vi(row.ci_high)}"
+        assert cells[3] == str(row.n) and cells[4] == "không xếp hạng"
 
 
 def test_overview_shows_the_province_index_its_interval_and_the_weighting_caveat(
@@ -203,7 +220,7 @@ def test_index_downloads_read_back_equal_the_page(app: Flask, demo: Demo) -> Non
         assert cells[1].split(" ")[0].rstrip("*") == _vi(float(r["estimate"]))
         assert cells[2] == f"{_vi(float(r['ci_low']))} – {_vi(float(r['ci_high']))}"
         assert cells[3] == r["n"]
-    assert {r["level"] for r in rows} == {"province", "unit", "area", "cell"}
+    assert {r["level"] for r in rows} == {"province", "unit", "unit_tree", "area", "cell"}
     book = client.get(f"/admin/rounds/{demo.round}/results/indices?format=xlsx")
     assert book.status_code == 200
     sheet = load_workbook(io.BytesIO(book.get_data()), read_only=True)["indices"]

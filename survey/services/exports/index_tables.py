@@ -1,5 +1,6 @@
 """Index tables for analysts: every index of every level the result pages show (province,
-units, service areas, unit x area cells; criteria, elements, aspects, the overall index and the
+units on their own desks, units with their sub-units (level ``unit_tree``, the parent's code in
+``unit``), service areas, unit x area cells; criteria, elements, aspects, the overall index and the
 overall question; each measure), one row each, with its interval, n, flags and the verdict
 against the target, as CSV (UTF-8 with a byte-order mark, for Excel) or XLSX with a methods
 sheet. The numbers are those of the pages: ``round_index``, rounded as published.
@@ -51,7 +52,7 @@ COLUMNS = (
     "rank_best",
     "rank_worst",
 )
-LEVELS = (Level.PROVINCE, Level.UNIT, Level.AREA, Level.CELL)
+LEVELS = (Level.PROVINCE, Level.UNIT, Level.UNIT_TREE, Level.AREA, Level.CELL)
 
 
 def _number(value: float | None, places: int | None) -> float | None:
@@ -76,7 +77,7 @@ def records(results: RoundResults) -> Iterator[list[object]]:
         if level == Level.AREA and not results.sees_everything:
             continue
         for row in results.table.rows(level=level):
-            if level in (Level.UNIT, Level.CELL) and not results.sees(row.unit):
+            if level in (Level.UNIT, Level.UNIT_TREE, Level.CELL) and not results.sees(row.unit):
                 continue
             headline = row.measure == results.measure
             rank = (

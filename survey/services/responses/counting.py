@@ -7,10 +7,11 @@ devices, exclusions by an administrator) never count anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
+from analysis.satisfaction import subtrees_from_parents
 from survey.extensions import db
 from survey.models import (
     Desk,
@@ -70,6 +71,15 @@ class DesignFrame:
     desks: dict[int, str]
     dossiers: dict[tuple[int, int], int]
     counts: dict[tuple[int, int], int]
+    parents: dict[int, int | None] = field(default_factory=dict)  # unit id -> its parent's
+
+    def subtrees(self) -> dict[str, tuple[str, ...]]:
+        """Unit code -> codes of the unit and every unit below it, for the units that have
+        sub-units (today's tree: a unit moved since the round opened counts where it is now)."""
+        codes = {uid: code for uid, (code, _name) in self.units.items()}
+        return subtrees_from_parents(
+            {code: codes.get(self.parents.get(uid) or 0) for uid, code in codes.items()}
+        )
 
     def weight(self, cell: tuple[int, int]) -> float | None:
         """The weight of a counted response in ``cell`` (unit id, area id): w = N_cell / n_cell,
@@ -87,12 +97,15 @@ def design_frame(round_: Round) -> DesignFrame:
             select(RoundUnit.unit_id, RoundUnit.unit_name).where(RoundUnit.round_id == round_.id)
         )
     }
-    units = {
-        uid: (code, names.get(uid, name))
-        for uid, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
-    }
+    units: dict[int, tuple[str, str]] = {}
+    parents: dict[int, int | None] = {}
+    for uid, code, name, parent in db.session.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.parent_id)
+    ):
+        units[uid] = (code, names.get(uid, name))
+        parents[uid] = parent
     areas = {
         aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
     }
     desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
-    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_))
+    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_), parents)

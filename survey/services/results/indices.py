@@ -63,6 +63,10 @@ from survey.models import (
 from survey.models.templates import DEFAULT_SATISFIED, SCALE_POINTS
 from survey.services.responses.counting import DesignFrame, counted, design_frame
 
+# What the product reports: the province, each unit on its own desks and, for a unit with
+# sub-units, with its whole subtree as one domain (shared/domain.md, "Units and their
+# sub-units"), service areas and unit x area cells.
+LEVELS = (*DEFAULT_LEVELS, Level.UNIT_TREE)
 CHUNK = 50_000
 CACHE_SIZE = 8
 DEFAULT_TARGET = 90.0  # "above 90%" (provincial plans 2021-2025, shared/domain.md)
@@ -130,19 +134,21 @@ def _cache() -> OrderedDict[tuple[object, ...], IndexTable]:
 
 def round_index(
     round_: Round,
-    levels: Sequence[Level | str] = DEFAULT_LEVELS,
+    levels: Sequence[Level | str] = LEVELS,
     *,
     psu: PSU | str = PSU.RESPONSE,
     frame: DesignFrame | None = None,
 ) -> IndexTable:
-    """Every index of the round for the domains of ``levels`` (default: the province, units,
-    service areas and unit x area cells; ``Level.DESK`` adds desks), weighted by the dossier
+    """Every index of the round for the domains of ``levels`` (default ``LEVELS``: the province,
+    units, units with their sub-units, service areas and unit x area cells; ``Level.DESK`` adds
+    desks), weighted by the dossier
     counts, with intervals and reliability flags. No counted responses: a table with no rows.
     ``frame``: the round's design frame, when the caller has read it already."""
     chosen = tuple(Level(level) for level in levels)
     psu = PSU(psu)
     by_desk = Level.DESK in chosen or psu == PSU.DESK
     frame = frame or design_frame(round_)
+    trees = frame.subtrees() if Level.UNIT_TREE in chosen else None
     n_ids, id_sum, last_id = db.session.execute(
         select(func.count(Response.id), func.sum(Response.id), func.max(Response.id)).where(
             counted(round_)
@@ -157,6 +163,7 @@ def round_index(
         tuple(sorted(frame.dossiers.items())),
         chosen,
         psu,
+        tuple(sorted(trees.items())) if trees else None,
     )
     cache = _cache()
     if key in cache:
@@ -172,7 +179,9 @@ def round_index(
         table = empty_table(template.spec, dossiers)
     else:
         weighting = weights_from_dossiers(stats.cell_counts(), dossiers)
-        table = index_table_from_stats(stats, template.spec, weighting, levels=chosen)
+        table = index_table_from_stats(
+            stats, template.spec, weighting, levels=chosen, subtrees=trees
+        )
     cache[key] = table
     while len(cache) > CACHE_SIZE:
         cache.popitem(last=False)

@@ -6,6 +6,10 @@ target, rank ranges, change between rounds): the pages only choose rows, name th
 in order. A unit officer sees the rows of their units (and sub-units) and the province's overall
 index for context; rows of other units, and the service areas' province-wide rows, are not shown
 to them.
+
+A unit with sub-units has two figures: its own (``Level.UNIT``, the desks of the unit itself) and
+its whole subtree as one domain (``Level.UNIT_TREE``), carried as ``Shown.tree``. Ranks compare
+own figures of the units only, so a district is never ranked against its own communes' total.
 """
 
 from __future__ import annotations
@@ -84,9 +88,7 @@ class Names:
         return self.indices.get(code, code)
 
 
-def round_names(
-    round_: Round, *, english: bool = False, frame: DesignFrame | None = None
-) -> Names:
+def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | None = None) -> Names:
     frame = frame or design_frame(round_)
     scoped = {s.unit_id: s.unit_name for s in round_.scope}
     unit_ids = {code: uid for uid, (code, _name) in frame.units.items()}
@@ -139,6 +141,7 @@ class Shown:
     rank: RankRange | None = None
     unit_id: int | None = None
     area_name: str = ""
+    tree: Shown | None = None  # a unit with sub-units: the unit and all below it, one domain
 
     @property
     def unreliable(self) -> bool:
@@ -227,8 +230,24 @@ class RoundResults:
             self._ranks = {r.row.unit or "": r for r in rank_ranges(rows)}
         return self._ranks
 
+    def _trees(self) -> dict[str, IndexRow]:
+        return {r.unit or "": r for r in self._rows(Level.UNIT_TREE, kind=IndexKind.OVERALL)}
+
+    def _tree(self, code: str, trees: dict[str, IndexRow]) -> Shown | None:
+        row = trees.get(code)
+        if row is None:
+            return None
+        uid = self.names.unit_ids.get(code)
+        return Shown(code, self.names.unit(code), row, self._verdict(row), None, uid)
+
+    def unit_tree(self, code: str) -> Shown | None:
+        """The unit with all its sub-units as one domain; None without sub-units (or answers)."""
+        return self._tree(code, self._trees()) if self.sees(code) else None
+
     def units(self, sort: str = DEFAULT_SORT) -> list[Shown]:
-        ranks = self.ranks()
+        """Every unit the reader may see with its own overall index (ranked) and, for a unit with
+        sub-units, ``tree``: the unit with all below it."""
+        ranks, trees = self.ranks(), self._trees()
         shown = [
             Shown(
                 row.unit or "",
@@ -237,6 +256,7 @@ class RoundResults:
                 self._verdict(row),
                 ranks.get(row.unit or ""),
                 self.names.unit_ids.get(row.unit or ""),
+                tree=self._tree(row.unit or "", trees),
             )
             for row in self._rows(Level.UNIT, kind=IndexKind.OVERALL)
             if self.sees(row.unit)
@@ -244,9 +264,11 @@ class RoundResults:
         return sort_units(shown, sort)
 
     def unit(self, code: str) -> Shown | None:
+        """The unit's own overall index (its own desks), with ``tree`` when it has sub-units."""
         rows = self._rows(Level.UNIT, kind=IndexKind.OVERALL, unit=code)
         if not rows or not self.sees(code):
             return None
+        tree = self.unit_tree(code)
         return Shown(
             code,
             self.names.unit(code),
@@ -254,6 +276,7 @@ class RoundResults:
             self._verdict(rows[0]),
             self.ranks().get(code),
             self.names.unit_ids.get(code),
+            tree=tree,
         )
 
     def indices_of(self, kind: IndexKind, *, level: Level, **keys: str) -> list[Shown]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from analysis.publishing import DEFAULT_RULE, PublishingRule, Severity, Status, assess
 from analysis.satisfaction import IndexKind, IndexRow, Level
 from survey.errors import ConflictError, NotFoundError
 from survey.extensions import db
@@ -62,62 +63,107 @@ def public_rounds() -> list[Round]:
 
 @dataclass(frozen=True)
 class PublicRow:
-    """One unit's (or the province's) headline index as the public page shows it."""
+    """One headline index as the public reads it, after the publishing rule
+    (``analysis.publishing``): a number that fails it has no estimate and no interval, only its
+    n and the words "chưa đủ số liệu để công bố"; no interval is ever of zero width."""
 
     name: str
-    estimate: float | None  # None: no index (no responses, or none weighted)
+    code: str
+    estimate: float | None  # None: withheld by the rule, or no data
     ci_low: float | None
     ci_high: float | None
     n: int
-    unreliable: bool  # flagged (too few responses, too wide an interval...): say so
+    status: Status  # publish, suppress or no_data
+    clipped: bool  # the interval was cut at the end of the scale
+    cannot_tell: bool  # one response, one desk or no measurable error
+    subtree: bool = False  # the unit with all its sub-units, one domain
+    reasons_vi: tuple[str, ...] = ()
+    reasons_en: tuple[str, ...] = ()
+
+    @property
+    def published(self) -> bool:
+        return self.status == Status.PUBLISH
 
 
 @dataclass(frozen=True)
 class PublicResults:
     province: PublicRow | None
-    units: list[PublicRow]
+    units: list[PublicRow]  # by name; a unit with sub-units is followed by its subtree row
     measure: str  # "top2box", "mean" or "mean_pct"
     confidence: float
     caveat_vi: str
     caveat_en: str
+    rule: PublishingRule
+
+    @property
+    def published_units(self) -> list[PublicRow]:
+        return [u for u in self.units if u.published]
+
+    @property
+    def withheld_units(self) -> list[PublicRow]:
+        return [u for u in self.units if not u.published]
 
 
-def _public_row(name: str, row: IndexRow) -> PublicRow:
-    def number(value: float) -> float | None:
-        return None if math.isnan(value) else round(value, 2)
+def _public_row(
+    name: str, code: str, row: IndexRow, rule: PublishingRule, *, subtree: bool = False
+) -> PublicRow:
+    verdict = assess(row, rule)
+    shown = verdict.publishable
 
+    def number(value: float | None) -> float | None:
+        return None if value is None or not math.isfinite(value) or not shown else round(value, 2)
+
+    withheld = [r for r in verdict.reasons if r.severity == Severity.SUPPRESS]
     return PublicRow(
         name=name,
+        code=code,
         estimate=number(row.estimate),
-        ci_low=number(row.ci_low),
-        ci_high=number(row.ci_high),
+        ci_low=number(verdict.ci_low),
+        ci_high=number(verdict.ci_high),
         n=row.n,
-        unreliable=bool(row.flags),
+        status=verdict.status,
+        clipped=shown and verdict.clipped,
+        cannot_tell=verdict.cannot_tell,
+        subtree=subtree,
+        reasons_vi=tuple(r.vi for r in withheld),
+        reasons_en=tuple(r.en for r in withheld),
     )
 
 
-def public_results(round_: Round) -> PublicResults:
-    """The overall index of the province and of every unit in the round's scope, with its
-    interval, from the same estimation every result page uses (``round_index``); units under
-    the names they had when the round opened, by name."""
+def public_results(round_: Round, rule: PublishingRule = DEFAULT_RULE) -> PublicResults:
+    """The overall index of the province and of every unit in the round's scope (its own desks
+    and, for a unit with sub-units, with all below it), from the same estimation every result
+    page uses (``round_index``), each judged by the publishing ``rule``; units under the names
+    they had when the round opened, by name."""
     from survey.services.results.indices import round_index
 
     table = round_index(round_)
     names: dict[str, str] = {}
     for scope in round_.scope:
         names[scope.unit.code] = scope.unit_name
-        names[str(scope.unit_id)] = scope.unit_name
     measure = table.headline
     province = table.rows(level=Level.PROVINCE, kind=IndexKind.OVERALL, measure=measure)
-    units = [
-        _public_row(names.get(row.unit or "", row.unit or ""), row)
+    trees = {
+        row.unit or "": row
+        for row in table.rows(level=Level.UNIT_TREE, kind=IndexKind.OVERALL, measure=measure)
+    }
+    own = {
+        row.unit or "": row
         for row in table.rows(level=Level.UNIT, kind=IndexKind.OVERALL, measure=measure)
-    ]
+    }
+    units: list[PublicRow] = []
+    for code in sorted(own.keys() | trees.keys(), key=lambda c: (names.get(c, c), c)):
+        name = names.get(code, code)
+        if code in own:
+            units.append(_public_row(name, code, own[code], rule))
+        if code in trees:
+            units.append(_public_row(name, code, trees[code], rule, subtree=True))
     return PublicResults(
-        province=_public_row("", province[0]) if province else None,
-        units=sorted(units, key=lambda r: r.name),
+        province=_public_row("", "", province[0], rule) if province else None,
+        units=units,
         measure=str(measure),
         confidence=table.confidence,
         caveat_vi=table.caveat_vi,
         caveat_en=table.caveat_en,
+        rule=rule,
     )

@@ -17,10 +17,12 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from analysis.satisfaction import (
+    DEFAULT_LEVELS,
     IndexKind,
     Level,
     Responses,
     index_table,
+    subtrees_from_parents,
     weights_from_dossiers,
 )
 from survey.extensions import db
@@ -57,7 +59,18 @@ def reference_table(round_: Round) -> object:
     dossiers = {
         (design.units[u][0], design.areas[a]): float(n) for (u, a), n in design.dossiers.items()
     }
-    return index_table(responses, template, weights_from_dossiers(responses, dossiers))
+    # Units with sub-units are also reported with their subtree (the unit tree as stored).
+    parents = {
+        code: design.units.get(design.parents.get(uid) or 0, ("",))[0] or None
+        for uid, (code, _name) in design.units.items()
+    }
+    return index_table(
+        responses,
+        template,
+        weights_from_dossiers(responses, dossiers),
+        levels=(*DEFAULT_LEVELS, Level.UNIT_TREE),
+        subtrees=subtrees_from_parents(parents),
+    )
 
 
 def _same(ours: object, theirs: object) -> None:
