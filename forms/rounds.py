@@ -334,3 +334,29 @@ def parse_window(start_text: str | None, end_text: str | None) -> Window | None:
     if start.tzinfo is not None or end.tzinfo is not None or end < start:
         return None
     return Window(start, end)
+
+
+class ResultSettingsForm(FlaskForm):
+    """A round's target and publishing rule. Plain text fields: a target is typed "95,5" as
+    readily as "95.5", and the service says what is wrong with anything else. The targets of
+    unit levels are fields named ``level-<code>``, one per level (read by the view)."""
+
+    target = StringField(
+        _l("Mục tiêu của đợt (%%)"),
+        description=_l("Để trống là mục tiêu chung của tỉnh."),
+        validators=[Length(max=40)],
+    )
+    rule_min_n_eff = StringField(_l("Cỡ mẫu hiệu dụng tối thiểu"), validators=[Length(max=40)])
+    rule_max_ci_width = StringField(
+        _l("Độ rộng tối đa của khoảng tin cậy (điểm phần trăm)"), validators=[Length(max=40)]
+    )
+    rule_relative_width_above = StringField(
+        _l("Xét độ rộng tương đối khi khoảng tin cậy rộng hơn (điểm phần trăm)"),
+        validators=[Length(max=40)],
+    )
+    rule_max_relative_width = StringField(
+        _l("Độ rộng tương đối tối đa (1,3 là 130%% của con số)"), validators=[Length(max=40)]
+    )
+    rule_df_review = StringField(
+        _l("Bậc tự do dưới mức này thì cần xem lại"), validators=[Length(max=40)]
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_login import current_user
 
 from survey import assets, cli, errors, i18n, ops, routing
 from survey.config import default_database_url, load_config
@@ -44,6 +45,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["config_languages"] = app.config["LANGUAGES"]
+    # Also in macros imported without the page's context (Flask-Login's context processor
+    # reaches only the page itself).
+    app.jinja_env.globals["current_user"] = current_user
 
     routing.init_app(app)
     from survey.admin import bp as admin_bp

@@ -6,6 +6,7 @@ Defaults suit a developer machine (SQLite in the instance folder). Production is
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -43,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "ENV_NAME": "development",
     "API_RATE_LIMIT": "300 per minute",  # per API token (and per network without one)
+    # The province's satisfaction target in percent, for rounds that set none (2021-2025 plans).
+    "TARGET_DEFAULT": 90.0,
     # Werkzeug's scrypt (N=2^15): about 0.1 s a hash here. Not read from the environment; the
     # test suite lowers it in its own configuration, and production refuses anything else.
     "PASSWORD_HASH_METHOD": "scrypt",
@@ -123,6 +126,15 @@ def load_config(
             config["PROXY_FIX_X_FOR"] = int(environ["PROXY_FIX_X_FOR"])
         except ValueError as exc:
             raise ConfigError("PROXY_FIX_X_FOR must be a whole number of proxies") from exc
+    if "TARGET_DEFAULT" in environ:
+        raw = environ["TARGET_DEFAULT"].strip().replace(",", ".")
+        try:
+            target = float(raw)
+        except ValueError:
+            target = math.nan
+        if not 0 <= target <= 100:
+            raise ConfigError("TARGET_DEFAULT must be a percentage from 0 to 100, e.g. 90 or 95,5")
+        config["TARGET_DEFAULT"] = target
     if "PUBLIC_BASE_URL" in environ:
         config["PUBLIC_BASE_URL"] = environ["PUBLIC_BASE_URL"].rstrip("/")
     if overrides:

@@ -9,11 +9,17 @@ from flask import Response as FlaskResponse
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from forms.rounds import ConfirmForm, DossierCodeUploadForm, DossierUploadForm, RoundForm
+from forms.rounds import (
+    ConfirmForm,
+    DossierCodeUploadForm,
+    DossierUploadForm,
+    ResultSettingsForm,
+    RoundForm,
+)
 from survey.admin import bp
 from survey.admin.access import admin_only, any_staff
 from survey.admin.requests import current_staff, page_arg
-from survey.errors import IllegalTransitionError
+from survey.errors import ConflictError, IllegalTransitionError
 from survey.extensions import db
 from survey.models import Round, utcnow
 from survey.services.access import visible_unit_ids
@@ -39,11 +45,17 @@ from survey.services.rounds.lifecycle import (
     visible_round,
 )
 from survey.services.rounds.monitoring import frame_view, round_rows
+from survey.services.rounds.result_settings import (
+    RULE_FIELDS,
+    SettingsError,
+    default_target,
+    round_targets,
+    unit_levels,
+    update_result_settings,
+)
 
 ROUNDS_PER_PAGE = 20
 SCOPE_PER_PAGE = 50
-
-
 
 
 def _with_choices(form: RoundForm, choices: RoundChoices) -> RoundForm:
@@ -253,4 +265,61 @@ def round_dossier_codes(round_id: int) -> Any:
         outcome=outcome,
         columns=CODE_COLUMNS,
         listed=listed_code_count(round_.id),
+    ), status
+
+
+def _number_text(value: float | None) -> str:
+    """A stored number as the form shows it: the Vietnamese decimal comma, no trailing zeros."""
+    return "" if value is None else f"{value:g}".replace(".", ",")
+
+
+@bp.route("/rounds/<int:round_id>/result-settings", methods=["GET", "POST"])
+@admin_only
+def round_result_settings(round_id: int) -> Any:
+    """The round's target, the targets of unit levels and the publishing rule."""
+    round_ = visible_round(round_id, None)
+    levels = unit_levels()
+    targets = round_targets(round_)
+    if request.method == "POST":
+        form = ResultSettingsForm()
+        level_texts = {lv.code: request.form.get(f"level-{lv.code}", "") for lv in levels}
+    else:
+        form = ResultSettingsForm(
+            data={"target": _number_text(round_.target)}
+            | {f"rule_{n}": _number_text(getattr(round_, f"rule_{n}")) for n in RULE_FIELDS}
+        )
+        level_texts = {lv.code: _number_text(targets.levels.get(lv.code)) for lv in levels}
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            update_result_settings(
+                round_,
+                target=form.target.data or "",
+                level_targets=level_texts,
+                rule={n: form[f"rule_{n}"].data or "" for n in RULE_FIELDS},
+                actor=current_staff(),
+                now=utcnow(),
+            )
+        except SettingsError as exc:
+            db.session.rollback()
+            errors = exc.errors
+            for name, message in errors.items():
+                if name in form:
+                    form[name].errors = [*form[name].errors, message]
+        except ConflictError as exc:
+            db.session.rollback()
+            return _conflict(round_, exc.message)
+        else:
+            db.session.commit()
+            flash(_("Đã lưu mục tiêu và quy tắc công bố của đợt."), "success")
+            return redirect(url_for("admin.round_detail", round_id=round_.id), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "admin/rounds/result_settings.html",
+        round=round_,
+        form=form,
+        levels=levels,
+        level_texts=level_texts,
+        level_errors={code: errors.get(f"level-{code}") for code in level_texts},
+        default_target=_number_text(default_target()),
     ), status

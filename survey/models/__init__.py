@@ -14,7 +14,14 @@ from survey.models.responses import (
     Response,
     ResponseStatus,
 )
-from survey.models.rounds import TRANSITIONS, DossierCount, Round, RoundState, RoundUnit
+from survey.models.rounds import (
+    TRANSITIONS,
+    DossierCount,
+    Round,
+    RoundLevelTarget,
+    RoundState,
+    RoundUnit,
+)
 from survey.models.templates import (
     Aspect,
     Element,
@@ -52,6 +59,7 @@ __all__ = [
     "ResponseStatus",
     "Role",
     "Round",
+    "RoundLevelTarget",
     "RoundState",
     "RoundUnit",
     "Scale",

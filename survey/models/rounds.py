@@ -47,6 +47,13 @@ class Round(Base):
         CheckConstraint("desk_limit_per_hour >= 1", name="desk_limit_per_hour"),
         CheckConstraint("network_limit_per_hour >= 1", name="network_limit_per_hour"),
         CheckConstraint("NOT is_public OR state = 'published'", name="public_published"),
+        CheckConstraint("target IS NULL OR (target >= 0 AND target <= 100)", name="target"),
+        CheckConstraint(
+            "rule_min_n_eff > 0 AND rule_max_ci_width > 0 AND rule_max_relative_width > 0 "
+            "AND rule_df_review > 0 AND rule_relative_width_above >= 0 "
+            "AND rule_relative_width_above < rule_max_ci_width",
+            name="publishing_rule",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,11 +75,32 @@ class Round(Base):
     network_limit_per_hour: Mapped[int] = mapped_column(default=240, server_default="240")
     # Opt-in by the administrator: a published round's indices on a page anyone can read.
     is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The satisfaction target in percent for every verdict of the round (None: the province's
+    # default, the TARGET_DEFAULT setting), overridden per unit level by ``level_targets``.
+    target: Mapped[float | None]
+    # The publishing rule (analysis.publishing.PublishingRule; NCHS defaults), per round.
+    rule_min_n_eff: Mapped[float] = mapped_column(default=30.0, server_default="30")
+    rule_max_ci_width: Mapped[float] = mapped_column(default=30.0, server_default="30")
+    rule_relative_width_above: Mapped[float] = mapped_column(default=5.0, server_default="5")
+    rule_max_relative_width: Mapped[float] = mapped_column(default=1.3, server_default="1.3")
+    rule_df_review: Mapped[float] = mapped_column(default=8.0, server_default="8")
 
     template_version: Mapped[TemplateVersion] = relationship()
     scope: Mapped[list[RoundUnit]] = relationship(
         back_populates="round", cascade="all, delete-orphan"
     )
+
+
+class RoundLevelTarget(Base):
+    """A round's target for the units of one level (the seeds: 95% for departments, 70% for
+    health and education units), instead of the round's own."""
+
+    __tablename__ = "round_level_targets"
+    __table_args__ = (CheckConstraint("target >= 0 AND target <= 100", name="target"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    level_code: Mapped[str] = mapped_column(ForeignKey("unit_levels.code"), primary_key=True)
+    target: Mapped[float]
 
 
 class RoundUnit(Base):

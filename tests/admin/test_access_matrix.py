@@ -219,6 +219,8 @@ RULES: list[Rule] = [
     admin_only("admin.round_dossiers", "POST", ok=422, **ROUND),
     admin_only("admin.round_dossier_codes", **ROUND),
     admin_only("admin.round_dossier_codes", "POST", ok=422, **ROUND),
+    admin_only("admin.round_result_settings", **ROUND),
+    admin_only("admin.round_result_settings", "POST", ok=422, **ROUND),
     admin_only("admin.round_dossiers_csv", **ROUND),
     # --- result pages, report and index downloads (issue 5, points 2-4) ---
     *[

@@ -85,7 +85,7 @@ def records(results: RoundResults) -> Iterator[list[object]]:
                 if level == Level.UNIT and row.kind == IndexKind.OVERALL and headline
                 else None
             )
-            target = results.target if headline else None
+            target = results.target_for(row) if headline else None
             yield [
                 row.level.value,
                 row.unit or "",

@@ -69,7 +69,6 @@ from survey.services.responses.counting import DesignFrame, counted, design_fram
 LEVELS = (*DEFAULT_LEVELS, Level.UNIT_TREE)
 CHUNK = 50_000
 CACHE_SIZE = 8
-DEFAULT_TARGET = 90.0  # "above 90%" (provincial plans 2021-2025, shared/domain.md)
 SCORED_SCALES = (Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3, Scale.YESNO)
 
 

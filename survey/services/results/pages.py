@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
+from analysis.publishing import PublishingRule
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
 from analysis.satisfaction.compare import (
     Change,
@@ -37,9 +38,17 @@ from survey.models import (
     Round,
     RoundState,
     ServiceArea,
+    Unit,
 )
 from survey.services.responses.counting import DesignFrame, counted, design_frame
-from survey.services.results.indices import DEFAULT_TARGET, round_index
+from survey.services.results.indices import round_index
+from survey.services.rounds.result_settings import (
+    Targets,
+    publishing_rule,
+    round_targets,
+    unit_levels,
+)
+from survey.services.rounds.result_settings import parse_target as read_target
 
 # Flags after which NCHS would suppress the number: shown greyed and marked, never hidden.
 UNRELIABLE = frozenset({"n<30", "n_eff<30", "wide_ci", "wide_relative_ci", "no_answers"})
@@ -48,16 +57,21 @@ UNIT_SORTS = ("index", "low", "name", "code", "n")
 DEFAULT_SORT = "index"
 
 
-def parse_target(value: str | None, measure: IndexDefinition) -> float | None:
-    """The target in the headline's units: a percent between 0 and 100 from the query string, the
-    province's default otherwise; none for a mean score (the target is a percentage)."""
+def parse_target(
+    value: str | None, measure: IndexDefinition, targets: Targets
+) -> tuple[float | None, str | None]:
+    """The target of the page and what is wrong with the one asked for. A percent typed in the
+    page's form ("95,5" or "95.5") replaces the round's targets for this view; without one, or
+    with one that is not a percent (its message is the second value), the round's target holds.
+    None for a mean score (a target is a percentage)."""
     if measure not in PERCENT_MEASURES:
-        return None
+        return None, None
+    if value is None or not value.strip():
+        return targets.round, None
     try:
-        target = float(value) if value not in (None, "") else DEFAULT_TARGET
-    except ValueError:
-        return DEFAULT_TARGET
-    return target if math.isfinite(target) and 0 <= target <= 100 else DEFAULT_TARGET
+        return read_target(value), None
+    except ValueError as exc:
+        return targets.round, str(exc)
 
 
 def parse_sort(value: str | None) -> str:
@@ -71,6 +85,7 @@ class Names:
 
     unit_ids: dict[str, int]
     units: dict[str, str]
+    unit_levels: dict[str, str]  # unit code -> level code, for the levels' targets
     areas: dict[str, str]
     area_ids: dict[str, int]
     indices: dict[str, str]  # element, aspect and criterion codes
@@ -93,6 +108,7 @@ def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | No
     scoped = {s.unit_id: s.unit_name for s in round_.scope}
     unit_ids = {code: uid for uid, (code, _name) in frame.units.items()}
     units = {code: scoped.get(uid, name) for uid, (code, name) in frame.units.items()}
+    levels = {code: level for code, level in db.session.execute(select(Unit.code, Unit.level_code))}
     areas: dict[str, str] = {}
     area_ids: dict[str, int] = {}
     for area in db.session.scalars(select(ServiceArea)):
@@ -121,7 +137,15 @@ def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | No
         if item.role == ItemRole.OVERALL:
             indices[item.code] = say(item.text, item.text_en)
     return Names(
-        unit_ids, units, areas, area_ids, indices, element_of, tuple(elements), tuple(criteria)
+        unit_ids,
+        units,
+        levels,
+        areas,
+        area_ids,
+        indices,
+        element_of,
+        tuple(elements),
+        tuple(criteria),
     )
 
 
@@ -171,7 +195,10 @@ class RoundResults:
     table: IndexTable
     names: Names
     unit_ids: set[int] | None
-    target: float | None
+    target: float | None  # of the province and service areas; units: ``target_for``
+    targets: Targets = field(default_factory=lambda: Targets(90.0))
+    target_error: str | None = None  # what is wrong with the target asked for in the page
+    target_asked: bool = False  # the page's form replaces the round's targets
     _ranks: dict[str, RankRange] | None = field(default=None, repr=False)
 
     @property
@@ -181,6 +208,11 @@ class RoundResults:
     @property
     def empty(self) -> bool:
         return len(self.table) == 0
+
+    @property
+    def rule(self) -> PublishingRule:
+        """The round's publishing rule (its thresholds are printed in the methods annex)."""
+        return publishing_rule(self.round)
 
     def method_statements(self) -> list[str]:
         """How the indices are built, from the round's questionnaire version."""
@@ -209,8 +241,28 @@ class RoundResults:
     def sees_everything(self) -> bool:
         return self.unit_ids is None
 
+    def target_for(self, row: IndexRow) -> float | None:
+        """The target ``row`` is held to: the page's own when asked for; for a unit's rows its
+        level's target if the round sets one; the round's target otherwise."""
+        if self.target is None or self.target_asked:
+            return self.target
+        if row.level in (Level.UNIT, Level.UNIT_TREE, Level.CELL, Level.DESK):
+            return self.targets.for_level(self.names.unit_levels.get(row.unit or ""))
+        return self.target
+
+    @property
+    def level_targets(self) -> list[tuple[str, float]]:
+        """(level name, target) of the levels whose target differs from the round's."""
+        if self.target_asked:
+            return []
+        names = {lv.code: lv.name for lv in unit_levels()}
+        return sorted(
+            (names.get(c, c), t) for c, t in self.targets.levels.items() if t != self.target
+        )
+
     def _verdict(self, row: IndexRow) -> Verdict | None:
-        return None if self.target is None else verdict(row, self.target)
+        target = self.target_for(row)
+        return None if target is None else verdict(row, target)
 
     def _rows(self, level: Level, **keys: str) -> list[IndexRow]:
         return self.table.rows(level=level, measure=self.measure, **keys)
@@ -378,12 +430,17 @@ def round_results(
 ) -> RoundResults:
     frame = design_frame(round_)  # read once for the table and the names
     table = round_index(round_, frame=frame)
+    targets = round_targets(round_)
+    chosen, error = parse_target(target, table.headline, targets)
     return RoundResults(
         round_,
         table,
         round_names(round_, english=english, frame=frame),
         unit_ids,
-        parse_target(target, table.headline),
+        chosen,
+        targets,
+        error,
+        bool(target and target.strip()) and error is None,
     )
 
 

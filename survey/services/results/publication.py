@@ -10,12 +10,13 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from analysis.publishing import DEFAULT_RULE, PublishingRule, Severity, Status, assess
+from analysis.publishing import PublishingRule, Severity, Status, assess
 from analysis.satisfaction import IndexKind, IndexRow, Level
 from survey.errors import ConflictError, NotFoundError
 from survey.extensions import db
 from survey.models import Round, RoundState, User
 from survey.services.audit import record_event
+from survey.services.rounds.result_settings import publishing_rule
 
 
 def set_round_public(round_: Round, public: bool, *, actor: User, now: datetime) -> None:
@@ -130,13 +131,15 @@ def _public_row(
     )
 
 
-def public_results(round_: Round, rule: PublishingRule = DEFAULT_RULE) -> PublicResults:
+def public_results(round_: Round, rule: PublishingRule | None = None) -> PublicResults:
     """The overall index of the province and of every unit in the round's scope (its own desks
     and, for a unit with sub-units, with all below it), from the same estimation every result
-    page uses (``round_index``), each judged by the publishing ``rule``; units under the names
+    page uses (``round_index``), each judged by the publishing ``rule`` (the round's own when
+    not given); units under the names
     they had when the round opened, by name."""
     from survey.services.results.indices import round_index
 
+    rule = rule or publishing_rule(round_)
     table = round_index(round_)
     names: dict[str, str] = {}
     for scope in round_.scope:
