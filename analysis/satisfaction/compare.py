@@ -48,7 +48,7 @@ from scipy import special
 
 from analysis.intervals import t_interval
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
-from analysis.satisfaction.inputs import choose
+from analysis.satisfaction.inputs import ItemRole, TemplateSpec, choose
 
 
 class Verdict(enum.StrEnum):
@@ -317,3 +317,81 @@ def changes(
         if match is not None:
             out.append(change(row, match, df_rule=df_rule, confidence=confidence))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Comparability:
+    """What two rounds' indices can be compared on (shared/domain.md, "Comparing rounds").
+
+    ``same_definition``: every index, the overall one included, is defined the same way in
+    both (same criteria with the same scales and satisfied values, same elements, aspects and
+    index definition). Otherwise only ``criteria`` (in both, scored the same way), ``elements``
+    (the same criteria in both) and ``aspects`` (the same elements) compare, and the overall
+    index does not. ``left_out``: criteria of either round that are not compared."""
+
+    same_definition: bool
+    criteria: tuple[str, ...]
+    elements: tuple[str, ...]
+    aspects: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+    def compares(self, row: IndexRow) -> bool:
+        """Whether ``row``'s index is defined the same way in both rounds."""
+        if self.same_definition:
+            return True
+        if row.kind == IndexKind.CRITERION:
+            return row.index in self.criteria
+        if row.kind == IndexKind.ELEMENT:
+            return row.index in self.elements
+        if row.kind == IndexKind.ASPECT:
+            return row.index in self.aspects
+        return False  # the overall index and the overall question's place in it
+
+
+def comparability(current: TemplateSpec, previous: TemplateSpec) -> Comparability:
+    """Which indices of a round on ``current`` compare with those of one on ``previous``.
+
+    Parameters
+    ----------
+    current, previous
+        The two rounds' questionnaire versions as the analysis sees them.
+
+    Returns
+    -------
+    Comparability
+        The shared criteria, elements and aspects, whether the whole definition is the same,
+        and the criteria left out.
+    """
+
+    def scored(spec: TemplateSpec) -> dict[str, tuple[object, ...]]:
+        return {
+            i.code: (tuple(i.scale), tuple(i.satisfied))
+            for i in spec.items
+            if i.role == ItemRole.CRITERION
+        }
+
+    now, before = scored(current), scored(previous)
+    criteria = tuple(c for c in now if c in before and now[c] == before[c])
+    same_criteria = set(criteria)
+    elements_now = {e.code: e.items for e in current.elements}
+    elements_before = {e.code: e.items for e in previous.elements}
+    elements = tuple(
+        code
+        for code, items in elements_now.items()
+        if set(items) == set(elements_before.get(code, ())) and set(items) <= same_criteria
+    )
+    aspects_before = {a.code: a.elements for a in previous.aspects}
+    aspects = tuple(
+        a.code
+        for a in current.aspects
+        if set(a.elements) == set(aspects_before.get(a.code, ()))
+        and set(a.elements) <= set(elements)
+    )
+    same = (
+        current.index_definition == previous.index_definition
+        and set(now) == set(before) == same_criteria
+        and set(elements_now) == set(elements_before) == set(elements)
+        and {a.code for a in current.aspects} == set(aspects_before) == set(aspects)
+    )
+    left_out = tuple(sorted((set(now) | set(before)) - same_criteria))
+    return Comparability(same, criteria, elements, aspects, left_out)

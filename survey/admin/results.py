@@ -46,12 +46,14 @@ from survey.services.results.figures import (
 from survey.services.results.pages import (
     RoundResults,
     Shown,
+    comparability_of,
     earlier_rounds,
     parse_sort,
     pick_earlier,
     priorities,
     province_change,
     round_results,
+    shared_changes,
     unit_changes,
 )
 from survey.services.results.small_area import model_estimates
@@ -319,6 +321,8 @@ def round_results_change(round_id: int) -> str:
         results=results,
         candidates=candidates,
         earlier=earlier,
+        comparable=comparability_of(results, earlier) if earlier is not None else None,
+        shared=shared_changes(results, earlier) if earlier is not None else [],
         province=province_change(results, earlier) if earlier is not None else None,
         changes=changes,
         args=_args(page=changes.page, **({"since": earlier.id} if earlier else {})),
@@ -362,6 +366,8 @@ def round_report(round_id: int) -> str:
         earlier=earlier,
         province_change=province_change(results, earlier) if earlier is not None else None,
         changes=unit_changes(results, earlier) if earlier is not None else [],
+        comparable=comparability_of(results, earlier) if earlier is not None else None,
+        shared=shared_changes(results, earlier) if earlier is not None else [],
         weighting=results.weighting_summary(),
         charts=report_charts(results, units, earlier),
         now=utcnow(),

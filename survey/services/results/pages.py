@@ -23,10 +23,12 @@ from analysis.publishing import PublishingRule
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
 from analysis.satisfaction.compare import (
     Change,
+    Comparability,
     Direction,
     RankRange,
     Verdict,
     changes,
+    comparability,
     rank_ranges,
     verdict,
 )
@@ -41,7 +43,7 @@ from survey.models import (
     Unit,
 )
 from survey.services.responses.counting import DesignFrame, counted, design_frame
-from survey.services.results.indices import round_index
+from survey.services.results.indices import round_index, template_index
 from survey.services.rounds.result_settings import (
     Targets,
     publishing_rule,
@@ -539,9 +541,22 @@ class UnitChange:
         return self.change.direction in (Direction.UP, Direction.DOWN)
 
 
+def comparability_of(results: RoundResults, earlier: Round) -> Comparability:
+    """What this round's indices compare with in ``earlier`` (shared/domain.md, "Comparing
+    rounds"): everything when both questionnaire versions define the indices the same way,
+    otherwise the shared criteria, elements and aspects only, and never the overall index."""
+    return comparability(
+        template_index(results.round.template_version).spec,
+        template_index(earlier.template_version).spec,
+    )
+
+
 def unit_changes(results: RoundResults, earlier: Round) -> list[UnitChange]:
     """Each unit's overall index now minus in ``earlier``, with its interval (independent
-    samples, Satterthwaite df), for the units the reader may see that are in both rounds."""
+    samples, Satterthwaite df), for the units the reader may see that are in both rounds; none
+    when the two rounds define the overall index differently."""
+    if not comparability_of(results, earlier).same_definition:
+        return []
     before = round_index(earlier)
     if results.empty or len(before) == 0:
         return []
@@ -557,6 +572,8 @@ def unit_changes(results: RoundResults, earlier: Round) -> list[UnitChange]:
 
 
 def province_change(results: RoundResults, earlier: Round) -> Change | None:
+    if not comparability_of(results, earlier).same_definition:
+        return None
     before = round_index(earlier)
     found = [
         c
@@ -564,3 +581,27 @@ def province_change(results: RoundResults, earlier: Round) -> Change | None:
         if c.current.kind == IndexKind.OVERALL and c.current.measure == results.measure
     ]
     return found[0] if found else None
+
+
+def shared_changes(results: RoundResults, earlier: Round) -> list[UnitChange]:
+    """The province's change on each aspect, element and criterion the two rounds define the
+    same way, in questionnaire order: what a comparison across questionnaire versions rests on.
+    Empty for a unit officer (province-wide rows mix in other units)."""
+    if not results.sees_everything or results.empty:
+        return []
+    before = round_index(earlier)
+    if len(before) == 0:
+        return []
+    comparable = comparability_of(results, earlier)
+    order = {code: n for n, code in enumerate((*results.names.elements, *results.names.criteria))}
+    found = [
+        UnitChange(c.current.index, results.names.index(c.current.index), c)
+        for c in changes(results.table, before, level=Level.PROVINCE)
+        if c.current.kind in (IndexKind.ASPECT, IndexKind.ELEMENT, IndexKind.CRITERION)
+        and c.current.measure == results.measure
+        and comparable.compares(c.current)
+    ]
+    kinds = {IndexKind.ASPECT: 0, IndexKind.ELEMENT: 1, IndexKind.CRITERION: 2}
+    return sorted(
+        found, key=lambda u: (kinds[u.change.current.kind], order.get(u.code, len(order)))
+    )
