@@ -46,8 +46,10 @@ from survey.services.results.figures import (
 from survey.services.results.pages import (
     RoundResults,
     Shown,
+    UnitFilter,
     comparability_of,
     earlier_rounds,
+    filter_choices,
     parse_sort,
     pick_earlier,
     priorities,
@@ -55,6 +57,7 @@ from survey.services.results.pages import (
     round_results,
     shared_changes,
     unit_changes,
+    unit_filter,
 )
 from survey.services.results.small_area import model_estimates
 from survey.services.rounds.lifecycle import visible_round
@@ -123,8 +126,6 @@ def heat_class(value: float | None, percent: bool = True) -> str:
     return f"heat-{min(8, max(0, int(share * 9)))}"
 
 
-
-
 def _results(round_id: int) -> RoundResults:
     unit_ids = visible_unit_ids(current_staff())
     round_ = visible_round(round_id, unit_ids)
@@ -151,7 +152,11 @@ def _chart(figure: Figure) -> FlaskResponse:
 
 def _args(**extra: Any) -> dict[str, Any]:
     """The query arguments the result pages share (target, sort, page), for links and charts."""
-    kept = {k: v for k, v in request.args.items() if k in ("target", "sort", "page", "since")}
+    kept = {
+        k: v
+        for k, v in request.args.items()
+        if k in ("target", "sort", "page", "since", "level", "area", "parent")
+    }
     return kept | extra
 
 
@@ -176,14 +181,23 @@ def round_results_overview(round_id: int) -> str:
 def round_results_units(round_id: int) -> str:
     results = _results(round_id)
     sort = parse_sort(request.args.get("sort"))
-    units = paginate_list(results.units(sort), page_arg(), PER_PAGE)
+    chosen = _unit_filter(results)
+    units = paginate_list(results.units(sort, chosen), page_arg(), PER_PAGE)
     return render_template(
         "admin/results/units.html",
         round=results.round,
         results=results,
         units=units,
         sort=sort,
+        chosen=chosen,
+        filter_choices=filter_choices(results),
         args=_args(sort=sort, page=units.page),
+    )
+
+
+def _unit_filter(results: RoundResults) -> UnitFilter:
+    return unit_filter(
+        results, request.args.get("level"), request.args.get("area"), request.args.get("parent")
     )
 
 
@@ -191,7 +205,8 @@ def round_results_units(round_id: int) -> str:
 @results_readers
 def round_chart_units(round_id: int) -> FlaskResponse:
     results = _results(round_id)
-    units = paginate_list(results.units(parse_sort(request.args.get("sort"))), page_arg(), PER_PAGE)
+    found = results.units(parse_sort(request.args.get("sort")), _unit_filter(results))
+    units = paginate_list(found, page_arg(), PER_PAGE)
     return _chart(units_chart(results, units.items))
 
 
@@ -215,6 +230,7 @@ def round_results_unit(round_id: int, unit_id: int) -> str:
         criteria=results.indices_of(IndexKind.CRITERION, level=Level.UNIT, unit=code),
         question=results.overall_question_of(level=Level.UNIT, unit=code),
         cells=results.cells(code),
+        desks=results.desks(code),
         args=_args(),
     )
 

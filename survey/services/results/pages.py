@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from analysis.publishing import PublishingRule
+from analysis.publishing import PublishingRule, Reason, Severity, assess
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
 from analysis.satisfaction.compare import (
     Change,
@@ -35,6 +36,7 @@ from analysis.satisfaction.compare import (
 from survey.extensions import db
 from survey.models import (
     Answer,
+    Desk,
     ItemRole,
     Response,
     Round,
@@ -42,8 +44,9 @@ from survey.models import (
     ServiceArea,
     Unit,
 )
+from survey.services.access import unit_subtree
 from survey.services.responses.counting import DesignFrame, counted, design_frame
-from survey.services.results.indices import round_index, template_index
+from survey.services.results.indices import LEVELS, round_index, template_index
 from survey.services.rounds.result_settings import (
     Targets,
     publishing_rule,
@@ -175,6 +178,90 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class DeskFigure:
+    """A desk's overall index, shown only when the round's publishing rule allows it."""
+
+    code: str
+    name: str
+    row: IndexRow
+    published: bool
+    verdict: Verdict | None
+    withheld_because: tuple[Reason, ...]  # the rule's reasons (``vi`` and ``en``)
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    """What the units page is narrowed to: a unit level (code), a service area (code; each
+    unit's figure in that area), units under one unit (the codes of its subtree)."""
+
+    level: str | None = None
+    area: str | None = None
+    under: frozenset[str] | None = None
+    parent_id: int | None = None
+    problems: tuple[str, ...] = ()  # what was wrong with the filters asked for, in words
+
+
+def unit_filter(
+    results: RoundResults, level: str | None, area: str | None, parent: str | None
+) -> UnitFilter:
+    """The filters of the units page from its query; a value that names nothing is dropped and
+    said so (never an error page)."""
+    problems: list[str] = []
+    levels = {lv.code for lv in unit_levels()}
+    chosen_level = (level or "").strip() or None
+    if chosen_level is not None and chosen_level not in levels:
+        problems.append(
+            str(_l("Không có cấp đơn vị “%(v)s”; đang hiện mọi cấp.", v=chosen_level[:40]))
+        )
+        chosen_level = None
+    chosen_area = (area or "").strip() or None
+    if chosen_area is not None and chosen_area not in results.names.areas:
+        problems.append(
+            str(_l("Không có lĩnh vực “%(v)s”; đang hiện mọi lĩnh vực.", v=chosen_area[:40]))
+        )
+        chosen_area = None
+    under: frozenset[str] | None = None
+    parent_id: int | None = None
+    raw = (parent or "").strip()
+    if raw:
+        codes = {uid: code for code, uid in results.names.unit_ids.items()}
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+        if number is None or number not in codes or not results.sees(codes[number]):
+            problems.append(str(_l("Không có đơn vị này trong đợt; đang hiện mọi đơn vị.")))
+        else:
+            parent_id = number
+            under = frozenset(codes[u] for u in unit_subtree(number) if u in codes)
+    return UnitFilter(chosen_level, chosen_area, under, parent_id, tuple(problems))
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    levels: list[tuple[str, str]]  # (code, name) of the levels of the reader's units
+    areas: list[tuple[str, str]]  # (code, name) of the areas with responses
+    parents: list[tuple[int, str]]  # (id, name) of the reader's units that have sub-units
+
+
+def filter_choices(results: RoundResults, *, english: bool = False) -> FilterChoices:
+    seen = [code for code in results.names.unit_ids if results.sees(code)]
+    present = {results.names.unit_levels.get(code) for code in seen}
+    levels = [
+        (lv.code, (lv.name_en if english and lv.name_en else lv.name))
+        for lv in unit_levels()
+        if lv.code in present
+    ]
+    areas = sorted(
+        {(r.area or "", results.names.area(r.area)) for r in results._rows(Level.CELL)},
+        key=lambda a: a[1],
+    )
+    parents = sorted(
+        (results.names.unit_ids[code], results.names.unit(code))
+        for code in results._trees()
+        if results.sees(code) and code in results.names.unit_ids
+    )
+    return FilterChoices(levels, [a for a in areas if a[0]], sorted(parents, key=lambda p: p[1]))
+
+
+@dataclass(frozen=True)
 class HeatMap:
     units: list[Shown]  # the unit's overall row, for the row label
     elements: list[tuple[str, str]]  # (code, name) of the columns: elements, or service areas
@@ -278,10 +365,17 @@ class RoundResults:
         return rows[0] if rows else None
 
     def ranks(self) -> dict[str, RankRange]:
-        """Rank ranges of every unit's overall index (jointly, over all units of the round)."""
+        """Rank ranges of every unit's own overall index among the units of its level in the
+        round (jointly within the level): a district is not ranked against departments, nor
+        against its own communes' total."""
         if self._ranks is None:
-            rows = self._rows(Level.UNIT, kind=IndexKind.OVERALL)
-            self._ranks = {r.row.unit or "": r for r in rank_ranges(rows)}
+            by_level: dict[str, list[IndexRow]] = {}
+            for row in self._rows(Level.UNIT, kind=IndexKind.OVERALL):
+                level = self.names.unit_levels.get(row.unit or "", "")
+                by_level.setdefault(level, []).append(row)
+            self._ranks = {
+                r.row.unit or "": r for rows in by_level.values() for r in rank_ranges(rows)
+            }
         return self._ranks
 
     def _trees(self) -> dict[str, IndexRow]:
@@ -298,10 +392,37 @@ class RoundResults:
         """The unit with all its sub-units as one domain; None without sub-units (or answers)."""
         return self._tree(code, self._trees()) if self.sees(code) else None
 
-    def units(self, sort: str = DEFAULT_SORT) -> list[Shown]:
-        """Every unit the reader may see with its own overall index (ranked) and, for a unit with
-        sub-units, ``tree``: the unit with all below it."""
+    def units(self, sort: str = DEFAULT_SORT, chosen: UnitFilter | None = None) -> list[Shown]:
+        """Every unit the reader may see with its own overall index (ranked within its level)
+        and, for a unit with sub-units, ``tree``: the unit with all below it. ``chosen`` keeps
+        the units of one level, or under one unit; with a service area, each unit's figure in
+        that area (its unit x area cell, not ranked)."""
+        chosen = chosen or UnitFilter()
         ranks, trees = self.ranks(), self._trees()
+
+        def kept(code: str) -> bool:
+            return (
+                self.sees(code)
+                and (chosen.level is None or self.names.unit_levels.get(code) == chosen.level)
+                and (chosen.under is None or code in chosen.under)
+            )
+
+        if chosen.area is not None:
+            cells = self._rows(Level.CELL, kind=IndexKind.OVERALL, area=chosen.area)
+            shown = [
+                Shown(
+                    row.unit or "",
+                    self.names.unit(row.unit),
+                    row,
+                    self._verdict(row),
+                    None,
+                    self.names.unit_ids.get(row.unit or ""),
+                    area_name=self.names.area(row.area),
+                )
+                for row in cells
+                if kept(row.unit or "")
+            ]
+            return sort_units(shown, sort)
         shown = [
             Shown(
                 row.unit or "",
@@ -313,7 +434,7 @@ class RoundResults:
                 tree=self._tree(row.unit or "", trees),
             )
             for row in self._rows(Level.UNIT, kind=IndexKind.OVERALL)
-            if self.sees(row.unit)
+            if kept(row.unit or "")
         ]
         return sort_units(shown, sort)
 
@@ -332,6 +453,38 @@ class RoundResults:
             self.names.unit_ids.get(code),
             tree=tree,
         )
+
+    def desks(self, code: str) -> list[DeskFigure]:
+        """The unit's desks with their overall index where the round's publishing rule allows
+        one (``published``), otherwise only their number of responses; by desk name."""
+        if not self.sees(code) or self.empty:
+            return []
+        table = round_index(self.round, (*LEVELS, Level.DESK))
+        names = {
+            desk_code: name
+            for desk_code, name in db.session.execute(
+                select(Desk.code, Desk.name)
+                .join(Unit, Desk.unit_id == Unit.id)
+                .where(Unit.code == code)
+            )
+        }
+        rule = self.rule
+        out = []
+        for row in table.rows(
+            level=Level.DESK, kind=IndexKind.OVERALL, measure=self.measure, unit=code
+        ):
+            judged = assess(row, rule)
+            out.append(
+                DeskFigure(
+                    row.desk or "",
+                    names.get(row.desk or "", row.desk or ""),
+                    row,
+                    judged.publishable,
+                    self._verdict(row) if judged.publishable else None,
+                    tuple(r for r in judged.reasons if r.severity == Severity.SUPPRESS),
+                )
+            )
+        return sorted(out, key=lambda d: (d.name, d.code))
 
     def indices_of(self, kind: IndexKind, *, level: Level, **keys: str) -> list[Shown]:
         """Element (or criterion) rows of one domain, in questionnaire order."""
