@@ -305,7 +305,7 @@ def proportion(
         deff=deff,
         df=df,
         proportion_ci=method,
-        successes=values,
+        successes=_take(values, index),
     )
 
 
