@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special
 
 EPSILON = float(np.finfo(float).eps)
 
@@ -65,8 +65,8 @@ def t_quantile(level: float, df: float) -> float:
     _check_level(level)
     q = 1 - (1 - level) / 2
     if df > 0 and math.isfinite(df):
-        return float(stats.t.ppf(q, df))
-    return float(stats.norm.ppf(q))
+        return float(special.stdtrit(df, q))
+    return float(special.ndtri(q))
 
 
 def _check_level(level: float) -> None:
@@ -132,8 +132,8 @@ def proportion_interval(
     if chosen == CIMethod.BETA:
         n = p * (1 - p) / se**2 * _kg_ratio(rows if kg_rows is None else kg_rows, kg_df, alpha)
         return (
-            float(stats.beta.ppf(alpha / 2, n * p, n * (1 - p) + 1)),
-            float(stats.beta.ppf(1 - alpha / 2, n * p + 1, n * (1 - p))),
+            float(special.betaincinv(n * p, n * (1 - p) + 1, alpha / 2)),
+            float(special.betaincinv(n * p + 1, n * (1 - p), 1 - alpha / 2)),
         )
     if chosen == CIMethod.WILSON:
         n = p * (1 - p) / se**2
@@ -161,8 +161,8 @@ def _kg_ratio(rows: int, df: float, alpha: float) -> float:
     """Korn and Graubard's (t_{n-1, alpha/2} / t_{df, alpha/2})^2 (1 when undefined)."""
     if rows < 2 or not (df > 0):
         return 1.0
-    denominator = stats.t.ppf(alpha / 2, df) if math.isfinite(df) else stats.norm.ppf(alpha / 2)
-    return float((stats.t.ppf(alpha / 2, rows - 1) / denominator) ** 2)
+    denominator = special.stdtrit(df, alpha / 2) if math.isfinite(df) else special.ndtri(alpha / 2)
+    return float((special.stdtrit(rows - 1, alpha / 2) / denominator) ** 2)
 
 
 def _zero_or_one(p: float, rows: int, df: float, alpha: float) -> tuple[float, float]:
@@ -231,11 +231,11 @@ def _likelihood(
     z(b)^2 = Phi^-1(alpha*/2)^2 is used."""
     lam = n * se**2 * mu_variance / (p * (1 - p)) ** 2
     if df > 0 and math.isfinite(df):
-        quantile = float(stats.t.ppf((1 - level) / 2, df))
+        quantile = float(special.stdtrit(df, (1 - level) / 2))
     else:
-        quantile = float(stats.norm.ppf((1 - level) / 2))
-    wide_level = 1 - 2 * float(stats.norm.cdf(quantile * math.sqrt(lam)))
-    cutoff = float(stats.norm.ppf((1 - wide_level) / 2))  # negative
+        quantile = float(special.ndtri((1 - level) / 2))
+    wide_level = 1 - 2 * float(special.ndtr(quantile * math.sqrt(lam)))
+    cutoff = float(special.ndtri((1 - wide_level) / 2))  # negative
     dispersion = n / (n - 1)
     b0 = math.log(p / (1 - p))
     se_b = se / (p * (1 - p))
@@ -247,7 +247,7 @@ def _likelihood(
 
     if not math.isfinite(cutoff):
         return 0.0, 1.0  # the widened level rounds to 1: nothing is excluded
-    zmax = math.sqrt(float(stats.f.ppf(1 - (1 - wide_level) / 4, 1, n - 1)))
+    zmax = math.sqrt(float(special.fdtri(1, n - 1, 1 - (1 - wide_level) / 4)))
     grid = [(b0, 0.0)]
     if math.isfinite(zmax) and math.isfinite(se_b):
         step = zmax / 5
@@ -280,6 +280,10 @@ def _exact_root(f: Callable[[float], float], b0: float, se_b: float, target: flo
     if (f(far) - target) * direction < 0:
         return math.inf * direction
     low, high = sorted((b0, far))
+    # Imported here: scipy.optimize costs a fifth of a second at start-up, and only the
+    # exact likelihood bounds need it.
+    from scipy import optimize
+
     return float(optimize.brentq(lambda b: f(b) - target, low, high, xtol=1e-14))
 
 

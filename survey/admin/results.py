@@ -11,7 +11,7 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response as FlaskResponse
 from flask import render_template, request, send_file
@@ -19,7 +19,6 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from matplotlib.figure import Figure
 
 from analysis.satisfaction import IndexKind, Level
 from survey.admin import bp
@@ -61,6 +60,9 @@ from survey.services.results.pages import (
 )
 from survey.services.results.small_area import model_estimates
 from survey.services.rounds.lifecycle import visible_round
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not at start-up
+    from matplotlib.figure import Figure
 
 PER_PAGE = 50
 # Response-level data and model-based estimates: administrators and analysts only.

@@ -27,8 +27,13 @@ USERNAME_RULE = _l(
     "Tên đăng nhập gồm 3 đến 64 ký tự: chữ thường không dấu, chữ số, dấu chấm, gạch ngang "
     "hoặc gạch dưới, bắt đầu bằng chữ hoặc số."
 )
-# Checked against even when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against even when the user does not exist, so timing does not reveal usernames.
+    Made on first use: a scrypt hash costs a tenth of a second at every start-up otherwise."""
+    return generate_password_hash("not-a-real-password")
 
 
 class UserInputError(DomainError):
@@ -328,7 +333,7 @@ def sign_out(user: User) -> None:
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or not user.is_active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

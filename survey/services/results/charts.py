@@ -11,9 +11,12 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+if TYPE_CHECKING:  # imported when a chart is drawn: matplotlib costs 0.4 s at start-up
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
 
 INK = "#1f5f9c"
 GREY = "#9a9a9a"
@@ -36,6 +39,12 @@ def _height(rows: int) -> float:
     return max(2.0, 1.1 + ROW_INCHES * rows)
 
 
+def _figure(**options: object) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(**options)  # type: ignore[arg-type]
+
+
 def _blank(figure: Figure) -> Figure:
     """Nothing to draw (no responses yet): an empty frame, the page says why."""
     figure.add_subplot().set_axis_off()
@@ -56,7 +65,7 @@ def forest_chart(
 ) -> Figure:
     """One row per interval (first at the top): a point at the estimate, a bar across the
     interval, and a vertical line at ``reference`` (the target, or 0 for changes)."""
-    figure = Figure(figsize=(WIDTH, _height(len(rows))), layout="constrained")
+    figure = _figure(figsize=(WIDTH, _height(len(rows))), layout="constrained")
     if not rows:
         return _blank(figure)
     axes = figure.add_subplot()
@@ -101,7 +110,7 @@ def heat_map(
     import numpy as np
 
     data = np.array(values, dtype=float).reshape(len(rows), len(columns))
-    figure = Figure(figsize=(WIDTH, max(2.5, 1.8 + 0.32 * len(rows))), layout="constrained")
+    figure = _figure(figsize=(WIDTH, max(2.5, 1.8 + 0.32 * len(rows))), layout="constrained")
     if not rows or not columns:
         return _blank(figure)
     axes = figure.add_subplot()
@@ -136,6 +145,8 @@ def heat_map(
 
 
 def _hatch(x: float, y: float) -> Rectangle:
+    from matplotlib.patches import Rectangle
+
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor=GREY, linewidth=0)
 
 
@@ -148,7 +159,7 @@ def bar_chart(
     limits: tuple[float, float] | None = None,
 ) -> Figure:
     """Horizontal bars to the estimate with the interval as an error bar (criteria, areas)."""
-    figure = Figure(figsize=(WIDTH, _height(len(rows))), layout="constrained")
+    figure = _figure(figsize=(WIDTH, _height(len(rows))), layout="constrained")
     if not rows:
         return _blank(figure)
     axes = figure.add_subplot()
@@ -202,7 +213,7 @@ def residual_chart(
 ) -> Figure:
     """A model check: one point per unit at (synthetic estimate, standardised residual), with
     the band +-2 in which about 95% of the points lie when the model fits."""
-    figure = Figure(figsize=(WIDTH, 4.0), layout="constrained")
+    figure = _figure(figsize=(WIDTH, 4.0), layout="constrained")
     if not points:
         return _blank(figure)
     axes = figure.add_subplot()

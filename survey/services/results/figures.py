@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 import math
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from matplotlib.figure import Figure
 
 from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from analysis.satisfaction.compare import Direction
@@ -28,6 +28,9 @@ from survey.services.results.pages import (
     unit_changes,
 )
 from survey.services.results.small_area import ModelEstimates
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not at start-up
+    from matplotlib.figure import Figure
 
 
 def _axis(results: RoundResults) -> str:
