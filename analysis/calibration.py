@@ -97,7 +97,24 @@ def poststratify(
 ) -> Design:
     """R's ``postStratify``: each post-stratum's weights scaled to sum to its population count.
     ``population`` maps each group label (as text) to its count; groups of the population
-    absent from the sample are an error unless ``partial`` (then ignored, as R)."""
+    absent from the sample are an error unless ``partial`` (then ignored, as R).
+
+    Parameters
+    ----------
+    design : Design
+        The design to post-stratify.
+    strata : numpy.ndarray
+        The post-stratum label of every row.
+    population : Mapping[str, float]
+        Post-stratum label (as text) -> population count.
+    partial : bool
+        Ignore population groups absent from the sample instead of failing.
+
+    Returns
+    -------
+    Design
+        The design with post-stratified weights, marked as calibrated.
+    """
     labels, groups = _groups(_check_rows(design, strata, "post-strata"))
     counts = _population_vector(labels, population, partial=partial)
     new = _poststratified(design.weights, groups, counts)
@@ -114,7 +131,24 @@ def rake(
     """R's ``rake`` (defaults as R: ``maxit=10, epsilon=1``): post-stratify to each margin in
     turn until the weighted joint table of all margins changes by less than ``epsilon`` (an
     absolute count, or a fraction of the total weight when epsilon < 1). A design that did not
-    converge carries the flag ``raking_not_converged`` (R warns)."""
+    converge carries the flag ``raking_not_converged`` (R warns).
+
+    Parameters
+    ----------
+    design : Design
+        The design to rake.
+    margins : Sequence[tuple[numpy.ndarray, Mapping[str, float]]]
+        Each margin: the rows' labels and label -> population count.
+    epsilon : float
+        Convergence threshold (R's ``epsilon``).
+    maxit : int
+        Most sweeps over the margins (R's ``maxit``).
+
+    Returns
+    -------
+    Design
+        The raked design, flagged ``raking_not_converged`` when it did not converge.
+    """
     if not margins:
         raise ValueError("raking needs at least one margin")
     if not epsilon > 0:
@@ -176,7 +210,33 @@ def calibrate(
     without bounds: weights w_i g_i with sum_i w_i g_i x_i = totals, g_i = 1 + x_i'lambda
     (``linear``, the GREG estimator) or exp(x_i'lambda) (``raking``), by Newton's method.
     Collinear columns are allowed when their totals agree. The variance uses the residuals of
-    the weighted least-squares fit of z / (g sqrt w) on sqrt(w) x."""
+    the weighted least-squares fit of z / (g sqrt w) on sqrt(w) x.
+
+    Parameters
+    ----------
+    design : Design
+        The design to calibrate.
+    matrix : numpy.ndarray
+        (n, p) auxiliary variables x_i of every row.
+    totals : numpy.ndarray
+        (p,) population totals of the auxiliary variables.
+    calfun : str
+        ``linear`` (GREG) or ``raking``.
+    maxit : int
+        Most Newton iterations.
+    epsilon : float
+        Convergence tolerance on the calibration equations.
+
+    Returns
+    -------
+    Design
+        The calibrated design.
+
+    Raises
+    ------
+    ValueError
+        When the totals cannot be met.
+    """
     try:
         kind = CalFun(calfun)
     except ValueError:

@@ -20,6 +20,18 @@ from analysis.spec_run import _clean, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``python -m analysis`` command (shared/analysis-cli.md).
+
+    Parameters
+    ----------
+    argv : Sequence[str] | None
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done (JSON on stdout), 2 bad input (one ``error:`` line on stderr).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2 or args[0] != "estimate":
         print("usage: python -m analysis estimate SPEC.json", file=sys.stderr)

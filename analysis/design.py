@@ -383,7 +383,22 @@ def variance_of_totals(design: Design, z: np.ndarray, rows: np.ndarray | None = 
     R does for a subset, the variance is computed on those rows alone, with the PSUs of their
     strata that have none of them counted as zero totals, and strata without any of them take
     no part in lonely-PSU handling. A calibrated design keeps every row, as R's subsets of
-    calibrated designs do."""
+    calibrated designs do.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    z : numpy.ndarray
+        (n,) or (n, k) weighted influence values.
+    rows : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+
+    Returns
+    -------
+    numpy.ndarray
+        The (k, k) covariance matrix of the estimated totals.
+    """
     x = np.asarray(z, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -426,7 +441,20 @@ def _sampling_correction(stage: Stage) -> np.ndarray:
 def has_lonely_psu(design: Design, rows: np.ndarray | None = None) -> bool:
     """Whether a lonely_psu option other than ``fail`` was used for the domain ``rows``: one of
     the strata with rows there (every stratum for a calibrated design) has a single PSU and is
-    not self-representing."""
+    not self-representing.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    rows : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+
+    Returns
+    -------
+    bool
+        True when a lonely-PSU option was applied for those rows.
+    """
     if design.lonely_psu == LonelyPSU.FAIL:
         return False
     keep = None if rows is None or design.calibrated else np.asarray(rows, dtype=bool)
@@ -503,7 +531,20 @@ def _stage_variance(stage: Stage, x: np.ndarray, lonely_psu: LonelyPSU, number: 
 
 def degrees_of_freedom(design: Design, rows: np.ndarray | None = None) -> int:
     """Design degrees of freedom as R's ``degf()``: first-stage PSUs minus first-stage strata
-    among the rows (of the domain, when ``rows`` is given) with non-zero weight."""
+    among the rows (of the domain, when ``rows`` is given) with non-zero weight.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    rows : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+
+    Returns
+    -------
+    int
+        First-stage PSUs minus first-stage strata with rows of non-zero weight.
+    """
     keep = design.weights != 0
     if rows is not None:
         keep = keep & np.asarray(rows, dtype=bool)

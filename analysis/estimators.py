@@ -57,7 +57,18 @@ class DeffKind(enum.StrEnum):
 
 
 def deff_kind(value: bool | str | None) -> DeffKind:
-    """R's ``deff=`` argument: False/None, True (without replacement) or "replace"."""
+    """R's ``deff=`` argument: False/None, True (without replacement) or "replace".
+
+    Parameters
+    ----------
+    value : bool | str | None
+        R's ``deff=`` argument.
+
+    Returns
+    -------
+    DeffKind
+        None, without replacement, or with replacement.
+    """
     if value is None or value is False:
         return DeffKind.NONE
     if value is True:
@@ -252,7 +263,28 @@ def mean(
 ) -> Estimate:
     """Weighted mean ybar = sum_D w y / sum_D w over the domain's rows where ``y`` is present
     (NaN = missing), as R's ``svymean(na.rm=TRUE)``; t interval on ``df`` (default: the design
-    df of those rows)."""
+    df of those rows).
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    y : numpy.ndarray
+        The variable, NaN where missing.
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     values = _values(design, y)
     design, index, mask = _focus(design, _mask(design, domain))
     lin = _linear_mean(design, _take(values, index), mask)
@@ -286,7 +318,30 @@ def proportion(
     of those rows). The n of Korn-Graubard's t_{n-1} and of the likelihood's binomial counts
     the rows that answered; R's ``nrow(design)`` also counts rows of the domain where the
     variable is missing (a "not applicable" is not a response here). On a calibrated design it
-    is every row of the sample, as R's ``svyciprop`` on a subset of a calibrated design."""
+    is every row of the sample, as R's ``svyciprop`` on a subset of a calibrated design.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    success : numpy.ndarray
+        1.0 for a success, 0.0 for a failure, NaN where missing.
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    ci : CIMethod | str
+        The interval: beta (Korn-Graubard), logit, xlogit, asin, mean, wilson or likelihood.
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     method = ci_method(ci)
     values = _values(design, success, "the success indicator")
     present = values[~np.isnan(values)]
@@ -319,7 +374,28 @@ def total(
     df: float | None = None,
 ) -> Estimate:
     """Estimated population total T = sum_D w y of ``y`` over the domain (missing values count
-    as absent, R's ``svytotal(na.rm=TRUE)``); its df is that of all the domain's rows."""
+    as absent, R's ``svytotal(na.rm=TRUE)``); its df is that of all the domain's rows.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    y : numpy.ndarray
+        The variable, NaN where missing.
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     values = _values(design, y)
     mask = _mask(design, domain)
     if not mask.any():
@@ -355,7 +431,30 @@ def ratio(
     df: float | None = None,
 ) -> Estimate:
     """R = sum_D w y / sum_D w x over the domain's rows where both are present, as R's
-    ``svyratio``; z = w (y - R x) / sum_D w x."""
+    ``svyratio``; z = w (y - R x) / sum_D w x.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    numerator : numpy.ndarray
+        y, NaN where missing.
+    denominator : numpy.ndarray
+        x, NaN where missing.
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     y = _values(design, numerator, "the numerator")
     x = _values(design, denominator, "the denominator")
     design, index, mask = _focus(design, _mask(design, domain))
@@ -397,7 +496,30 @@ def composite(
     """C = sum_j a_j p_j: a weighted mean of item means or proportions p_j, each among its own
     answering rows of the domain, a_j >= 0 summing to 1 (equal by default). Delta method with
     every covariance between items: z = sum_j a_j z_j, so V = a' Sigma a with Sigma the design
-    covariance of the p_j. t interval on the design df of all the domain's rows."""
+    covariance of the p_j. t interval on the design df of all the domain's rows.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    items : Sequence[numpy.ndarray]
+        Each item's values (NaN where not answered).
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    item_weights : Sequence[float] | None
+        The a_j, non-negative and summing to 1 (default: equal).
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     if len(items) == 0:
         raise ValueError("a composite needs at least one item")
     if item_weights is None:
@@ -450,7 +572,32 @@ def difference(
     """theta_a - theta_b: the mean of ``y`` (a proportion for 0/1 values) in domain ``a`` minus
     that in domain ``b``, both within ``domain``. z = z_a - z_b, so V = V_a + V_b - 2 C_ab: the
     covariance is zero for domains in disjoint strata, not in general (shared clusters,
-    calibration). t interval on the design df of all rows of ``domain``."""
+    calibration). t interval on the design df of all rows of ``domain``.
+
+    Parameters
+    ----------
+    design : Design
+        The survey design.
+    y : numpy.ndarray
+        The variable, NaN where missing.
+    a : numpy.ndarray
+        Boolean mask of the first domain.
+    b : numpy.ndarray
+        Boolean mask of the second domain.
+    domain : numpy.ndarray | None
+        Boolean mask of the domain's rows (default: every row).
+    level : float
+        Confidence level of the interval (default 0.95).
+    deff : bool | str
+        Design effect: False, True (without replacement) or "replace".
+    df : float | None
+        Degrees of freedom of the interval (default: the design df of the rows used).
+
+    Returns
+    -------
+    Estimate
+        Value, standard error, df, interval, n, n_eff, design effect and flags.
+    """
     values = _values(design, y)
     in_a, in_b = _mask(design, a), _mask(design, b)
     design, index, mask = _focus(design, _mask(design, domain))

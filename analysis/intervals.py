@@ -50,7 +50,23 @@ class CIMethod(enum.StrEnum):
 
 
 def ci_method(value: CIMethod | str) -> CIMethod:
-    """The method named by ``value``; ValueError naming the choices otherwise."""
+    """The method named by ``value``; ValueError naming the choices otherwise.
+
+    Parameters
+    ----------
+    value : CIMethod | str
+        A method or its name.
+
+    Returns
+    -------
+    CIMethod
+        The method.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
     try:
         return CIMethod(value)
     except ValueError:
@@ -61,7 +77,20 @@ def ci_method(value: CIMethod | str) -> CIMethod:
 
 def t_quantile(level: float, df: float) -> float:
     """t_{df, 1 - alpha/2}; the normal quantile when df is infinite or not positive (R's
-    ``confint`` with df=Inf)."""
+    ``confint`` with df=Inf).
+
+    Parameters
+    ----------
+    level : float
+        Confidence level, between 0 and 1.
+    df : float
+        Degrees of freedom.
+
+    Returns
+    -------
+    float
+        The quantile.
+    """
     _check_level(level)
     q = 1 - (1 - level) / 2
     if df > 0 and math.isfinite(df):
@@ -75,7 +104,24 @@ def _check_level(level: float) -> None:
 
 
 def t_interval(value: float, se: float, df: float, level: float = 0.95) -> tuple[float, float]:
-    """value -+ t_{df, 1 - alpha/2} se."""
+    """value -+ t_{df, 1 - alpha/2} se.
+
+    Parameters
+    ----------
+    value : float
+        The estimate.
+    se : float
+        Its standard error.
+    df : float
+        Degrees of freedom.
+    level : float
+        Confidence level (default 0.95).
+
+    Returns
+    -------
+    tuple[float, float]
+        Lower and upper bounds.
+    """
     half = t_quantile(level, df) * se
     return value - half, value + half
 
@@ -104,7 +150,36 @@ def proportion_interval(
     (``glm_working_variance``); p (1 - p) when not given. ``kg_rows``: the n of
     Korn-Graubard's t_{n-1} in a ``beta`` interval at 0 < p < 1 (default ``n_rows``): R takes
     ``nrow`` of the design, which for a domain of a calibrated design is the whole sample; the
-    one-sided bound at p = 0 or 1 keeps the domain's ``n_rows``."""
+    one-sided bound at p = 0 or 1 keeps the domain's ``n_rows``.
+
+    Parameters
+    ----------
+    p : float
+        The estimated proportion.
+    se : float
+        Its design standard error.
+    df : float
+        Degrees of freedom of the interval.
+    n_eff : float
+        Effective sample size.
+    method : CIMethod | str
+        The interval method.
+    level : float
+        Confidence level.
+    n_rows : int | None
+        Rows of the domain with the variable present.
+    design_df : float | None
+        The design df for Korn-Graubard's adjustment.
+    working_variance : float | None
+        mu (1 - mu) for the likelihood interval.
+    kg_rows : int | None
+        The n of Korn-Graubard's t_{n-1}.
+
+    Returns
+    -------
+    tuple[float, float]
+        Lower and upper bounds (NaN when undefined).
+    """
     chosen = ci_method(method)
     _check_level(level)
     if not (math.isfinite(p) and math.isfinite(se)):
@@ -181,7 +256,20 @@ def glm_working_variance(successes: np.ndarray, weights: np.ndarray) -> float:
     update of mu, and ``confint.svyglm`` takes the design effect of the intercept from them:
     they differ from p (1 - p) by the convergence tolerance, which moves a likelihood bound
     near p = 0 by up to ~1e-4. Reproducing the iteration reproduces R's bounds. Returns the
-    weighted mean of the last working weights per unit of prior weight."""
+    weighted mean of the last working weights per unit of prior weight.
+
+    Parameters
+    ----------
+    successes : numpy.ndarray
+        0/1 values of the rows.
+    weights : numpy.ndarray
+        Their sampling weights.
+
+    Returns
+    -------
+    float
+        The weighted mean working weight mu (1 - mu).
+    """
     y = np.asarray(successes, dtype=float)
     w = np.asarray(weights, dtype=float)
     w = w / w.mean()

@@ -31,7 +31,20 @@ from analysis.weighting import Weighting
 
 def cronbach_alpha(items: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Cronbach's alpha of the columns of ``items`` (rows with a NaN are left out), weighted
-    when ``weights`` are given (one non-negative weight per row)."""
+    when ``weights`` are given (one non-negative weight per row).
+
+    Parameters
+    ----------
+    items : numpy.ndarray
+        (n, k) item scores, NaN where not answered.
+    weights : numpy.ndarray | None
+        One non-negative weight per row.
+
+    Returns
+    -------
+    float
+        Cronbach's alpha (NaN with fewer than two items or rows).
+    """
     data = np.asarray(items, dtype=float)
     if data.ndim != 2:
         raise ValueError("items must be a table: one row per response, one column per item")
@@ -69,7 +82,22 @@ class ElementReliability:
 def element_reliability(
     responses: Responses, template: TemplateSpec, weighting: Weighting | None = None
 ) -> tuple[ElementReliability, ...]:
-    """Cronbach's alpha of each element's criteria on their answer scores."""
+    """Cronbach's alpha of each element's criteria on their answer scores.
+
+    Parameters
+    ----------
+    responses : Responses
+        The responses.
+    template : TemplateSpec
+        The questionnaire version.
+    weighting : Weighting | None
+        The responses' weights (unweighted when None).
+
+    Returns
+    -------
+    tuple[ElementReliability, ...]
+        One result per element, in questionnaire order.
+    """
     if responses.items != template.codes:
         raise ValueError("the responses were built for a different template")
     weights = None if weighting is None else weighting.row_weights(responses)

@@ -70,7 +70,23 @@ class CovariateType(enum.StrEnum):
 
 
 def fit_method(value: FitMethod | str) -> FitMethod:
-    """The method named by ``value``; ValueError naming the choices otherwise."""
+    """The method named by ``value``; ValueError naming the choices otherwise.
+
+    Parameters
+    ----------
+    value : FitMethod | str
+        A method or its name (REML, ML, FH).
+
+    Returns
+    -------
+    FitMethod
+        The method.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
     try:
         return FitMethod(value)
     except ValueError:

@@ -61,7 +61,25 @@ def _column_name(raw: dict[str, Any], key: str, what: str = "") -> str:
 
 
 def parse_spec(raw: Any, folder: Path) -> SmallAreaSpec:
-    """SPEC.json as a ``SmallAreaSpec``; ``SpecError`` naming the key at fault."""
+    """SPEC.json as a ``SmallAreaSpec``; ``SpecError`` naming the key at fault.
+
+    Parameters
+    ----------
+    raw : object
+        The decoded SPEC.json.
+    folder : pathlib.Path
+        The folder relative paths start from.
+
+    Returns
+    -------
+    SmallAreaSpec
+        The parsed spec.
+
+    Raises
+    ------
+    SpecError
+        Naming the key at fault.
+    """
     if not isinstance(raw, dict):
         raise SpecError("spec must be a JSON object")
     data = raw.get("data")
@@ -104,7 +122,23 @@ def parse_spec(raw: Any, folder: Path) -> SmallAreaSpec:
 
 
 def read_table(path: Path) -> dict[str, list[str]]:
-    """The CSV's columns as stripped text ("" where missing); ``SpecError`` on a bad file."""
+    """The CSV's columns as stripped text ("" where missing); ``SpecError`` on a bad file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV file.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        Column name -> its values as text.
+
+    Raises
+    ------
+    SpecError
+        When the file cannot be read as CSV.
+    """
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
@@ -171,7 +205,23 @@ def _categories(values: list[str]) -> list[float | str | None]:
 
 
 def estimate(spec: SmallAreaSpec) -> FayHerriotFit:
-    """Read the spec's CSV and fit the model; ``SpecError`` naming the problem."""
+    """Read the spec's CSV and fit the model; ``SpecError`` naming the problem.
+
+    Parameters
+    ----------
+    spec : SmallAreaSpec
+        The parsed spec.
+
+    Returns
+    -------
+    FayHerriotFit
+        The fitted model.
+
+    Raises
+    ------
+    SpecError
+        Naming the problem.
+    """
     table = read_table(spec.data)
     areas = _column(table, spec.area, "area", spec.data)
     for line, area in enumerate(areas, start=2):
@@ -203,7 +253,18 @@ def estimate(spec: SmallAreaSpec) -> FayHerriotFit:
 
 
 def as_json(fit: FayHerriotFit) -> dict[str, Any]:
-    """The contract's output document."""
+    """The contract's output document.
+
+    Parameters
+    ----------
+    fit : FayHerriotFit
+        The fitted model.
+
+    Returns
+    -------
+    dict[str, Any]
+        The output document of the contract.
+    """
     return {
         "method": fit.method.value,
         "converged": fit.converged,
@@ -231,7 +292,18 @@ def as_json(fit: FayHerriotFit) -> dict[str, Any]:
 
 
 def run(spec_path: Path) -> dict[str, Any]:
-    """Parse SPEC.json, read its data, fit, and build the output document."""
+    """Parse SPEC.json, read its data, fit, and build the output document.
+
+    Parameters
+    ----------
+    spec_path : pathlib.Path
+        The SPEC.json file.
+
+    Returns
+    -------
+    dict[str, Any]
+        The output document.
+    """
     try:
         text = spec_path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -246,7 +318,18 @@ def run(spec_path: Path) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run the command on ``argv`` (the arguments after ``small-area``); the exit status."""
+    """Run the command on ``argv`` (the arguments after ``small-area``); the exit status.
+
+    Parameters
+    ----------
+    argv : Sequence[str]
+        The arguments after ``small-area``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 bad input.
+    """
     args = list(argv)
     if len(args) != 1:
         print(USAGE, file=sys.stderr)

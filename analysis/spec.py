@@ -210,6 +210,23 @@ def _enum(kind: type[E], value: Any, what: str) -> E:
 
 
 def parse_design(value: Any) -> DesignSpec:
+    """The ``design`` object of SPEC.json.
+
+    Parameters
+    ----------
+    value : object
+        The decoded ``design`` value.
+
+    Returns
+    -------
+    DesignSpec
+        The design's columns and options.
+
+    Raises
+    ------
+    SpecError
+        Naming the key at fault.
+    """
     if value is None:
         return DesignSpec()
     spec = _object(value, "design", DESIGN_KEYS)
@@ -252,6 +269,25 @@ def _margin(value: Any, what: str, base: Path) -> Margin:
 
 
 def parse_calibration(value: Any, base: Path) -> CalibrationSpec | None:
+    """The optional ``calibration`` object of SPEC.json.
+
+    Parameters
+    ----------
+    value : object
+        The decoded ``calibration`` value, or None.
+    base : pathlib.Path
+        The folder relative paths start from.
+
+    Returns
+    -------
+    CalibrationSpec | None
+        The calibration, or None when there is none.
+
+    Raises
+    ------
+    SpecError
+        Naming the key at fault.
+    """
     if value is None:
         return None
     spec = _object(value, "calibration")
@@ -300,6 +336,25 @@ def _condition(value: Any, what: str) -> Condition:
 
 
 def parse_estimate(value: Any, index: int) -> EstimateSpec:
+    """One entry of SPEC.json's ``estimates``.
+
+    Parameters
+    ----------
+    value : object
+        The decoded entry.
+    index : int
+        Its position, for messages.
+
+    Returns
+    -------
+    EstimateSpec
+        The estimate's statistic, variables, domains and options.
+
+    Raises
+    ------
+    SpecError
+        Naming the key at fault.
+    """
     spec = _object(value, f"estimates[{index}]")
     if "id" not in spec:
         raise SpecError(f"estimates[{index}] needs an id")
@@ -385,7 +440,25 @@ def parse_estimate(value: Any, index: int) -> EstimateSpec:
 
 
 def parse_spec(value: Any, base: Path) -> Spec:
-    """The whole SPEC.json (already decoded); paths are relative to ``base``."""
+    """The whole SPEC.json (already decoded); paths are relative to ``base``.
+
+    Parameters
+    ----------
+    value : object
+        The decoded SPEC.json.
+    base : pathlib.Path
+        The folder relative paths start from.
+
+    Returns
+    -------
+    Spec
+        The whole spec.
+
+    Raises
+    ------
+    SpecError
+        Naming the key at fault.
+    """
     spec = _object(value, "the spec")
     if not isinstance(spec.get("data"), str) or not spec["data"]:
         raise SpecError('the spec needs "data": the path of the CSV file')

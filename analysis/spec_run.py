@@ -33,6 +33,25 @@ from analysis.spec import (
 
 
 def build_design(table: Table, spec: DesignSpec) -> Design:
+    """The survey design the spec declares, on the table's rows.
+
+    Parameters
+    ----------
+    table : Table
+        The data.
+    spec : Spec
+        The parsed spec.
+
+    Returns
+    -------
+    Design
+        The design.
+
+    Raises
+    ------
+    SpecError
+        When a column is missing or a value is invalid.
+    """
     ids = [table.labelled(c, "design.ids") for c in spec.ids]
     strata = table.labelled(spec.strata, "design.strata") if spec.strata else None
     weights = None
@@ -104,6 +123,27 @@ def _population(table: Table, margin: Margin, what: str) -> dict[str, float]:
 
 
 def calibrate(design: Design, table: Table, spec: CalibrationSpec | None) -> Design:
+    """The design calibrated as the spec asks (unchanged without ``calibration``).
+
+    Parameters
+    ----------
+    design : Design
+        The design.
+    table : Table
+        The data.
+    spec : Spec
+        The parsed spec.
+
+    Returns
+    -------
+    Design
+        The calibrated design.
+
+    Raises
+    ------
+    SpecError
+        When the calibration cannot be done.
+    """
     if spec is None:
         return design
     what = f"calibration {spec.method.value}"
@@ -328,7 +368,27 @@ def _row(spec: EstimateSpec, domain: dict[str, Any] | None, e: Estimate) -> dict
 
 
 def estimate_all(design: Design, table: Table, spec: EstimateSpec) -> list[dict[str, Any]]:
-    """One output row per domain of one estimate."""
+    """One output row per domain of one estimate.
+
+    Parameters
+    ----------
+    design : Design
+        The (calibrated) design.
+    table : Table
+        The data.
+    spec : EstimateSpec
+        One estimate of the spec.
+
+    Returns
+    -------
+    list[dict[str, Any]]
+        The output rows.
+
+    Raises
+    ------
+    SpecError
+        Naming the estimate and domain at fault.
+    """
     what = f"estimate {spec.id!r}"
     base = _where(table, spec, what)
     if not base.any():
@@ -352,7 +412,23 @@ def estimate_all(design: Design, table: Table, spec: EstimateSpec) -> list[dict[
 
 
 def run(spec_path: Path) -> dict[str, Any]:
-    """Parse SPEC.json, read its data, build and calibrate the design, estimate everything."""
+    """Parse SPEC.json, read its data, build and calibrate the design, estimate everything.
+
+    Parameters
+    ----------
+    spec_path : pathlib.Path
+        The SPEC.json file.
+
+    Returns
+    -------
+    dict[str, Any]
+        The output document of the contract.
+
+    Raises
+    ------
+    SpecError
+        For any bad input.
+    """
     try:
         text = spec_path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -200,7 +200,20 @@ def weights_from_dossiers(sample: Responses | CellCounts, dossiers: CellCounts) 
       weighted estimates and listed (``NO_DOSSIER_COUNT``);
     * a count but no responses: listed (``NO_RESPONSES``); the domain's coverage shows it;
     * N_h < n_h: kept with w_h = N_h / n_h and no finite-population correction, listed
-      (``FEWER_DOSSIERS_THAN_RESPONSES``); N_h = 0 gives weight 0, so those are excluded."""
+      (``FEWER_DOSSIERS_THAN_RESPONSES``); N_h = 0 gives weight 0, so those are excluded.
+
+    Parameters
+    ----------
+    sample : Responses | Mapping[tuple[str, str], int]
+        The responses, or their counts per (unit, area) cell.
+    dossiers : Iterable[CellCount] | Mapping[tuple[str, str], float]
+        Dossiers handled per cell, N_h.
+
+    Returns
+    -------
+    Weighting
+        Cell weights, population counts, fpc and the diagnostics listed above.
+    """
     counts = _sample(sample)
     frame = cell_count_table(dossiers, "dossier counts")
     keys = sorted(counts)
@@ -281,7 +294,31 @@ def rake_to_margins(
     unit or area has no positive total are excluded and listed; totals of units or areas
     without responses are left out and listed, and the area totals are then rescaled to the
     remaining unit totals (``area_total_scale``). Raises ValueError if the totals cannot be met
-    (for example a unit whose responses all fall in areas with no total left)."""
+    (for example a unit whose responses all fall in areas with no total left).
+
+    Parameters
+    ----------
+    sample : Responses | Mapping[tuple[str, str], int]
+        The responses, or their counts per cell.
+    unit_totals : Mapping[str, float]
+        Dossiers per unit.
+    area_totals : Mapping[str, float]
+        Dossiers per service area.
+    tolerance : float
+        Relative tolerance on the unit totals.
+    max_iterations : int
+        Most sweeps.
+
+    Returns
+    -------
+    Weighting
+        Raked cell weights and diagnostics.
+
+    Raises
+    ------
+    ValueError
+        When the totals cannot be met.
+    """
     counts = _sample(sample)
     units = _totals(unit_totals, "unit dossier total")
     areas = _totals(area_totals, "area dossier total")

@@ -114,7 +114,28 @@ def target_verdicts(
     measure: IndexDefinition | str | None = None,
 ) -> tuple[TargetVerdict, ...]:
     """The verdict of every domain of ``level`` on one index (default: the overall index in
-    the table's headline measure)."""
+    the table's headline measure).
+
+    Parameters
+    ----------
+    table : IndexTable
+        The round's index table.
+    target : float
+        The target, in the measure's units.
+    level : Level | str
+        The domains' level (default: units).
+    index : str
+        The index code (default: overall).
+    kind : IndexKind | str | None
+        Its kind, when the code is ambiguous.
+    measure : IndexDefinition | str | None
+        The measure (default: the table's headline).
+
+    Returns
+    -------
+    tuple[TargetVerdict, ...]
+        Above, below or cannot tell, per domain.
+    """
     rows = table.rows(
         level=level, index=index, kind=kind, measure=table.headline if measure is None else measure
     )
@@ -157,7 +178,22 @@ def rank_ranges(
 ) -> tuple[RankRange, ...]:
     """Rank ranges of the given rows (one index, one measure, one level), in order of rank.
     Rows without an estimate are left out; a row flagged ``cannot_tell`` is told apart from
-    no other row (its range spans every rank the others leave)."""
+    no other row (its range spans every rank the others leave).
+
+    Parameters
+    ----------
+    rows : Sequence[IndexRow]
+        Rows of one level, index and measure.
+    confidence : float
+        Joint confidence of the pairwise comparisons.
+    coverage : RankCoverage | str
+        joint (all pairs), each (per row) or none.
+
+    Returns
+    -------
+    tuple[RankRange, ...]
+        Each row's point rank and its best and worst plausible ranks.
+    """
     chosen = choose(RankCoverage, coverage, "coverage")
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
@@ -211,7 +247,30 @@ def rank_table(
     confidence: float = 0.95,
     coverage: RankCoverage | str = RankCoverage.JOINT,
 ) -> tuple[RankRange, ...]:
-    """Rank ranges of every domain of ``level`` on one index of the table."""
+    """Rank ranges of every domain of ``level`` on one index of the table.
+
+    Parameters
+    ----------
+    table : IndexTable
+        The round's index table.
+    level : Level | str
+        The domains' level (default: units).
+    index : str
+        The index code (default: overall).
+    kind : IndexKind | str | None
+        Its kind, when the code is ambiguous.
+    measure : IndexDefinition | str | None
+        The measure (default: the table's headline).
+    confidence : float
+        Joint confidence.
+    coverage : RankCoverage | str
+        joint, each or none.
+
+    Returns
+    -------
+    tuple[RankRange, ...]
+        Rank ranges, in order of rank.
+    """
     rows = table.rows(
         level=level, index=index, kind=kind, measure=table.headline if measure is None else measure
     )
@@ -252,7 +311,29 @@ def change(
     df_rule: DfRule | str = DfRule.SATTERTHWAITE,
     confidence: float = 0.95,
 ) -> Change:
-    """The change of one index between two rounds (independent samples; module docstring)."""
+    """The change of one index between two rounds (independent samples; module docstring).
+
+    Parameters
+    ----------
+    current : IndexRow
+        The index in the later round.
+    previous : IndexRow
+        The same index in the earlier round.
+    df_rule : DfRule | str
+        Satterthwaite (default) or the smaller of the two dfs.
+    confidence : float
+        Confidence level.
+
+    Returns
+    -------
+    Change
+        The difference, its SE, df, interval and direction.
+
+    Raises
+    ------
+    ValueError
+        When the rows are different indices or measures.
+    """
     rule = choose(DfRule, df_rule, "df_rule")
     if (current.kind, current.index, current.measure) != (
         previous.kind,
@@ -304,7 +385,26 @@ def changes(
 ) -> tuple[Change, ...]:
     """The change of every index present in both tables under the same keys (level, unit,
     area, desk, kind, index, measure). Units renamed or merged between the rounds do not match
-    and are left out: compare them explicitly with ``change``."""
+    and are left out: compare them explicitly with ``change``.
+
+    Parameters
+    ----------
+    current : IndexTable
+        The later round's table.
+    previous : IndexTable
+        The earlier round's table.
+    level : Level | str | None
+        Only this level (default: every level).
+    df_rule : DfRule | str
+        Satterthwaite (default) or minimum.
+    confidence : float
+        Confidence level.
+
+    Returns
+    -------
+    tuple[Change, ...]
+        One change per index present in both.
+    """
     before = {
         (r.level, r.unit, r.area, r.desk, r.kind, r.index, r.measure): r
         for r in previous.rows(level=level)

@@ -280,7 +280,34 @@ def index_table_from_stats(
 ) -> IndexTable:
     """The index table from sufficient statistics (``analysis.satisfaction.stats``), per cell,
     or per desk within cell (needed for ``Level.DESK``). The options are those of
-    ``index_table``; the PSUs are those the statistics were computed with."""
+    ``index_table``; the PSUs are those the statistics were computed with.
+
+    Parameters
+    ----------
+    stats : CellStats
+        Sufficient statistics per cell (or per desk within cell).
+    template : TemplateSpec
+        The questionnaire version.
+    weighting : Weighting
+        The cells' weights.
+    levels : Sequence[Level | str]
+        The domains' levels.
+    measures : Sequence[IndexDefinition | str] | None
+        The measures.
+    lonely_psu : LonelyPSU | str
+        What a single-PSU cell contributes.
+    ci : CIMethod | str
+        The interval of criterion proportions.
+    confidence : float
+        Confidence level.
+    subtrees : Mapping[str, Iterable[str]] | None
+        Unit code -> its subtree's codes, for ``Level.UNIT_TREE``.
+
+    Returns
+    -------
+    IndexTable
+        Every index of every domain, equal to ``index_table`` on the same responses.
+    """
     _check_stats(stats, template)
     chosen = _levels(levels)
     trees = _subtrees(subtrees, chosen)
@@ -332,7 +359,38 @@ def index_table(
     ``subtrees_from_parents``. Each unit with at least one sub-unit gets ``unit_tree`` rows
     (``unit`` = its code): the unit and its whole subtree estimated as one domain of the same
     design, the union of their cells, never an average of the sub-units' indices; the same
-    columns as its ``unit`` rows. Trees without responses get no row."""
+    columns as its ``unit`` rows. Trees without responses get no row.
+
+    Parameters
+    ----------
+    responses : Responses
+        The counted responses.
+    template : TemplateSpec
+        The questionnaire version.
+    weighting : Weighting
+        The responses' weights.
+    levels : Sequence[Level | str]
+        The domains' levels (default: province, unit, area, cell).
+    measures : Sequence[IndexDefinition | str] | None
+        The measures.
+    psu : PSU | str
+        Responses or desks as PSUs.
+    lonely_psu : LonelyPSU | str
+        What a single-PSU cell contributes.
+    ci : CIMethod | str
+        The interval of criterion proportions.
+    confidence : float
+        Confidence level.
+    desk_blocks_per_chunk : int
+        Desk x cell blocks computed at once.
+    subtrees : Mapping[str, Iterable[str]] | None
+        Unit code -> its subtree's codes.
+
+    Returns
+    -------
+    IndexTable
+        Every index of every domain with its interval, n and flags.
+    """
     if responses.items != template.codes:
         raise ValueError("the responses were built for a different template (item codes)")
     chosen = _levels(levels)

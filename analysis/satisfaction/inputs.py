@@ -43,7 +43,27 @@ E = TypeVar("E", bound=enum.Enum)
 
 
 def choose(kind: type[E], value: object, what: str) -> E:
-    """``kind(value)`` or a ValueError that lists the accepted values."""
+    """``kind(value)`` or a ValueError that lists the accepted values.
+
+    Parameters
+    ----------
+    kind : type[E]
+        The enumeration.
+    value : E | str
+        A member or its value.
+    what : str
+        What the value is, for the message.
+
+    Returns
+    -------
+    E
+        The member.
+
+    Raises
+    ------
+    ValueError
+        Listing the accepted values.
+    """
     try:
         return kind(value)
     except ValueError:
@@ -285,7 +305,20 @@ CellCounts = Iterable[CellCount] | Mapping[tuple[str, str], float]
 
 def cell_count_table(counts: CellCounts, what: str) -> dict[tuple[str, str], float]:
     """``{(unit, area): count}`` from CellCount rows or a mapping; a cell given twice is an
-    error (two imports of the same cell must not add up silently)."""
+    error (two imports of the same cell must not add up silently).
+
+    Parameters
+    ----------
+    counts : Iterable[CellCount] | Mapping[tuple[str, str], float]
+        The cells' counts.
+    what : str
+        What the counts are, for messages.
+
+    Returns
+    -------
+    dict[tuple[str, str], float]
+        (unit, area) -> count.
+    """
     rows = (
         [CellCount(u, a, c) for (u, a), c in counts.items()]
         if isinstance(counts, Mapping)

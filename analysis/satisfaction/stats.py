@@ -52,7 +52,18 @@ class PSU(enum.StrEnum):
 
 def groups_of(template: TemplateSpec) -> tuple[tuple[str, ...], np.ndarray]:
     """Names and (K x G) item supports of the composites that span several items: every
-    element, every aspect and the overall index, in that order."""
+    element, every aspect and the overall index, in that order.
+
+    Parameters
+    ----------
+    template : TemplateSpec
+        The questionnaire version.
+
+    Returns
+    -------
+    tuple[tuple[str, ...], numpy.ndarray]
+        The composites' names and their (K x G) item supports.
+    """
     codes = template.codes
     names: list[str] = []
     supports: list[np.ndarray] = []
@@ -201,7 +212,23 @@ def _aggregate(stats: CellStats, *, with_desk: bool) -> CellStats:
 def merge_stats(parts: Sequence[CellStats]) -> CellStats:
     """Statistics of the union of disjoint sets of responses. Valid when no PSU is split
     between parts (always, with responses as PSUs); a desk block that appears in two parts
-    under desk PSUs is refused, since its PSU total would be split."""
+    under desk PSUs is refused, since its PSU total would be split.
+
+    Parameters
+    ----------
+    parts : Sequence[CellStats]
+        Statistics of disjoint sets of responses.
+
+    Returns
+    -------
+    CellStats
+        The statistics of their union.
+
+    Raises
+    ------
+    ValueError
+        When a desk block appears in two parts under desk PSUs.
+    """
     if not parts:
         raise ValueError("nothing to merge")
     first = parts[0]
@@ -242,7 +269,22 @@ def merge_stats(parts: Sequence[CellStats]) -> CellStats:
 
 
 def indicator_matrix(answers: np.ndarray, template: TemplateSpec, dtype: type) -> np.ndarray:
-    """x_i for every response: (n, 3K) with the s, y and r blocks (see the module docstring)."""
+    """x_i for every response: (n, 3K) with the s, y and r blocks (see the module docstring).
+
+    Parameters
+    ----------
+    answers : numpy.ndarray
+        (n, K) answers, NaN where not answered.
+    template : TemplateSpec
+        The questionnaire version.
+    dtype : numpy.dtype
+        The matrix's type.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 3K) indicators: satisfied, score and answered blocks.
+    """
     n, k = answers.shape
     x = np.empty((n, 3 * k), dtype=dtype)
     answered = ~np.isnan(answers)
@@ -276,7 +318,26 @@ def cell_stats(
     rows: np.ndarray | None = None,
 ) -> CellStats:
     """The statistics of ``responses`` (or of the ``rows`` selected by a boolean mask or index
-    array) per cell, or per desk within each cell when ``by_desk``."""
+    array) per cell, or per desk within each cell when ``by_desk``.
+
+    Parameters
+    ----------
+    responses : Responses
+        The responses.
+    template : TemplateSpec
+        The questionnaire version.
+    psu : PSU | str
+        Responses or desks as PSUs.
+    by_desk : bool
+        Per desk within each cell (needed for desk-level indices).
+    rows : numpy.ndarray | None
+        A boolean mask or index array of the rows to use.
+
+    Returns
+    -------
+    CellStats
+        Counts, sums and cross-products per cell (or desk).
+    """
     chosen = choose(PSU, psu, "psu")
     if responses.items != template.codes:
         raise ValueError("the responses were built for a different template")
