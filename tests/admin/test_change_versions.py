@@ -11,10 +11,7 @@ answering 5 and 10 answering 2: 75 %. Every shared element and criterion changes
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask
 
@@ -25,34 +22,15 @@ from survey.models import (
     Role,
     Round,
     RoundState,
-    TemplateVersion,
     utcnow,
 )
 from survey.services.accounts.users import create_user
-from survey.services.questionnaires.templates import import_template
 from survey.services.responses.recording import AnswerValue, record_response
 from survey.services.rounds.lifecycle import transition_round
 from tests.admin.conftest import PASSWORD, login
 from tests.factories import make_area, make_desk, make_round, make_unit, sipas_version
 from tests.helpers.rounds import row_starting
-
-SIPAS = Path(__file__).resolve().parents[2] / "survey" / "starter_templates" / "sipas.json"
-
-
-def _with_policy_aspect() -> TemplateVersion:
-    """A new version of the same SIPAS template with a second aspect of one element (P)."""
-    data = json.loads(SIPAS.read_text(encoding="utf-8"))
-    policy = copy.deepcopy(data["version"]["aspects"][0]["elements"][0])
-    policy["code"], policy["name"] = "P", "Xây dựng và thực hiện chính sách"
-    for n, item in enumerate(policy["items"]):
-        item["code"] = f"P{n + 1}"
-        item.pop("condition", None)
-    data["version"]["aspects"].append(
-        {"code": "CS", "name": "Chính sách", "name_en": "Policy", "elements": [policy]}
-    )
-    version = import_template(data, now=utcnow())
-    db.session.commit()
-    return version
+from tests.helpers.templates import sipas_with_policy_aspect
 
 
 def _answer(round_: Round, satisfied: int, unsatisfied: int, when: object, key: str) -> None:
@@ -89,7 +67,7 @@ def _two_rounds(app: Flask, *, new_version: bool) -> tuple[int, int]:
         _answer(earlier, 20, 20, past + timedelta(hours=1), "before")
         transition_round(earlier, RoundState.CLOSED, now=past + timedelta(days=1))
         current = make_round(
-            [unit], version=_with_policy_aspect() if new_version else old, name="Đợt quý III"
+            [unit], version=sipas_with_policy_aspect() if new_version else old, name="Đợt quý III"
         )
         _answer(current, 30, 10, now, "now")
         create_user(username="analyst", password=PASSWORD, role=Role.ANALYST, now=now)

@@ -4,10 +4,6 @@ computation), for a one-aspect and a two-aspect questionnaire."""
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from flask import Flask
@@ -15,30 +11,16 @@ from flask import Flask
 from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.extensions import db
 from survey.models import DossierCount, ItemRole, Round, TemplateVersion, utcnow
-from survey.services.questionnaires.templates import import_template
 from survey.services.responses.recording import AnswerValue, record_response
 from survey.services.results.indices import round_index
 from survey.services.results.method import method_statements
 from tests.factories import make_area, make_desk, make_round, make_unit, sipas_version
-
-SIPAS = Path(__file__).resolve().parents[3] / "survey" / "starter_templates" / "sipas.json"
+from tests.helpers.templates import sipas_with_policy_aspect
 
 
 def _two_aspect_version() -> TemplateVersion:
-    """SIPAS with a second aspect (policy making, as the 2023 method adds) of one element."""
-    data = json.loads(SIPAS.read_text(encoding="utf-8"))
-    data["code"], data["name"] = "sipas2023", "SIPAS 2023"
-    policy = copy.deepcopy(data["version"]["aspects"][0]["elements"][0])
-    policy["code"], policy["name"] = "P", "Xây dựng và thực hiện chính sách"
-    for n, item in enumerate(policy["items"]):
-        item["code"] = f"P{n + 1}"
-        item.pop("condition", None)
-    data["version"]["aspects"].append(
-        {"code": "CS", "name": "Chính sách", "name_en": "Policy", "elements": [policy]}
-    )
-    version = import_template(data, now=utcnow())
-    db.session.commit()
-    return version
+    """SIPAS with the 2023 policy aspect, as a template of its own."""
+    return sipas_with_policy_aspect("sipas2023", "SIPAS 2023")
 
 
 def _round_with_answers(version: TemplateVersion) -> int:
