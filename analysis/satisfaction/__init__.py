@@ -58,7 +58,15 @@ from analysis.satisfaction.inputs import (
     Responses,
     TemplateSpec,
 )
-from analysis.satisfaction.stats import PSU, CellStats, cell_stats, merge_stats
+from analysis.satisfaction.stats import (
+    PSU,
+    CellStats,
+    cell_stats,
+    keep_blocks,
+    merge_stats,
+    stats_from_arrays,
+    stats_to_arrays,
+)
 from analysis.satisfaction.table import (
     DEFAULT_LEVELS,
     FLAGS,
@@ -104,8 +112,11 @@ __all__ = [
     "cell_stats",
     "index_table",
     "index_table_from_stats",
+    "keep_blocks",
     "merge_stats",
     "rake_to_margins",
+    "stats_from_arrays",
+    "stats_to_arrays",
     "subtrees_from_parents",
     "weights_from_dossiers",
 ]

@@ -423,3 +423,107 @@ def cell_stats(
         cross=cross,
         cross_rows=None if chosen == PSU.RESPONSE else cross_rows,
     )
+
+
+def keep_blocks(stats: CellStats, keep: np.ndarray) -> CellStats | None:
+    """The statistics of the blocks where ``keep`` (a boolean per block) is true: what is left
+    when some cells are dropped to be recomputed. None when no block is kept.
+
+    Parameters
+    ----------
+    stats : CellStats
+        Statistics per cell or per desk within cell.
+    keep : numpy.ndarray
+        (B,) booleans, one per block.
+
+    Returns
+    -------
+    CellStats | None
+        The kept blocks, or None.
+    """
+    chosen = np.asarray(keep, dtype=bool)
+    if chosen.shape != (stats.blocks,):
+        raise ValueError("keep needs one boolean per block")
+    if not chosen.any():
+        return None
+
+    def part(value: np.ndarray | None) -> np.ndarray | None:
+        return None if value is None else value[chosen]
+
+    return CellStats(
+        items=stats.items,
+        groups=stats.groups,
+        psu=stats.psu,
+        unit=stats.unit[chosen],
+        area=stats.area[chosen],
+        desk=part(stats.desk),
+        rows=stats.rows[chosen],
+        psus=stats.psus[chosen],
+        answering_psus=stats.answering_psus[chosen],
+        answering_any=stats.answering_any[chosen],
+        sums=stats.sums[chosen],
+        cross=stats.cross[chosen],
+        cross_rows=part(stats.cross_rows),
+    )
+
+
+STAT_ARRAYS = ("unit", "area", "rows", "psus", "answering_psus", "answering_any", "sums", "cross")
+
+
+def stats_to_arrays(stats: CellStats) -> dict[str, np.ndarray]:
+    """Plain arrays (no Python objects) that ``stats_from_arrays`` turns back into ``stats``:
+    for ``numpy.savez`` and ``numpy.load(allow_pickle=False)``. Cross-products are stored in
+    float64, so sums over many merges stay exact.
+
+    Parameters
+    ----------
+    stats : CellStats
+        The statistics.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        Named arrays.
+    """
+    arrays = {name: np.asarray(getattr(stats, name)) for name in STAT_ARRAYS}
+    arrays["unit"] = arrays["unit"].astype(str)
+    arrays["area"] = arrays["area"].astype(str)
+    arrays["cross"] = arrays["cross"].astype(np.float64)
+    arrays["items"] = np.asarray(stats.items, dtype=str)
+    arrays["groups"] = np.asarray(stats.groups, dtype=str)
+    arrays["psu"] = np.asarray([str(stats.psu)], dtype=str)
+    if stats.desk is not None:
+        arrays["desk"] = np.asarray(stats.desk).astype(str)
+    if stats.cross_rows is not None:
+        arrays["cross_rows"] = stats.cross_rows.astype(np.float64)
+    return arrays
+
+
+def stats_from_arrays(arrays: dict[str, np.ndarray]) -> CellStats:
+    """The statistics ``stats_to_arrays`` wrote (checked again by ``CellStats``).
+
+    Parameters
+    ----------
+    arrays : dict[str, numpy.ndarray]
+        Named arrays from ``stats_to_arrays``.
+
+    Returns
+    -------
+    CellStats
+        The statistics.
+    """
+    return CellStats(
+        items=tuple(str(s) for s in arrays["items"].tolist()),
+        groups=tuple(str(s) for s in arrays["groups"].tolist()),
+        psu=PSU(str(arrays["psu"][0])),
+        unit=arrays["unit"],
+        area=arrays["area"],
+        desk=arrays.get("desk"),
+        rows=arrays["rows"],
+        psus=arrays["psus"],
+        answering_psus=arrays["answering_psus"],
+        answering_any=arrays["answering_any"],
+        sums=arrays["sums"],
+        cross=arrays["cross"].astype(np.float64),
+        cross_rows=arrays.get("cross_rows"),
+    )

@@ -19,7 +19,9 @@ from survey.models.rounds import (
     DossierCount,
     Round,
     RoundLevelTarget,
+    RoundSnapshot,
     RoundState,
+    RoundStatistics,
     RoundUnit,
 )
 from survey.models.templates import (
@@ -60,7 +62,9 @@ __all__ = [
     "Role",
     "Round",
     "RoundLevelTarget",
+    "RoundSnapshot",
     "RoundState",
+    "RoundStatistics",
     "RoundUnit",
     "Scale",
     "ServiceArea",

@@ -52,6 +52,9 @@ class Response(Base):
         ),
         Index("ix_responses_round_unit_area", "round_id", "unit_id", "service_area_id"),
         Index("ix_responses_round_received", "round_id", "received_at"),
+        # The newest response of a round, in one index probe: the maintained statistics'
+        # freshness check on every result page.
+        Index("ix_responses_round_id", "round_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    LargeBinary,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -84,6 +92,11 @@ class Round(Base):
     rule_relative_width_above: Mapped[float] = mapped_column(default=5.0, server_default="5")
     rule_max_relative_width: Mapped[float] = mapped_column(default=1.3, server_default="1.3")
     rule_df_review: Mapped[float] = mapped_column(default=8.0, server_default="8")
+    # Raised by triggers (migration 0009) whenever a stored response is changed or deleted (an
+    # exclusion, a restore, a hand edit): the maintained statistics then check every cell
+    # again. ``answers_generation``, when a stored answer is: they are recomputed.
+    stats_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    answers_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     template_version: Mapped[TemplateVersion] = relationship()
     scope: Mapped[list[RoundUnit]] = relationship(
@@ -132,3 +145,40 @@ class DossierCount(Base):
 
     unit: Mapped[Unit] = relationship()
     service_area: Mapped[ServiceArea] = relationship()
+
+
+class RoundStatistics(Base):
+    """The round's sufficient statistics per desk within unit x area cell
+    (``analysis.satisfaction.CellStats``), maintained as responses arrive: the responses up to
+    ``through_id`` (and the later ones listed in the payload) are folded in. A cache of the
+    answers, never the record: ``flask results reconcile`` recomputes it from the answers."""
+
+    __tablename__ = "round_statistics"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_versions.id"))
+    labels_key: Mapped[str] = mapped_column(String(64))  # the unit, area and desk codes used
+    generation: Mapped[int]  # the round's stats_generation when they were checked
+    answers_generation: Mapped[int]
+    through_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoundSnapshot(Base):
+    """What a round published, frozen: the sufficient statistics and the design frame the
+    numbers come from, the numbers themselves, the method and the rule, and a hash of the
+    counted response ids. Pages, exports and the API of a published round read it;
+    ``flask results rederive`` recomputes it from the stored responses and reports any
+    difference."""
+
+    __tablename__ = "round_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    responses: Mapped[int]  # counted responses
+    responses_hash: Mapped[str] = mapped_column(String(64))  # sha256 of their sorted ids
+    numbers_hash: Mapped[str] = mapped_column(String(64))  # sha256 of ``numbers``
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # statistics, frame, method, rule
+    numbers: Mapped[bytes] = mapped_column(LargeBinary)  # the index table, as CSV

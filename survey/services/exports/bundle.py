@@ -36,8 +36,7 @@ from survey.services.exports.microdata import (
     write_csv,
 )
 from survey.services.questionnaires.frozen import questionnaire_spec
-from survey.services.responses.counting import design_frame
-from survey.services.results.indices import round_index, template_index
+from survey.services.results.indices import round_frame, round_index, template_index
 
 FILES = ("data.csv", "codebook.csv", "README.txt", "reproduce.R", "reproduce.do", "reproduce.sps")
 
@@ -61,7 +60,7 @@ def target(round_: Round) -> Target:
     definition the result pages use (``template_index``), and the round's index rows: the
     province and the unit with the most responses (among those that answered every criterion,
     when there is one, so that its overall index has all its weights)."""
-    frame = design_frame(round_)
+    frame = round_frame(round_)
     spec = questionnaire_spec(round_.template_version)
     weights = criteria_weights(spec.items, round_.template_version)
     satisfied = {

@@ -90,7 +90,10 @@ class DesignFrame:
         return dossiers / n if dossiers and n else None
 
 
-def design_frame(round_: Round) -> DesignFrame:
+def design_frame(round_: Round, *, with_counts: bool = True) -> DesignFrame:
+    """The round's codes, names and dossier counts and, ``with_counts``, its counted
+    responses per cell (a GROUP BY over the round's responses; the result pages take them from
+    the maintained statistics instead, ``survey.services.results.indices.round_frame``)."""
     names: dict[int, str] = {
         uid: name
         for uid, name in db.session.execute(
@@ -108,4 +111,5 @@ def design_frame(round_: Round) -> DesignFrame:
         aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
     }
     desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
-    return DesignFrame(units, areas, desks, dossier_frame(round_), cell_counts(round_), parents)
+    counts = cell_counts(round_) if with_counts else {}
+    return DesignFrame(units, areas, desks, dossier_frame(round_), counts, parents)

@@ -131,6 +131,16 @@ def _cache() -> OrderedDict[tuple[object, ...], IndexTable]:
     return cache
 
 
+def round_frame(round_: Round) -> DesignFrame:
+    """The round's design frame with its counts per cell taken from the maintained statistics
+    (``tally.round_tally``), not from a GROUP BY over every response."""
+    from survey.services.results.tally import round_tally
+
+    frame = design_frame(round_, with_counts=False)
+    frame.counts = round_tally(round_, frame).counts(frame)
+    return frame
+
+
 def round_index(
     round_: Round,
     levels: Sequence[Level | str] = LEVELS,
@@ -142,28 +152,42 @@ def round_index(
     units, units with their sub-units, service areas and unit x area cells; ``Level.DESK`` adds
     desks), weighted by the dossier
     counts, with intervals and reliability flags. No counted responses: a table with no rows.
-    ``frame``: the round's design frame, when the caller has read it already."""
+    ``frame``: the round's design frame, when the caller has read it already.
+
+    With responses as PSUs (the pages' design) the statistics are the maintained ones
+    (``tally``): nothing but the responses that arrived since the last page is read. With
+    desks as PSUs they are computed from the answers."""
+    from survey.services.results.tally import round_tally
+
     chosen = tuple(Level(level) for level in levels)
     psu = PSU(psu)
     by_desk = Level.DESK in chosen or psu == PSU.DESK
-    frame = frame or design_frame(round_)
+    frame = frame or round_frame(round_)
     trees = frame.subtrees() if Level.UNIT_TREE in chosen else None
-    n_ids, id_sum, last_id = db.session.execute(
-        select(func.count(Response.id), func.sum(Response.id), func.max(Response.id)).where(
-            counted(round_)
-        )
-    ).one()
-    key = (
-        round_.id,
-        round_.template_version_id,
-        n_ids,
-        id_sum,
-        tuple(sorted(frame.counts.items())),
+    shared = (
         tuple(sorted(frame.dossiers.items())),
         chosen,
         psu,
         tuple(sorted(trees.items())) if trees else None,
     )
+    tally = None
+    if psu == PSU.RESPONSE:
+        tally = round_tally(round_, frame)
+        key: tuple[object, ...] = ("tally", tally.key, *shared)
+    else:
+        n_ids, id_sum, last_id = db.session.execute(
+            select(func.count(Response.id), func.sum(Response.id), func.max(Response.id)).where(
+                counted(round_)
+            )
+        ).one()
+        key = (
+            round_.id,
+            round_.template_version_id,
+            n_ids,
+            id_sum,
+            tuple(sorted(frame.counts.items())),
+            *shared,
+        )
     cache = _cache()
     if key in cache:
         cache.move_to_end(key)
@@ -173,7 +197,10 @@ def round_index(
         (frame.units[unit][0], frame.areas[area]): float(n)
         for (unit, area), n in frame.dossiers.items()
     }
-    stats = _stats(round_, template, frame, last_id or 0, by_desk=by_desk, psu=psu)
+    if tally is not None:
+        stats = tally.stats
+    else:
+        stats = _stats(round_, template, frame, last_id or 0, by_desk=by_desk, psu=psu)
     if stats is None:
         table = empty_table(template.spec, dossiers)
     else:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from analysis.publishing import PublishingRule, Reason, Severity, assess
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, IndexTable, Level
@@ -35,18 +35,17 @@ from analysis.satisfaction.compare import (
 )
 from survey.extensions import db
 from survey.models import (
-    Answer,
     Desk,
     ItemRole,
-    Response,
     Round,
     RoundState,
     ServiceArea,
     Unit,
 )
 from survey.services.access import unit_subtree
-from survey.services.responses.counting import DesignFrame, counted, design_frame
-from survey.services.results.indices import LEVELS, round_index, template_index
+from survey.services.responses.counting import DesignFrame, design_frame
+from survey.services.results.indices import LEVELS, round_frame, round_index, template_index
+from survey.services.results.tally import ANSWERED, round_tally
 from survey.services.rounds.result_settings import (
     Targets,
     publishing_rule,
@@ -109,7 +108,7 @@ class Names:
 
 
 def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | None = None) -> Names:
-    frame = frame or design_frame(round_)
+    frame = frame or design_frame(round_, with_counts=False)
     scoped = {s.unit_id: s.unit_name for s in round_.scope}
     unit_ids = {code: uid for uid, (code, _name) in frame.units.items()}
     units = {code: scoped.get(uid, name) for uid, (code, name) in frame.units.items()}
@@ -583,7 +582,7 @@ def round_results(
     target: str | None = None,
     english: bool = False,
 ) -> RoundResults:
-    frame = design_frame(round_)  # read once for the table and the names
+    frame = round_frame(round_)  # read once for the table and the names
     table = round_index(round_, frame=frame)
     targets = round_targets(round_)
     chosen, error = parse_target(target, table.headline, targets)
@@ -610,36 +609,24 @@ def priorities(results: RoundResults, *, english: bool = False) -> list[Priority
     item = next((i for i in round_.template_version.items if i.role == ItemRole.PRIORITIES), None)
     if item is None or results.empty:
         return []
-    frame = design_frame(round_)
+    frame = round_frame(round_)
     weights = {cell: w for cell in frame.counts if (w := frame.weight(cell)) is not None}
 
     def visible(unit_id: int) -> bool:
         return results.unit_ids is None or unit_id in results.unit_ids
 
     chosen: dict[int, tuple[int, float]] = {}
-    for unit_id, area_id, value, n in db.session.execute(
-        select(Response.unit_id, Response.service_area_id, Answer.value, func.count())
-        .join(Answer, Answer.response_id == Response.id)
-        .where(counted(round_), Answer.item_id == item.id, Answer.value.is_not(None))
-        .group_by(Response.unit_id, Response.service_area_id, Answer.value)
-    ):
-        if value is None or not visible(unit_id):
-            continue
-        count, weighted = chosen.get(value, (0, 0.0))
-        chosen[value] = (count + n, weighted + n * weights.get((unit_id, area_id), 0.0))
     answered = 0.0
-    for unit_id, area_id, n in db.session.execute(
-        select(
-            Response.unit_id,
-            Response.service_area_id,
-            func.count(func.distinct(Answer.response_id)),
-        )
-        .join(Answer, Answer.response_id == Response.id)
-        .where(counted(round_), Answer.item_id == item.id, Answer.value.is_not(None))
-        .group_by(Response.unit_id, Response.service_area_id)
-    ):
-        if visible(unit_id):
-            answered += n * weights.get((unit_id, area_id), 0.0)
+    for (unit_id, area_id), counts in round_tally(round_, frame).chosen(frame).items():
+        if not visible(unit_id):
+            continue
+        weight = weights.get((unit_id, area_id), 0.0)
+        for value, n in counts.items():
+            if value == ANSWERED:
+                answered += n * weight
+                continue
+            count, weighted = chosen.get(value, (0, 0.0))
+            chosen[value] = (count + n, weighted + n * weight)
     labels = {value: (en if english and en else vi) for value, vi, en in item.points()}
     out = [
         Priority(value, labels.get(value, str(value)), count, 100 * weighted / answered)

@@ -25,7 +25,7 @@ from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from analysis.small_area import Covariate, FayHerriotFit, fay_herriot
 from survey.extensions import db
 from survey.models import RoundUnit, Unit
-from survey.services.responses.counting import design_frame
+from survey.services.results.indices import round_frame
 from survey.services.results.pages import RoundResults
 
 Z_95 = 1.959963984540054
@@ -101,7 +101,7 @@ def model_estimates(results: RoundResults, level: str | None) -> ModelEstimates:
 
     if len(units) < MIN_AREAS:
         return ModelEstimates(chosen or "", levels, [], None, [], "too_few_units")
-    frame = design_frame(results.round)
+    frame = round_frame(results.round)
     codes = [code for _uid, code in units]
     ids = dict((code, uid) for uid, code in units)
     dossiers = {code: 0 for code in codes}

@@ -30,7 +30,7 @@ from survey.models import Response, ResponseStatus, Round, utcnow
 from survey.services.demo import build_demo_province, simulate_responses
 from survey.services.exports import microdata as exports
 from survey.services.responses.counting import design_frame
-from survey.services.results import indices
+from survey.services.results import indices, tally
 from tests.factories import make_round, make_unit
 
 
@@ -93,7 +93,7 @@ def _same(ours: object, theirs: object) -> None:
 def test_round_index_equals_index_table_on_the_export(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(indices, "CHUNK", 97)  # many chunks: statistics merged across them
+    monkeypatch.setattr(tally, "CHUNK", 97)  # many chunks: statistics merged across them
     with app.app_context():
         round_ = db.session.get(Round, _demo_round(700))
         assert round_ is not None
