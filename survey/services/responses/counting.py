@@ -72,10 +72,15 @@ class DesignFrame:
     dossiers: dict[tuple[int, int], int]
     counts: dict[tuple[int, int], int]
     parents: dict[int, int | None] = field(default_factory=dict)  # unit id -> its parent's
+    # A published round's tree as its snapshot froze it (survey.services.results.snapshots).
+    frozen_subtrees: dict[str, tuple[str, ...]] | None = None
 
     def subtrees(self) -> dict[str, tuple[str, ...]]:
         """Unit code -> codes of the unit and every unit below it, for the units that have
-        sub-units (today's tree: a unit moved since the round opened counts where it is now)."""
+        sub-units (today's tree: a unit moved since the round opened counts where it is now;
+        for a published round, the tree it was published with)."""
+        if self.frozen_subtrees is not None:
+            return dict(self.frozen_subtrees)
         codes = {uid: code for uid, (code, _name) in self.units.items()}
         return subtrees_from_parents(
             {code: codes.get(self.parents.get(uid) or 0) for uid, code in codes.items()}

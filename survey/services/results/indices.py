@@ -134,9 +134,13 @@ def _cache() -> OrderedDict[tuple[object, ...], IndexTable]:
 def round_frame(round_: Round) -> DesignFrame:
     """The round's design frame with its counts per cell taken from the maintained statistics
     (``tally.round_tally``), not from a GROUP BY over every response."""
+    from survey.services.results.snapshots import frozen_frame, published_snapshot
     from survey.services.results.tally import round_tally
 
     frame = design_frame(round_, with_counts=False)
+    frozen = published_snapshot(round_)
+    if frozen is not None:
+        return frozen_frame(frozen, frame)
     frame.counts = round_tally(round_, frame).counts(frame)
     return frame
 
@@ -155,17 +159,22 @@ def round_index(
     ``frame``: the round's design frame, when the caller has read it already.
 
     With responses as PSUs (the pages' design) the statistics are the maintained ones
-    (``tally``): nothing but the responses that arrived since the last page is read. With
-    desks as PSUs they are computed from the answers."""
+    (``tally``): nothing but the responses that arrived since the last page is read; a
+    published round's, with its dossier counts and tree, are those of its snapshot
+    (``snapshots``). With desks as PSUs they are computed from the answers."""
+    from survey.services.results.snapshots import published_snapshot
     from survey.services.results.tally import round_tally
 
     chosen = tuple(Level(level) for level in levels)
     psu = PSU(psu)
     by_desk = Level.DESK in chosen or psu == PSU.DESK
     frame = frame or round_frame(round_)
+    frozen = published_snapshot(round_) if psu == PSU.RESPONSE else None
+    if frozen is not None:
+        frame.frozen_subtrees = frozen.subtrees
     trees = frame.subtrees() if Level.UNIT_TREE in chosen else None
     shared = (
-        tuple(sorted(frame.dossiers.items())),
+        frozen.id if frozen is not None else tuple(sorted(frame.dossiers.items())),
         chosen,
         psu,
         tuple(sorted(trees.items())) if trees else None,
@@ -197,6 +206,8 @@ def round_index(
         (frame.units[unit][0], frame.areas[area]): float(n)
         for (unit, area), n in frame.dossiers.items()
     }
+    if frozen is not None:
+        dossiers = dict(frozen.dossiers)
     if tally is not None:
         stats = tally.stats
     else:

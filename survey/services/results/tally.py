@@ -149,17 +149,22 @@ def _cache() -> OrderedDict[tuple[object, ...], Tally]:
     return cache
 
 
-def round_tally(round_: Round, frame: DesignFrame) -> Tally:
-    """The round's statistics, up to date with its stored responses. ``frame``: its labels
-    (the counts in it are not used)."""
+def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Tally:
+    """The round's statistics, up to date with its stored responses; a published round's are
+    those of its snapshot (``snapshots``). ``frame``: its labels (the counts in it are not
+    used). ``check``: compare every cell with the database even if nothing says it changed."""
     from survey.services.results.indices import template_index
+    from survey.services.results.snapshots import published_snapshot
 
+    frozen = published_snapshot(round_)
+    if frozen is not None:
+        return frozen.tally
     labels = labels_key(frame)
     newest = newest_response_id(round_)
     generation = _generation(round_)
     key = (round_.id, round_.template_version_id, generation, newest, labels)
     cache = _cache()
-    if key in cache:
+    if key in cache and not check:
         cache.move_to_end(key)
         return cache[key]
     template = template_index(round_.template_version).spec.codes
@@ -174,14 +179,14 @@ def round_tally(round_: Round, frame: DesignFrame) -> Tally:
         start = base
     else:
         start = stored
-    reader = _Reader(round_, frame)
+    reader = Reader(round_, frame)
     if start is None or start.generation[1] != generation[1]:
         tally = reader.full(newest, generation)
         changed = True
     else:
         tally = reader.fold(start, newest)
         changed = False
-        if start.generation != generation:
+        if check or start.generation != generation:
             tally = reader.check(tally, generation)
             changed = True
     tally = tally.again(key=key, generation=generation)
@@ -202,7 +207,7 @@ def reconcile(round_: Round, frame: DesignFrame) -> Reconciliation:
     template = _template_codes(round_)
     newest = newest_response_id(round_)
     generation = _generation(round_)
-    reader = _Reader(round_, frame)
+    reader = Reader(round_, frame)
     stored = _stored(round_, labels, template)
     current = reader.fold(stored, newest) if stored is not None else None
     fresh = reader.full(newest, generation)
@@ -275,7 +280,7 @@ class _Part:
     choices: dict[Cell, dict[int, int]]
 
 
-class _Reader:
+class Reader:
     """Reads counted responses of one round into statistics per desk within cell."""
 
     def __init__(self, round_: Round, frame: DesignFrame) -> None:
@@ -537,8 +542,20 @@ def _stored(round_: Round, labels: str, template: tuple[str, ...]) -> Tally | No
         return None
     if row.labels_key != labels:
         return None
+    tally = decode(row.payload)
+    if tally is None:
+        current_app.logger.warning("round %s: stored statistics unreadable", round_.id)
+        return None
+    if tally.stats is not None and tally.stats.items != template:
+        return None
+    generation = (int(row.generation), int(row.answers_generation))
+    return tally.again(through_id=int(row.through_id), generation=generation)
+
+
+def decode(payload: bytes) -> Tally | None:
+    """The statistics ``encode`` wrote, or None if they cannot be read (another format)."""
     try:
-        with np.load(io.BytesIO(row.payload), allow_pickle=False) as data:
+        with np.load(io.BytesIO(payload), allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         if int(arrays["format"][0]) != FORMAT:
             return None
@@ -564,15 +581,13 @@ def _stored(round_: Round, labels: str, template: tuple[str, ...]) -> Tally | No
         ):
             choices.setdefault((str(u), str(a)), {})[int(value)] = int(n)
     except (OSError, ValueError, KeyError, IndexError):
-        current_app.logger.warning("round %s: stored statistics unreadable", round_.id)
         return None
-    if stats is not None and stats.items != template:
-        return None
-    generation = (int(row.generation), int(row.answers_generation))
-    return Tally((), stats, cells, int(row.through_id), recent, generation, choices)
+    through = int(arrays["through_id"][0]) if "through_id" in arrays else 0
+    return Tally((), stats, cells, through, recent, (0, 0), choices)
 
 
-def _payload(tally: Tally) -> bytes:
+def encode(tally: Tally) -> bytes:
+    """The statistics as one compressed ``numpy.savez`` payload (no pickled objects)."""
     arrays = {} if tally.stats is None else stats_to_arrays(tally.stats)
     ordered = sorted(tally.cells)
     arrays["cell_unit"] = np.array([u for u, _a in ordered], dtype=str)
@@ -581,6 +596,7 @@ def _payload(tally: Tally) -> bytes:
     arrays["cell_ids"] = np.array([tally.cells[c][1] for c in ordered], dtype=np.int64)
     arrays["recent"] = np.array(sorted(tally.recent), dtype=np.int64)
     arrays["format"] = np.array([FORMAT], dtype=np.int64)
+    arrays["through_id"] = np.array([tally.through_id], dtype=np.int64)
     chosen = [(c, v, n) for c in sorted(tally.choices) for v, n in sorted(tally.choices[c].items())]
     arrays["choice_unit"] = np.array([c[0] for c, _v, _n in chosen], dtype=str)
     arrays["choice_area"] = np.array([c[1] for c, _v, _n in chosen], dtype=str)
@@ -611,7 +627,7 @@ def _session_is_clean() -> bool:
 def _store(round_: Round, tally: Tally, labels: str) -> None:
     """Write the statistics in a transaction of their own, so that a page that only reads
     commits nothing of the request's; a lock held elsewhere or a lost race just skips it."""
-    payload = _payload(tally)
+    payload = encode(tally)
     values = {
         "template_version_id": round_.template_version_id,
         "labels_key": labels,

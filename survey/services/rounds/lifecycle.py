@@ -93,6 +93,10 @@ def transition_round(
         round_.published_at = now
     round_.state = target.value
     db.session.flush()
+    if target == RoundState.PUBLISHED:
+        from survey.services.results.snapshots import freeze_round
+
+        freeze_round(round_)
     record_event(
         action=f"round.{target.value}",
         entity_type="round",

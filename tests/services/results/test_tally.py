@@ -37,14 +37,14 @@ from tests.services.results.test_indices import _demo_round, _same, reference_ta
 def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many responses each read of the answers took in, in order."""
     seen: list[int] = []
-    original = tally._Reader.read
+    original = tally.Reader.read
 
-    def counting(self: tally._Reader, *args: object, **kwargs: object) -> object:
+    def counting(self: tally.Reader, *args: object, **kwargs: object) -> object:
         part = original(self, *args, **kwargs)  # type: ignore[arg-type]
         seen.append(len(part.ids))
         return part
 
-    monkeypatch.setattr(tally._Reader, "read", counting)
+    monkeypatch.setattr(tally.Reader, "read", counting)
     return seen
 
 
@@ -214,7 +214,7 @@ def test_reconcile_agrees_after_use_and_finds_a_tampered_store(app: Flask) -> No
         db.session.execute(
             update(RoundStatistics)
             .where(RoundStatistics.round_id == round_.id)
-            .values(payload=tally._payload(tampered))
+            .values(payload=tally.encode(tampered))
         )
         db.session.commit()
         result = tally.reconcile(round_, design_frame(round_, with_counts=False))
