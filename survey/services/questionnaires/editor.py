@@ -90,6 +90,8 @@ class ItemDraft:
     options: tuple[tuple[int, str, str], ...]
     condition_item_id: int | None
     condition_values: tuple[int, ...]
+    # The item's own wording of its scale points (value, Vietnamese, English); empty: the scale's.
+    scale_labels: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def item_snapshot(item: Item) -> dict[str, Any]:
         "allow_na": item.allow_na,
         "max_choices": item.max_choices,
         "satisfied_values": list(item.satisfied_values or []),
+        "scale_labels": [list(point) for point in item.scale_labels or []],
         "options": [
             [o.value, o.label, o.label_en] for o in sorted(item.options, key=lambda o: o.position)
         ],
@@ -478,6 +481,7 @@ def _item_problems(
         max_choices=draft.max_choices,
         options=draft.options,
         satisfied=draft.satisfied_values,
+        scale_labels=draft.scale_labels,
     )
     for field, messages in rules.items():
         for message in messages:
@@ -557,6 +561,12 @@ def _dependents_problems(item: Item, draft: ItemDraft, add: Any) -> None:
             )
 
 
+def _ordered_labels(draft: ItemDraft) -> list[list[Any]]:
+    """The draft's labels in the scale's order (the rules have checked one per point)."""
+    own = {value: (vi, en) for value, vi, en in draft.scale_labels}
+    return [[value, *own[value]] for value in scale_values(draft.scale) if value in own]
+
+
 def _apply_item(item: Item, draft: ItemDraft, element: Element | None, target: Item | None) -> None:
     item.code = draft.code
     item.text = draft.text
@@ -567,6 +577,7 @@ def _apply_item(item: Item, draft: ItemDraft, element: Element | None, target: I
     item.allow_na = draft.allow_na
     item.max_choices = draft.max_choices
     item.satisfied_values = sorted(set(draft.satisfied_values))
+    item.scale_labels = _ordered_labels(draft) or None
     item.condition_item = target
     item.condition_values = sorted(set(draft.condition_values)) if target is not None else None
     if element is not item.element:
