@@ -507,6 +507,23 @@ def _item_problems(
         add("condition_item_id", _l("Chọn câu điều kiện, hoặc để trống ô giá trị."))
     if current is not None:
         _dependents_problems(current, draft, add)
+        if scores := _scores_using(current):
+            if draft.code != current.code:
+                add(
+                    "code",
+                    _l(
+                        "Câu này được cộng vào điểm %(scores)s: giữ nguyên mã.",
+                        scores=", ".join(scores),
+                    ),
+                )
+            if draft.scale in (Scale.CHOICE, Scale.TEXT):
+                add(
+                    "scale",
+                    _l(
+                        "Câu này được cộng vào điểm %(scores)s: cần một thang có điểm.",
+                        scores=", ".join(scores),
+                    ),
+                )
     return element, target, problems
 
 
@@ -643,7 +660,23 @@ def item_delete_refusal(item: Item) -> str | None:
                 codes=", ".join(d.code for d in following),
             )
         )
+    if scores := _scores_using(item):
+        return str(
+            _l(
+                "Câu này được cộng vào điểm %(scores)s của phiếu: không xoá được.",
+                scores=", ".join(scores),
+            )
+        )
     return None
+
+
+def _scores_using(item: Item) -> list[str]:
+    """The codes of the version's scores that add this item's points."""
+    return [
+        str(score["code"])
+        for score in item.version.scores or []
+        if item.code in score.get("items", [])
+    ]
 
 
 def delete_item(item: Item, *, now: datetime, actor: User) -> None:
