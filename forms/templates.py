@@ -42,6 +42,7 @@ from survey.services.questionnaires.templates import (
     MAX_NAME,
     MAX_VALUE,
 )
+from survey.services.rounds.result_settings import parse_target
 
 SCALE_LABELS = {
     Scale.SAT5: _l("Mức độ hài lòng, 5 mức (1 Rất không hài lòng … 5 Rất hài lòng)"),
@@ -211,6 +212,22 @@ class VersionForm(FlaskForm):
         validate_choice=False,
     )
 
+    default_target = TrimmedStringField(
+        _l("Chỉ tiêu thường áp dụng (%)"),
+        description=_l(
+            "Đợt khảo sát mới dùng phiên bản này bắt đầu với chỉ tiêu này, ví dụ 70 với y tế, "
+            "giáo dục. Để trống để dùng chỉ tiêu chung của tỉnh."
+        ),
+        validators=[Length(max=40)],
+    )
+
+    def validate_default_target(self, field: Field) -> None:
+        if field.data:
+            try:
+                parse_target(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+
     def draft(self) -> VersionDraft:
         return VersionDraft(
             title=(self.title.data or "").strip(),
@@ -218,6 +235,9 @@ class VersionForm(FlaskForm):
             intro=(self.intro.data or "").strip(),
             intro_en=(self.intro_en.data or "").strip(),
             index_definition=self.index_definition.data or "",
+            default_target=parse_target(self.default_target.data)
+            if self.default_target.data
+            else None,
         )
 
 

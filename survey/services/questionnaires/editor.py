@@ -58,6 +58,8 @@ class VersionDraft:
     intro: str
     intro_en: str
     index_definition: str
+    # The target (percent) rounds on this version start with; None: the province's default.
+    default_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def version_snapshot(version: TemplateVersion) -> dict[str, Any]:
         "intro": version.intro,
         "intro_en": version.intro_en,
         "index_definition": version.index_definition,
+        "default_target": version.default_target,
     }
 
 
@@ -301,12 +304,17 @@ def update_version(
     ensure_draft(version)
     if draft.index_definition not in set(IndexDefinition):
         raise TemplateInputError({"index_definition": [_l("Chọn một cách tính chỉ số.")]})
+    if draft.default_target is not None and not 0 <= draft.default_target <= 100:
+        raise TemplateInputError(
+            {"default_target": [_l("Chỉ tiêu là một tỷ lệ phần trăm từ 0 đến 100.")]}
+        )
     before = version_snapshot(version)
     version.title = draft.title
     version.title_en = draft.title_en
     version.intro = draft.intro
     version.intro_en = draft.intro_en
     version.index_definition = draft.index_definition
+    version.default_target = draft.default_target
     db.session.flush()
     after = version_snapshot(version)
     if after != before:
