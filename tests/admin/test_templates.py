@@ -1171,6 +1171,21 @@ def test_bad_scale_labels_are_refused_and_nothing_is_saved(
         assert not _events("template.item.update")
 
 
+@pytest.mark.parametrize("labels", [{}, "1 | Một", [[1, "Một"]], [[True, "Một", "One"]]])
+def test_an_import_with_malformed_scale_labels_is_refused(
+    app: Flask, client: FlaskClient, staff: Staff, labels: object
+) -> None:
+    def mutate(data: dict) -> None:
+        _first_item(data)["scale_labels"] = labels
+
+    login(client, "admin")
+    answer = _upload(client, _broken(mutate))
+    assert answer.status_code == 422
+    assert "scale_labels" in html.unescape(answer.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TemplateVersion)) == 0
+
+
 def test_an_import_with_bad_scale_labels_is_refused(
     app: Flask, client: FlaskClient, staff: Staff
 ) -> None:

@@ -69,8 +69,7 @@ def _item(version: TemplateVersion, raw: Mapping[str, Any], position: int) -> It
         allow_na=bool(raw.get("allow_na", False)),
         max_choices=raw.get("max_choices"),
         satisfied_values=[int(v) for v in satisfied],
-        scale_labels=[[int(v), str(vi), str(en)] for v, vi, en in raw.get("scale_labels") or []]
-        or None,
+        scale_labels=_scale_labels(scale, raw.get("scale_labels") or []),
     )
     for pos, (value, label, label_en) in enumerate(raw.get("options", [])):
         item.options.append(
@@ -81,6 +80,13 @@ def _item(version: TemplateVersion, raw: Mapping[str, Any], position: int) -> It
     # Appended through the parent's collection: SQLAlchemy 2 no longer cascades along backrefs.
     version.items.append(item)
     return item
+
+
+def _scale_labels(scale: Scale, raw: Sequence[Sequence[Any]]) -> list[list[Any]] | None:
+    """An item's own labels in its scale's order (None: the scale's labels)."""
+    own = {int(value): [int(value), str(vi), str(en)] for value, vi, en in raw}
+    ordered = [own[value] for value in scale_values(scale) if value in own]
+    return ordered or None
 
 
 def import_template(data: Mapping[str, Any], *, now: datetime) -> TemplateVersion:
@@ -932,8 +938,10 @@ def _check_json_items(
             check.add(where, _l("“max_choices” phải là một số nguyên."))
             max_choices = None
         options = _json_options(check, raw.get("options", []), where)
-        scale_labels = _json_options(
-            check, raw.get("scale_labels") or [], where, key="scale_labels"
+        scale_labels = (
+            []
+            if raw.get("scale_labels") is None
+            else _json_options(check, raw["scale_labels"], where, key="scale_labels")
         )
         if "satisfied_values" in raw:
             satisfied = check.integers(raw["satisfied_values"], where, "satisfied_values")

@@ -183,14 +183,20 @@ def _one_stop_round(app: Flask) -> tuple[int, str]:
         return round_.id, desk.token
 
 
-def test_the_dossier_score_and_item_labels_reach_the_spss_file(app: Flask, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_the_dossier_score_and_item_labels_reach_spss_and_stata(
+    app: Flask, tmp_path: Path, fmt: str
+) -> None:
     round_id, _token = _one_stop_round(app)
-    path = tmp_path / "round.sav"
+    path = tmp_path / f"round.{fmt}"
     with app.app_context():
         round_ = db.session.get(Round, round_id)
         assert round_ is not None
-        exports.write_sav(round_, path)
-    frame, meta = pyreadstat.read_sav(str(path))
+        getattr(exports, f"write_{fmt}")(round_, path)
+        codebook = {row[0]: row for row in exports.codebook(round_)}
+    assert "2 = Không lần nào" in str(codebook["CS3"][2])
+    reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+    frame, meta = reader(str(path))
     assert list(frame["DIEM_HS"].fillna(-1)) == [17.0, -1.0]  # 8 x 2 + 1; the other incomplete
     assert meta.column_names_to_labels["DIEM_HS"].startswith("Điểm đánh giá hồ sơ")
     labels = meta.variable_value_labels["CS3"]
