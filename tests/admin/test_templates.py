@@ -460,6 +460,8 @@ def test_add_rename_reorder_and_delete_aspects_and_elements(
     ("data", "field", "message"),
     [
         ({"code": "a"}, "code", "Phiên bản này đã có yếu tố với mã này."),
+        # The aspect's code: aspect and element indices share one column of the tables.
+        ({"code": "hc"}, "code", "Phiên bản này đã có khía cạnh với mã này; yếu tố cần mã khác."),
         ({"code": "Ê"}, "code", "Mã gồm chữ không dấu"),
         ({"aspect_id": "999"}, "aspect_id", "Chọn một khía cạnh của phiên bản này."),
         ({"aspect_id": "abc"}, "aspect_id", "Chọn một khía cạnh của phiên bản này."),
@@ -1048,6 +1050,25 @@ BROKEN_FILES = [
     (_broken(lambda d: d.update(code="mã có dấu")), "mã “mã có dấu” không hợp lệ"),
     (_broken(lambda d: d["version"].update(aspects={})), "“aspects” phải là một danh sách"),
     (_broken(lambda d: d.update(code="SIPAS")), "đã có phiếu mã “sipas”"),
+    (
+        _broken(lambda d: d["version"]["aspects"][0]["elements"][0].update(code="HC")),
+        "elements[0]: mã “HC” bị trùng",
+    ),
+    (_broken(lambda d: d["version"].update(default_target=120)), "“default_target” phải là"),
+    (_broken(lambda d: d["version"].update(default_target="90")), "“default_target” phải là"),
+    (
+        _broken(lambda d: d["version"].update(scores=[{"code": "S", "name": "S", "items": ["X"]}])),
+        "không có câu hỏi mã “X”",
+    ),
+    (
+        _broken(
+            lambda d: d["version"].update(
+                scores=[{"code": "S", "name": "S", "items": ["Q_PRIORITY"]}]
+            )
+        ),
+        "câu Q_PRIORITY không có thang điểm",
+    ),
+    (_broken(lambda d: d["version"].update(scores={})), "“scores” phải là một danh sách"),
 ]
 
 

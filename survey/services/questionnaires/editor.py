@@ -335,6 +335,7 @@ def add_aspect(
     ensure_draft(version)
     if _code_taken([a.code for a in version.aspects], draft.code):
         raise TemplateInputError({"code": [_l("Phiên bản này đã có khía cạnh với mã này.")]})
+    _refuse_element_code(version, draft.code)
     aspect = Aspect(code=draft.code, name=draft.name, name_en=draft.name_en, position=LAST)
     version.aspects.append(aspect)
     renumber(version)
@@ -348,6 +349,7 @@ def update_aspect(aspect: Aspect, draft: AspectDraft, *, now: datetime, actor: U
     others = [a.code for a in version.aspects if a is not aspect]
     if _code_taken(others, draft.code):
         raise TemplateInputError({"code": [_l("Phiên bản này đã có khía cạnh với mã này.")]})
+    _refuse_element_code(version, draft.code)
     before = aspect_snapshot(aspect)
     aspect.code, aspect.name, aspect.name_en = draft.code, draft.name, draft.name_en
     db.session.flush()
@@ -355,6 +357,14 @@ def update_aspect(aspect: Aspect, draft: AspectDraft, *, now: datetime, actor: U
     if after != before:
         _audit("template.aspect.update", aspect, now=now, actor=actor, before=before, after=after)
     return aspect
+
+
+def _refuse_element_code(version: TemplateVersion, code: str) -> None:
+    # Aspect and element indices share one column of the result tables: one code, one index.
+    if _code_taken([e.code for a in version.aspects for e in a.elements], code):
+        raise TemplateInputError(
+            {"code": [_l("Phiên bản này đã có yếu tố với mã này; khía cạnh cần mã khác.")]}
+        )
 
 
 def aspect_delete_refusal(aspect: Aspect) -> str | None:
@@ -394,6 +404,9 @@ def _element_problems(
     others = [e.code for a in version.aspects for e in a.elements if e is not current]
     if _code_taken(others, draft.code):
         problems["code"] = [_l("Phiên bản này đã có yếu tố với mã này.")]
+    elif _code_taken([a.code for a in version.aspects], draft.code):
+        # Aspect and element indices share one column of the result tables.
+        problems["code"] = [_l("Phiên bản này đã có khía cạnh với mã này; yếu tố cần mã khác.")]
     return aspect, problems
 
 

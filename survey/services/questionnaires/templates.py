@@ -857,8 +857,9 @@ def template_json_problems(data: Any) -> list[str]:
         check.add(where, _l("“default_target” phải là một số từ 0 đến 100 (phần trăm)."))
     # (where, raw item, in an element) in the order citizens see them.
     ordered: list[tuple[str, dict[str, Any], bool]] = []
+    # Aspect and element indices share one column of the result tables: one set of codes.
     aspect_codes: set[str] = set()
-    element_codes: set[str] = set()
+    element_codes = aspect_codes
     aspects = raw_version.get("aspects", [])
     if not isinstance(aspects, list):
         check.add(where, _l("“%(key)s” phải là một danh sách.", key="aspects"))

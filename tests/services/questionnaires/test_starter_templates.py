@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey.extensions import db
-from survey.models import Item, Round, RoundState, Scale, TemplateVersion, utcnow
+from survey.models import DossierCount, Item, Round, RoundState, Scale, TemplateVersion, utcnow
 from survey.services.exports import microdata as exports
 from survey.services.questionnaires.scores import score_answers, score_definitions
 from survey.services.questionnaires.templates import (
@@ -28,11 +28,9 @@ from survey.services.questionnaires.templates import (
     template_json_problems,
 )
 from survey.services.responses.recording import AnswerValue, record_response
+from survey.services.results import indices
 from survey.services.rounds.result_settings import round_targets
 from tests.factories import make_area, make_desk, make_round, make_unit
-
-NEW = ("one_stop_12.json", "health_outpatient.json", "health_inpatient.json")
-NEW += ("education.json", "sipas_2023.json")
 
 
 def _data(name: str) -> dict:
@@ -162,6 +160,9 @@ def _one_stop_round(app: Flask) -> tuple[int, str]:
         unit = make_unit("U01", "UBND phường Bình Minh", [area])
         desk = make_desk(unit, areas=[area])
         round_ = make_round([unit], version=version)
+        db.session.add(
+            DossierCount(round_id=round_.id, unit_id=unit.id, service_area_id=area.id, dossiers=40)
+        )
         items = {i.code: i for i in version.items}
         for n, skip in enumerate(((), ("CS9",))):
             answers = [AnswerValue(items["G1"].id, value=3), AnswerValue(items["G2"].id, value=2)]
@@ -224,3 +225,16 @@ def test_per_question_labels_show_on_the_citizen_form(app: Flask, client: FlaskC
     assert channel is not None and "Rất phù hợp" in channel.group(0)
     english = client.get(f"/r/{token}?lang=en").get_data(as_text=True)
     assert "Very interested" in english
+
+
+def test_a_2_1_0_indicator_counts_full_points_as_satisfied(app: Flask) -> None:
+    """Both responses score CS3 1 point and every other indicator 2 (``_one_stop_round``)."""
+    round_id, _token = _one_stop_round(app)
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        table = indices.round_index(round_, ["province"])
+        assert table.find("province", index="CS1", measure="top2box").estimate == 100.0
+        assert table.find("province", index="CS3", measure="top2box").estimate == 0.0
+        assert table.find("province", index="CS3", measure="mean").estimate == 1.0
+        assert table.find("province", index="CS9", measure="top2box").n_answering == 1
