@@ -96,16 +96,14 @@ INDEX_VALUES = ", ".join(f"'{d.value}'" for d in IndexDefinition)
 
 
 def labelled_points(scale: str, labels: list[list[Any]] | None) -> tuple[tuple[int, str, str], ...]:
-    """The points of ``scale`` with an item's own labels where it has them (English falls back
-    to the scale's when the item gives none)."""
+    """The points of ``scale`` with an item's own labels where it has them. An item's missing
+    English label stays empty, so that English pages fall back to its Vietnamese wording rather
+    than to the scale's English, which may say something else."""
     points = SCALE_POINTS.get(Scale(scale), ())
     if not labels:
         return points
     own = {int(value): (str(vi), str(en)) for value, vi, en in labels}
-    return tuple(
-        (value, own[value][0] or vi, own[value][1] or en) if value in own else (value, vi, en)
-        for value, vi, en in points
-    )
+    return tuple((value, *own.get(value, (vi, en))) for value, vi, en in points)
 
 
 class Template(Base):
