@@ -1137,6 +1137,7 @@ def test_an_item_words_its_own_scale_points(app: Flask, client: FlaskClient, sta
         (event,) = _events("template.item.update")
         assert event.after["scale_labels"][4] == [5, "Rất đủ chỗ ngồi", "Plenty of seats"]
     assert "Rất thiếu chỗ ngồi" in text_of(client, url)  # the edit form shows them back
+    assert "1 Rất thiếu chỗ ngồi; 2 Thiếu chỗ ngồi" in text_of(client, ids.url)  # and the list
     preview = text_of(client, f"{ids.url}/preview")
     assert "Rất đủ chỗ ngồi" in preview
     # Emptying the box goes back to the scale's labels.
