@@ -42,12 +42,14 @@ from survey.services.questionnaires.templates import (
     MAX_NAME,
     MAX_VALUE,
 )
+from survey.services.rounds.result_settings import parse_target
 
 SCALE_LABELS = {
     Scale.SAT5: _l("Mức độ hài lòng, 5 mức (1 Rất không hài lòng … 5 Rất hài lòng)"),
     Scale.LEVEL4: _l("4 mức (1 Hoàn toàn không … 4 Rất)"),
     Scale.ONESTOP3: _l("3 mức theo Nghị định 61/2018 (1 Không hài lòng … 3 Rất hài lòng)"),
     Scale.YESNO: _l("Có / Không (1 Có, 0 Không)"),
+    Scale.POINTS210: _l("Chỉ số chấm điểm 2 / 1 / 0 (Thông tư 01/2018)"),
     Scale.CHOICE: _l("Chọn trong danh sách (một hoặc nhiều lựa chọn)"),
     Scale.TEXT: _l("Trả lời tự do (văn bản)"),
 }
@@ -66,6 +68,7 @@ SCALE_SHORT = {
     Scale.LEVEL4: _l("4 mức"),
     Scale.ONESTOP3: _l("3 mức (NĐ 61)"),
     Scale.YESNO: _l("Có/Không"),
+    Scale.POINTS210: _l("2/1/0 điểm"),
     Scale.CHOICE: _l("Chọn trong danh sách"),
     Scale.TEXT: _l("Tự do"),
 }
@@ -122,7 +125,12 @@ def parse_values(text: str | None) -> tuple[list[int], bool]:
     return sorted({int(p) for p in parts}), True
 
 
-def parse_options(text: str | None) -> tuple[list[tuple[int, str, str]], list[str]]:
+LABEL_EXAMPLE = "4 | Rất quan tâm | Very interested"
+
+
+def parse_options(
+    text: str | None, *, example: str = "1 | Đơn giản hoá thủ tục | Simpler procedures"
+) -> tuple[list[tuple[int, str, str]], list[str]]:
     """Lines of ``value | Vietnamese label | English label`` (the English one may be left out);
     returns the options and one message per bad line."""
     options: list[tuple[int, str, str]] = []
@@ -136,8 +144,9 @@ def parse_options(text: str | None) -> tuple[list[tuple[int, str, str]], list[st
                 str(
                     _l(
                         "Dòng %(n)s: viết theo dạng giá trị | nhãn tiếng Việt | nhãn tiếng Anh, "
-                        "ví dụ 1 | Đơn giản hoá thủ tục | Simpler procedures.",
+                        "ví dụ %(example)s.",
                         n=number,
+                        example=example,
                     )
                 )
             )
@@ -203,6 +212,22 @@ class VersionForm(FlaskForm):
         validate_choice=False,
     )
 
+    default_target = TrimmedStringField(
+        _l("Chỉ tiêu thường áp dụng (%)"),
+        description=_l(
+            "Đợt khảo sát mới dùng phiên bản này bắt đầu với chỉ tiêu này, ví dụ 70 với y tế, "
+            "giáo dục. Để trống để dùng chỉ tiêu chung của tỉnh."
+        ),
+        validators=[Length(max=40)],
+    )
+
+    def validate_default_target(self, field: Field) -> None:
+        if field.data:
+            try:
+                parse_target(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+
     def draft(self) -> VersionDraft:
         return VersionDraft(
             title=(self.title.data or "").strip(),
@@ -210,6 +235,9 @@ class VersionForm(FlaskForm):
             intro=(self.intro.data or "").strip(),
             intro_en=(self.intro_en.data or "").strip(),
             index_definition=self.index_definition.data or "",
+            default_target=parse_target(self.default_target.data)
+            if self.default_target.data
+            else None,
         )
 
 
@@ -294,6 +322,15 @@ class ItemForm(FlaskForm):
         ),
         validators=[Length(max=20_000)],
     )
+    scale_labels = TrimmedTextAreaField(
+        _l("Nhãn riêng của từng mức (không bắt buộc)"),
+        description=_l(
+            "Để trống để dùng nhãn chung của thang. Nếu ghi: mỗi dòng một mức, "
+            "mức | nhãn tiếng Việt | nhãn tiếng Anh, đủ mọi mức của thang, "
+            "ví dụ 4 | Rất quan tâm | Very interested."
+        ),
+        validators=[Length(max=5_000)],
+    )
     satisfied_values = TrimmedStringField(
         _l("Các giá trị được tính là hài lòng"),
         description=_l(
@@ -319,10 +356,16 @@ class ItemForm(FlaskForm):
         if problems:
             raise ValidationError(" ".join(problems))
 
+    def validate_scale_labels(self, field: Field) -> None:
+        _labels, problems = parse_options(field.data, example=LABEL_EXAMPLE)
+        if problems:
+            raise ValidationError(" ".join(problems))
+
     def draft(self) -> ItemDraft:
         options, _problems = parse_options(self.options.data)
         satisfied, _ok = parse_values(self.satisfied_values.data)
         condition_values, _ok = parse_values(self.condition_values.data)
+        scale_labels, _problems = parse_options(self.scale_labels.data, example=LABEL_EXAMPLE)
         return ItemDraft(
             code=(self.code.data or "").strip(),
             text=(self.text.data or "").strip(),
@@ -337,6 +380,7 @@ class ItemForm(FlaskForm):
             options=tuple(options),
             condition_item_id=self.condition_item_id.data or None,
             condition_values=tuple(condition_values),
+            scale_labels=tuple(scale_labels),
         )
 
     @staticmethod
@@ -359,6 +403,10 @@ class ItemForm(FlaskForm):
                 for o in item.options
             ),
             "satisfied_values": ", ".join(str(v) for v in item.satisfied_values or []),
+            "scale_labels": "\n".join(
+                " | ".join([str(value), vi, en] if en else [str(value), vi])
+                for value, vi, en in item.scale_labels or []
+            ),
             "condition_item_id": item.condition_item_id or 0,
             "condition_values": ", ".join(str(v) for v in item.condition_values or []),
         }

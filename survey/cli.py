@@ -31,7 +31,8 @@ def register(app: Flask) -> None:
 @click.command("load-templates")
 @with_appcontext
 def load_templates_command() -> None:
-    """Load the starter questionnaires (SIPAS, one-stop rating) if they are not there yet."""
+    """Load the starter questionnaires (SIPAS and SIPAS 2023, the one-stop forms, Ministry of
+    Health outpatient and inpatient, education) if they are not there yet."""
     from survey.services.questionnaires.templates import load_starter_templates
 
     loaded = load_starter_templates(now=utcnow())

@@ -268,7 +268,7 @@ def round_dossier_codes(round_id: int) -> Any:
     ), status
 
 
-def _number_text(value: float | None) -> str:
+def number_text(value: float | None) -> str:
     """A stored number as the form shows it: the Vietnamese decimal comma, no trailing zeros."""
     return "" if value is None else f"{value:g}".replace(".", ",")
 
@@ -285,10 +285,10 @@ def round_result_settings(round_id: int) -> Any:
         level_texts = {lv.code: request.form.get(f"level-{lv.code}", "") for lv in levels}
     else:
         form = ResultSettingsForm(
-            data={"target": _number_text(round_.target)}
-            | {f"rule_{n}": _number_text(getattr(round_, f"rule_{n}")) for n in RULE_FIELDS}
+            data={"target": number_text(round_.target)}
+            | {f"rule_{n}": number_text(getattr(round_, f"rule_{n}")) for n in RULE_FIELDS}
         )
-        level_texts = {lv.code: _number_text(targets.levels.get(lv.code)) for lv in levels}
+        level_texts = {lv.code: number_text(targets.levels.get(lv.code)) for lv in levels}
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
@@ -321,5 +321,5 @@ def round_result_settings(round_id: int) -> Any:
         levels=levels,
         level_texts=level_texts,
         level_errors={code: errors.get(f"level-{code}") for code in level_texts},
-        default_target=_number_text(default_target()),
+        default_target=number_text(default_target()),
     ), status

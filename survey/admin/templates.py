@@ -37,6 +37,7 @@ from forms.templates import (
 from survey.admin import bp
 from survey.admin.access import admin_only
 from survey.admin.requests import current_staff, page_arg
+from survey.admin.rounds import number_text
 from survey.errors import TemplateFrozenError
 from survey.extensions import db
 from survey.i18n import current_locale
@@ -271,6 +272,7 @@ def template_version_edit(version_id: int) -> Any:
             "intro": version.intro,
             "intro_en": version.intro_en,
             "index_definition": version.index_definition,
+            "default_target": number_text(version.default_target),
         }
     form = VersionForm(data=data)
     return _save(

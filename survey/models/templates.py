@@ -33,6 +33,9 @@ class Scale(enum.StrEnum):
     LEVEL4 = "level4"  # 4-level interest / suitability / expectation scales of the 2023 method
     ONESTOP3 = "onestop3"  # Decree 61/2018: Không hài lòng / Hài lòng / Rất hài lòng
     YESNO = "yesno"
+    # An indicator of the official scoring of one dossier (Decree 61/2018, Circular 01/2018):
+    # 2, 1 or 0 points, each item wording its three levels.
+    POINTS210 = "points210"
     CHOICE = "choice"  # choose up to N of the item's options
     TEXT = "text"
 
@@ -72,6 +75,11 @@ SCALE_POINTS: dict[Scale, tuple[tuple[int, str, str], ...]] = {
         (3, "Rất hài lòng", "Very satisfied"),
     ),
     Scale.YESNO: ((1, "Có", "Yes"), (0, "Không", "No")),
+    Scale.POINTS210: (
+        (2, "2 điểm", "2 points"),
+        (1, "1 điểm", "1 point"),
+        (0, "0 điểm", "0 points"),
+    ),
 }
 
 DEFAULT_SATISFIED: dict[Scale, tuple[int, ...]] = {
@@ -79,11 +87,23 @@ DEFAULT_SATISFIED: dict[Scale, tuple[int, ...]] = {
     Scale.LEVEL4: (3, 4),
     Scale.ONESTOP3: (2, 3),
     Scale.YESNO: (1,),
+    Scale.POINTS210: (2,),
 }
 
 SCALE_VALUES = ", ".join(f"'{s.value}'" for s in Scale)
 ROLE_VALUES = ", ".join(f"'{r.value}'" for r in ItemRole)
 INDEX_VALUES = ", ".join(f"'{d.value}'" for d in IndexDefinition)
+
+
+def labelled_points(scale: str, labels: list[list[Any]] | None) -> tuple[tuple[int, str, str], ...]:
+    """The points of ``scale`` with an item's own labels where it has them. An item's missing
+    English label stays empty, so that English pages fall back to its Vietnamese wording rather
+    than to the scale's English, which may say something else."""
+    points = SCALE_POINTS.get(Scale(scale), ())
+    if not labels:
+        return points
+    own = {int(value): (str(vi), str(en)) for value, vi, en in labels}
+    return tuple((value, *own.get(value, (vi, en))) for value, vi, en in points)
 
 
 class Template(Base):
@@ -106,6 +126,10 @@ class TemplateVersion(Base):
         UniqueConstraint("template_id", "number"),
         CheckConstraint(f"index_definition IN ({INDEX_VALUES})", name="index_definition"),
         CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint(
+            "default_target IS NULL OR (default_target >= 0 AND default_target <= 100)",
+            name="default_target",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +140,12 @@ class TemplateVersion(Base):
     intro: Mapped[str] = mapped_column(Text, default="")
     intro_en: Mapped[str] = mapped_column(Text, default="")
     index_definition: Mapped[str] = mapped_column(String(16), default=IndexDefinition.TOP2BOX)
+    # The target (percent) rounds on this version are usually held to: a round launched from it
+    # starts with this target; NULL leaves the province's default.
+    default_target: Mapped[float | None]
+    # Scores summed per response, as data: [{"code", "name", "name_en", "items": [item codes]}],
+    # for example the official dossier score of the one-stop form (nine 2/1/0 indicators).
+    scores: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     frozen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -196,6 +226,9 @@ class Item(Base):
     # Shown and asked only when the answer to condition_item is one of condition_values.
     condition_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     condition_values: Mapped[list[int] | None] = mapped_column(JSON)
+    # The item's own wording of its scale points, [[value, Vietnamese, English], ...] in the
+    # scale's order; NULL: the scale's labels (SCALE_POINTS).
+    scale_labels: Mapped[list[list[Any]] | None] = mapped_column(JSON)
 
     version: Mapped[TemplateVersion] = relationship(back_populates="items")
     element: Mapped[Element | None] = relationship(back_populates="items")
@@ -205,10 +238,11 @@ class Item(Base):
     )
 
     def points(self) -> tuple[tuple[int, str, str], ...]:
-        """The answer values with their labels: the scale's, or the item's own options."""
+        """The answer values with their labels: the item's options, its own wording of its
+        scale, or the scale's."""
         if self.scale == Scale.CHOICE:
             return tuple((o.value, o.label, o.label_en) for o in self.options)
-        return SCALE_POINTS.get(Scale(self.scale), ())
+        return labelled_points(self.scale, self.scale_labels)
 
 
 class ItemOption(Base):

@@ -460,6 +460,8 @@ def test_add_rename_reorder_and_delete_aspects_and_elements(
     ("data", "field", "message"),
     [
         ({"code": "a"}, "code", "Phiên bản này đã có yếu tố với mã này."),
+        # The aspect's code: aspect and element indices share one column of the tables.
+        ({"code": "hc"}, "code", "Phiên bản này đã có khía cạnh với mã này; yếu tố cần mã khác."),
         ({"code": "Ê"}, "code", "Mã gồm chữ không dấu"),
         ({"aspect_id": "999"}, "aspect_id", "Chọn một khía cạnh của phiên bản này."),
         ({"aspect_id": "abc"}, "aspect_id", "Chọn một khía cạnh của phiên bản này."),
@@ -1048,6 +1050,25 @@ BROKEN_FILES = [
     (_broken(lambda d: d.update(code="mã có dấu")), "mã “mã có dấu” không hợp lệ"),
     (_broken(lambda d: d["version"].update(aspects={})), "“aspects” phải là một danh sách"),
     (_broken(lambda d: d.update(code="SIPAS")), "đã có phiếu mã “sipas”"),
+    (
+        _broken(lambda d: d["version"]["aspects"][0]["elements"][0].update(code="HC")),
+        "elements[0]: mã “HC” bị trùng",
+    ),
+    (_broken(lambda d: d["version"].update(default_target=120)), "“default_target” phải là"),
+    (_broken(lambda d: d["version"].update(default_target="90")), "“default_target” phải là"),
+    (
+        _broken(lambda d: d["version"].update(scores=[{"code": "S", "name": "S", "items": ["X"]}])),
+        "không có câu hỏi mã “X”",
+    ),
+    (
+        _broken(
+            lambda d: d["version"].update(
+                scores=[{"code": "S", "name": "S", "items": ["Q_PRIORITY"]}]
+            )
+        ),
+        "câu Q_PRIORITY không có thang điểm",
+    ),
+    (_broken(lambda d: d["version"].update(scores={})), "“scores” phải là một danh sách"),
 ]
 
 
@@ -1085,3 +1106,144 @@ def test_rounds_using_a_version_are_listed_on_its_page(
     assert f'href="/admin/rounds/{round_id}"' in page
     with app.app_context():
         assert db.session.get(Round, round_id) is not None
+
+
+# --- per-question scale labels -------------------------------------------------------------------
+
+A1_LABELS = "\n".join(
+    [
+        "5 | Rất đủ chỗ ngồi | Plenty of seats",
+        "4 | Đủ chỗ ngồi | Enough seats",
+        "3 | Tạm đủ | Just about enough",
+        "2 | Thiếu chỗ ngồi | Too few seats",
+        "1 | Rất thiếu chỗ ngồi | Far too few seats",
+    ]
+)
+
+
+def test_an_item_words_its_own_scale_points(app: Flask, client: FlaskClient, staff: Staff) -> None:
+    ids = _sipas(app)
+    login(client, "admin")
+    url = f"{ids.url}/items/{ids.items['A1']}/edit"
+    token = csrf_token(client, url)
+    answer = client.post(url, data=_edit_data(app, ids.items["A1"], token, scale_labels=A1_LABELS))
+    assert answer.status_code == 303, _field_errors(answer.get_data(as_text=True), "scale_labels")
+    with app.app_context():
+        item = db.session.get(Item, ids.items["A1"])
+        assert item is not None
+        # Stored in the scale's order whatever order they were typed in.
+        assert [p[0] for p in item.scale_labels or []] == [1, 2, 3, 4, 5]
+        assert item.points()[0] == (1, "Rất thiếu chỗ ngồi", "Far too few seats")
+        (event,) = _events("template.item.update")
+        assert event.after["scale_labels"][4] == [5, "Rất đủ chỗ ngồi", "Plenty of seats"]
+    assert "Rất thiếu chỗ ngồi" in text_of(client, url)  # the edit form shows them back
+    assert "1 Rất thiếu chỗ ngồi; 2 Thiếu chỗ ngồi" in text_of(client, ids.url)  # and the list
+    preview = text_of(client, f"{ids.url}/preview")
+    assert "Rất đủ chỗ ngồi" in preview
+    # Emptying the box goes back to the scale's labels.
+    answer = client.post(url, data=_edit_data(app, ids.items["A1"], token, scale_labels=""))
+    assert answer.status_code == 303
+    with app.app_context():
+        item = db.session.get(Item, ids.items["A1"])
+        assert item is not None and item.scale_labels is None
+        assert item.points()[0] == (1, "Rất không hài lòng", "Very dissatisfied")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"scale_labels": "1 | Một\n2 | Hai"}, "còn thiếu mức 3, 4, 5"),
+        ({"scale_labels": A1_LABELS + "\n6 | Sáu"}, "Mức 6 không có trong thang đo"),
+        ({"scale_labels": A1_LABELS + "\n5 | Lần nữa"}, "Mức 5 có hai nhãn"),
+        ({"scale_labels": A1_LABELS.replace("Tạm đủ", "x" * 121)}, "dài quá 120 ký tự"),
+        ({"scale_labels": A1_LABELS.replace("Tạm đủ", "Tạm\x07đủ")}, "ký tự điều khiển"),
+        ({"scale_labels": A1_LABELS.replace("Tạm đủ", " ")}, "Dòng 3: viết theo dạng"),
+        ({"scale_labels": "một | hai | ba"}, "Dòng 1: viết theo dạng"),
+        ({"scale_labels": "<script>1 | x"}, "Dòng 1: viết theo dạng"),
+        ({"scale_labels": "1 | a | b | c"}, "Dòng 1: viết theo dạng"),
+        (
+            {
+                "scale": "choice",
+                "options": "1 | Một\n2 | Hai",
+                "satisfied_values": "",
+                "allow_na": None,
+                "role": "other",
+                "scale_labels": "1 | x",
+            },
+            "Chỉ câu hỏi có thang mức mới có nhãn riêng",
+        ),
+    ],
+)
+def test_bad_scale_labels_are_refused_and_nothing_is_saved(
+    app: Flask, client: FlaskClient, staff: Staff, overrides: dict, message: str
+) -> None:
+    ids = _sipas(app)
+    login(client, "admin")
+    url = f"{ids.url}/items/{ids.items['A1']}/edit"
+    token = csrf_token(client, url)
+    answer = client.post(url, data=_edit_data(app, ids.items["A1"], token, **overrides))
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert message in _field_errors(page, "scale_labels"), _field_errors(page, "scale_labels")
+    assert "Chưa lưu được, không có gì bị thay đổi" in page
+    with app.app_context():
+        item = db.session.get(Item, ids.items["A1"])
+        assert item is not None
+        assert item.scale_labels is None and item.scale == "sat5"
+        assert not _events("template.item.update")
+
+
+@pytest.mark.parametrize("labels", [{}, "1 | Một", [[1, "Một"]], [[True, "Một", "One"]]])
+def test_an_import_with_malformed_scale_labels_is_refused(
+    app: Flask, client: FlaskClient, staff: Staff, labels: object
+) -> None:
+    def mutate(data: dict) -> None:
+        _first_item(data)["scale_labels"] = labels
+
+    login(client, "admin")
+    answer = _upload(client, _broken(mutate))
+    assert answer.status_code == 422
+    assert "scale_labels" in html.unescape(answer.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TemplateVersion)) == 0
+
+
+def test_an_import_with_bad_scale_labels_is_refused(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    def mutate(data: dict) -> None:
+        _first_item(data)["scale_labels"] = [[1, "Một", "One"], [1, "", ""], "hai"]
+
+    login(client, "admin")
+    answer = _upload(client, _broken(mutate))
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 422
+    assert "nhãn thứ 3 của “scale_labels” phải có dạng" in page
+    assert "Mức 1 có hai nhãn" in page and "còn thiếu mức 2, 3, 4, 5" in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TemplateVersion)) == 0
+
+
+def test_an_item_a_score_adds_cannot_be_deleted_or_renamed(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    from survey.services.questionnaires.templates import latest_version, load_starter_templates
+
+    with app.app_context():
+        load_starter_templates(now=utcnow(), names=("one_stop_12.json",))
+        version = latest_version("one_stop_12")
+        assert version is not None
+        db.session.commit()
+        version_id = version.id
+        item_id = next(i.id for i in version.items if i.code == "CS5")
+    login(client, "admin")
+    base = f"{BASE}/versions/{version_id}/items/{item_id}"
+    token = csrf_token(client, f"{base}/edit")
+    answer = client.post(f"{base}/edit", data=_edit_data(app, item_id, token, code="CS5B"))
+    assert answer.status_code == 422
+    assert "được cộng vào điểm DIEM_HS" in _field_errors(answer.get_data(as_text=True), "code")
+    answer = client.post(f"{base}/delete", data={"csrf_token": token})
+    assert answer.status_code == 409
+    assert "được cộng vào điểm DIEM_HS" in html.unescape(answer.get_data(as_text=True))
+    page = text_of(client, f"{BASE}/versions/{version_id}")
+    assert "Điểm đánh giá hồ sơ" in page and "90 %" in page

@@ -36,6 +36,7 @@ from survey.models import (
 from survey.services.audit import record_event
 from survey.services.exports.spreadsheets import csv_row, xlsx_row
 from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
+from survey.services.questionnaires.scores import score_definitions
 from survey.services.responses.counting import counted, design_frame
 
 CHUNK = 5000
@@ -61,6 +62,7 @@ class Variable:
     numeric: bool = True
     item_id: int | None = None
     option: int | None = None  # for one 0/1 column per option of a choice item
+    sums: tuple[int, ...] = ()  # a score of the version: the item ids whose points it adds
 
 
 DESIGN = (
@@ -104,6 +106,15 @@ def variables(round_: Round) -> list[Variable]:
                 )
             continue
         columns.append(Variable(_safe(item.code), item.text, labels, item_id=item.id))
+    ids = {item.code: item.id for item in spec.items}
+    for score in score_definitions(round_.template_version):
+        columns.append(
+            Variable(
+                _safe(score.code),
+                f"{score.name} (0-{score.maximum})",
+                sums=tuple(ids[code] for code in score.items if code in ids),
+            )
+        )
     return columns
 
 
@@ -117,6 +128,7 @@ def rows(
     position = {(v.item_id, v.option): i for i, v in enumerate(columns) if v.item_id}
     choice_items = {v.item_id for v in columns if v.option is not None}
     option_columns = [i for i, v in enumerate(columns) if v.option is not None]
+    score_columns = [(i, v.sums) for i, v in enumerate(columns) if v.sums]
     frame = design_frame(round_)
     bound = [] if last_id is None else [Response.id <= last_id]
     after = 0
@@ -166,7 +178,10 @@ def rows(
             row.extend([None] * (len(columns) - len(row)))
             for index in option_columns:
                 row[index] = 0  # an option not chosen, as opposed to a question not shown
+            points: dict[int, int] = {}
             for item_id, value, na in answers.get(r.id, ()):
+                if not na and value is not None:
+                    points[item_id] = value
                 if item_id in choice_items:
                     index_of = position.get((item_id, value))
                     if index_of is not None:
@@ -175,6 +190,10 @@ def rows(
                 index_of = position.get((item_id, None))
                 if index_of is not None:
                     row[index_of] = not_applicable if na else value
+            for index_of, parts in score_columns:
+                # A score needs every one of its items (score_answers): else it is blank.
+                if all(p in points for p in parts):
+                    row[index_of] = sum(points[p] for p in parts)
             yield row
 
 

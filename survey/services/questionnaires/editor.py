@@ -58,6 +58,8 @@ class VersionDraft:
     intro: str
     intro_en: str
     index_definition: str
+    # The target (percent) rounds on this version start with; None: the province's default.
+    default_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class ItemDraft:
     options: tuple[tuple[int, str, str], ...]
     condition_item_id: int | None
     condition_values: tuple[int, ...]
+    # The item's own wording of its scale points (value, Vietnamese, English); empty: the scale's.
+    scale_labels: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ def version_snapshot(version: TemplateVersion) -> dict[str, Any]:
         "intro": version.intro,
         "intro_en": version.intro_en,
         "index_definition": version.index_definition,
+        "default_target": version.default_target,
     }
 
 
@@ -226,6 +231,7 @@ def item_snapshot(item: Item) -> dict[str, Any]:
         "allow_na": item.allow_na,
         "max_choices": item.max_choices,
         "satisfied_values": list(item.satisfied_values or []),
+        "scale_labels": [list(point) for point in item.scale_labels or []],
         "options": [
             [o.value, o.label, o.label_en] for o in sorted(item.options, key=lambda o: o.position)
         ],
@@ -298,12 +304,17 @@ def update_version(
     ensure_draft(version)
     if draft.index_definition not in set(IndexDefinition):
         raise TemplateInputError({"index_definition": [_l("Chọn một cách tính chỉ số.")]})
+    if draft.default_target is not None and not 0 <= draft.default_target <= 100:
+        raise TemplateInputError(
+            {"default_target": [_l("Chỉ tiêu là một tỷ lệ phần trăm từ 0 đến 100.")]}
+        )
     before = version_snapshot(version)
     version.title = draft.title
     version.title_en = draft.title_en
     version.intro = draft.intro
     version.intro_en = draft.intro_en
     version.index_definition = draft.index_definition
+    version.default_target = draft.default_target
     db.session.flush()
     after = version_snapshot(version)
     if after != before:
@@ -324,6 +335,7 @@ def add_aspect(
     ensure_draft(version)
     if _code_taken([a.code for a in version.aspects], draft.code):
         raise TemplateInputError({"code": [_l("Phiên bản này đã có khía cạnh với mã này.")]})
+    _refuse_element_code(version, draft.code)
     aspect = Aspect(code=draft.code, name=draft.name, name_en=draft.name_en, position=LAST)
     version.aspects.append(aspect)
     renumber(version)
@@ -337,6 +349,7 @@ def update_aspect(aspect: Aspect, draft: AspectDraft, *, now: datetime, actor: U
     others = [a.code for a in version.aspects if a is not aspect]
     if _code_taken(others, draft.code):
         raise TemplateInputError({"code": [_l("Phiên bản này đã có khía cạnh với mã này.")]})
+    _refuse_element_code(version, draft.code)
     before = aspect_snapshot(aspect)
     aspect.code, aspect.name, aspect.name_en = draft.code, draft.name, draft.name_en
     db.session.flush()
@@ -344,6 +357,14 @@ def update_aspect(aspect: Aspect, draft: AspectDraft, *, now: datetime, actor: U
     if after != before:
         _audit("template.aspect.update", aspect, now=now, actor=actor, before=before, after=after)
     return aspect
+
+
+def _refuse_element_code(version: TemplateVersion, code: str) -> None:
+    # Aspect and element indices share one column of the result tables: one code, one index.
+    if _code_taken([e.code for a in version.aspects for e in a.elements], code):
+        raise TemplateInputError(
+            {"code": [_l("Phiên bản này đã có yếu tố với mã này; khía cạnh cần mã khác.")]}
+        )
 
 
 def aspect_delete_refusal(aspect: Aspect) -> str | None:
@@ -383,6 +404,9 @@ def _element_problems(
     others = [e.code for a in version.aspects for e in a.elements if e is not current]
     if _code_taken(others, draft.code):
         problems["code"] = [_l("Phiên bản này đã có yếu tố với mã này.")]
+    elif _code_taken([a.code for a in version.aspects], draft.code):
+        # Aspect and element indices share one column of the result tables.
+        problems["code"] = [_l("Phiên bản này đã có khía cạnh với mã này; yếu tố cần mã khác.")]
     return aspect, problems
 
 
@@ -478,6 +502,7 @@ def _item_problems(
         max_choices=draft.max_choices,
         options=draft.options,
         satisfied=draft.satisfied_values,
+        scale_labels=draft.scale_labels,
     )
     for field, messages in rules.items():
         for message in messages:
@@ -503,6 +528,23 @@ def _item_problems(
         add("condition_item_id", _l("Chọn câu điều kiện, hoặc để trống ô giá trị."))
     if current is not None:
         _dependents_problems(current, draft, add)
+        if scores := _scores_using(current):
+            if draft.code != current.code:
+                add(
+                    "code",
+                    _l(
+                        "Câu này được cộng vào điểm %(scores)s: giữ nguyên mã.",
+                        scores=", ".join(scores),
+                    ),
+                )
+            if draft.scale in (Scale.CHOICE, Scale.TEXT):
+                add(
+                    "scale",
+                    _l(
+                        "Câu này được cộng vào điểm %(scores)s: cần một thang có điểm.",
+                        scores=", ".join(scores),
+                    ),
+                )
     return element, target, problems
 
 
@@ -557,6 +599,12 @@ def _dependents_problems(item: Item, draft: ItemDraft, add: Any) -> None:
             )
 
 
+def _ordered_labels(draft: ItemDraft) -> list[list[Any]]:
+    """The draft's labels in the scale's order (the rules have checked one per point)."""
+    own = {value: (vi, en) for value, vi, en in draft.scale_labels}
+    return [[value, *own[value]] for value in scale_values(draft.scale) if value in own]
+
+
 def _apply_item(item: Item, draft: ItemDraft, element: Element | None, target: Item | None) -> None:
     item.code = draft.code
     item.text = draft.text
@@ -567,6 +615,7 @@ def _apply_item(item: Item, draft: ItemDraft, element: Element | None, target: I
     item.allow_na = draft.allow_na
     item.max_choices = draft.max_choices
     item.satisfied_values = sorted(set(draft.satisfied_values))
+    item.scale_labels = _ordered_labels(draft) or None
     item.condition_item = target
     item.condition_values = sorted(set(draft.condition_values)) if target is not None else None
     if element is not item.element:
@@ -632,7 +681,23 @@ def item_delete_refusal(item: Item) -> str | None:
                 codes=", ".join(d.code for d in following),
             )
         )
+    if scores := _scores_using(item):
+        return str(
+            _l(
+                "Câu này được cộng vào điểm %(scores)s của phiếu: không xoá được.",
+                scores=", ".join(scores),
+            )
+        )
     return None
+
+
+def _scores_using(item: Item) -> list[str]:
+    """The codes of the version's scores that add this item's points."""
+    return [
+        str(score["code"])
+        for score in item.version.scores or []
+        if item.code in score.get("items", [])
+    ]
 
 
 def delete_item(item: Item, *, now: datetime, actor: User) -> None:

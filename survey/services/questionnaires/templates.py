@@ -34,7 +34,15 @@ from survey.models import (
 from survey.models.templates import DEFAULT_SATISFIED, SCALE_POINTS
 from survey.services.audit import record_event
 
-STARTER_TEMPLATES = ("sipas.json", "one_stop.json")
+STARTER_TEMPLATES = (
+    "sipas.json",
+    "one_stop.json",
+    "one_stop_12.json",
+    "health_outpatient.json",
+    "health_inpatient.json",
+    "education.json",
+    "sipas_2023.json",
+)
 
 
 class TemplateDefinitionError(DomainError):
@@ -61,6 +69,7 @@ def _item(version: TemplateVersion, raw: Mapping[str, Any], position: int) -> It
         allow_na=bool(raw.get("allow_na", False)),
         max_choices=raw.get("max_choices"),
         satisfied_values=[int(v) for v in satisfied],
+        scale_labels=_scale_labels(scale, raw.get("scale_labels") or []),
     )
     for pos, (value, label, label_en) in enumerate(raw.get("options", [])):
         item.options.append(
@@ -71,6 +80,13 @@ def _item(version: TemplateVersion, raw: Mapping[str, Any], position: int) -> It
     # Appended through the parent's collection: SQLAlchemy 2 no longer cascades along backrefs.
     version.items.append(item)
     return item
+
+
+def _scale_labels(scale: Scale, raw: Sequence[Sequence[Any]]) -> list[list[Any]] | None:
+    """An item's own labels in its scale's order (None: the scale's labels)."""
+    own = {int(value): [int(value), str(vi), str(en)] for value, vi, en in raw}
+    ordered = [own[value] for value in scale_values(scale) if value in own]
+    return ordered or None
 
 
 def import_template(data: Mapping[str, Any], *, now: datetime) -> TemplateVersion:
@@ -99,6 +115,8 @@ def import_template(data: Mapping[str, Any], *, now: datetime) -> TemplateVersio
         index_definition=IndexDefinition(
             raw_version.get("index_definition", IndexDefinition.TOP2BOX)
         ).value,
+        default_target=raw_version.get("default_target"),
+        scores=[dict(score) for score in raw_version.get("scores") or []] or None,
         created_at=now,
     )
     db.session.add(version)
@@ -146,10 +164,13 @@ def import_template(data: Mapping[str, Any], *, now: datetime) -> TemplateVersio
     return version
 
 
-def load_starter_templates(*, now: datetime) -> list[TemplateVersion]:
-    """Load the shipped templates, skipping any whose code already exists."""
+def load_starter_templates(
+    *, now: datetime, names: Iterable[str] = STARTER_TEMPLATES
+) -> list[TemplateVersion]:
+    """Load the shipped templates (the files ``names``), skipping any whose code already
+    exists."""
     loaded = []
-    for name in STARTER_TEMPLATES:
+    for name in names:
         data = json.loads(
             resources.files("survey.starter_templates").joinpath(name).read_text("utf-8")
         )
@@ -181,8 +202,9 @@ def freeze_version(version: TemplateVersion, *, now: datetime) -> None:
 # they are letters, digits and underscores, start with a letter and fit Stata's 32 characters.
 ITEM_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 GROUP_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-RATED_SCALES = frozenset({Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3, Scale.YESNO})
+RATED_SCALES = frozenset({Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3, Scale.YESNO, Scale.POINTS210})
 MAX_NAME = 300
+MAX_LABEL = 120  # a scale point's label: a radio button's text on a phone
 MAX_ITEM_TEXT = 1000
 MAX_INTRO = 5000
 MAX_OPTIONS = 50
@@ -232,6 +254,7 @@ def item_rule_problems(
     max_choices: int | None,
     options: Sequence[tuple[int, str, str]],
     satisfied: Sequence[int],
+    scale_labels: Sequence[tuple[int, str, str]] = (),
 ) -> Problems:
     """What is wrong with one item on its own, by field; empty when nothing is."""
     problems: Problems = {}
@@ -285,6 +308,8 @@ def item_rule_problems(
                 "max_choices",
                 _l("Chỉ câu hỏi có thang “Chọn trong danh sách” mới có số lựa chọn tối đa."),
             )
+    if scale_labels:
+        _scale_label_problems(problems, scale_, scale_labels)
     allowed = scale_values(scale_, options)
     if scale_ == Scale.TEXT:
         if satisfied:
@@ -310,6 +335,70 @@ def item_rule_problems(
             _l("Nhập ít nhất một giá trị được tính là hài lòng, ví dụ 4, 5 với thang 5 mức."),
         )
     return problems
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _scale_label_problems(
+    problems: Problems, scale: Scale, labels: Sequence[tuple[int, str, str]]
+) -> None:
+    """An item's own wording of its scale: one non-empty label per point of the scale."""
+    if scale in (Scale.CHOICE, Scale.TEXT):
+        _add(
+            problems,
+            "scale_labels",
+            _l(
+                "Chỉ câu hỏi có thang mức mới có nhãn riêng cho từng mức; "
+                "câu chọn trong danh sách ghi nhãn ở ô “Các lựa chọn”."
+            ),
+        )
+        return
+    allowed = scale_values(scale)
+    seen: set[int] = set()
+    for value, label, label_en in labels:
+        if value not in allowed:
+            _add(
+                problems,
+                "scale_labels",
+                _l(
+                    "Mức %(value)s không có trong thang đo; các mức có: %(allowed)s.",
+                    value=value,
+                    allowed=_listed(allowed),
+                ),
+            )
+            continue
+        if value in seen:
+            _add(problems, "scale_labels", _l("Mức %(value)s có hai nhãn.", value=value))
+        seen.add(value)
+        if not label.strip():
+            _add(
+                problems,
+                "scale_labels",
+                _l("Nhãn tiếng Việt của mức %(value)s đang để trống.", value=value),
+            )
+        if len(label) > MAX_LABEL or len(label_en) > MAX_LABEL:
+            _add(
+                problems,
+                "scale_labels",
+                _l("Nhãn của mức %(value)s dài quá %(n)s ký tự.", value=value, n=MAX_LABEL),
+            )
+        if CONTROL.search(label) or CONTROL.search(label_en):
+            _add(
+                problems,
+                "scale_labels",
+                _l("Nhãn của mức %(value)s có ký tự điều khiển: hãy gõ lại.", value=value),
+            )
+    if missing := [v for v in allowed if v not in seen]:
+        _add(
+            problems,
+            "scale_labels",
+            _l(
+                "Cần một nhãn cho mỗi mức của thang; còn thiếu mức %(values)s. "
+                "Để trống cả ô nếu dùng nhãn chung của thang.",
+                values=_listed(missing),
+            ),
+        )
 
 
 def _option_problems(
@@ -453,6 +542,8 @@ def clone_version(
         intro=source.intro,
         intro_en=source.intro_en,
         index_definition=source.index_definition,
+        default_target=source.default_target,
+        scores=[dict(score) for score in source.scores] if source.scores else None,
         created_at=now,
     )
     db.session.add(copy)
@@ -484,6 +575,9 @@ def clone_version(
             allow_na=item.allow_na,
             max_choices=item.max_choices,
             satisfied_values=list(item.satisfied_values or []),
+            scale_labels=(
+                [list(point) for point in item.scale_labels] if item.scale_labels else None
+            ),
             condition_values=(
                 list(item.condition_values) if item.condition_values is not None else None
             ),
@@ -537,6 +631,8 @@ def export_version(version: TemplateVersion) -> dict[str, Any]:
             "allow_na": i.allow_na,
             "satisfied_values": list(i.satisfied_values or []),
         }
+        if i.scale_labels:
+            out["scale_labels"] = [list(point) for point in i.scale_labels]
         if i.max_choices is not None:
             out["max_choices"] = i.max_choices
         if i.options:
@@ -548,6 +644,11 @@ def export_version(version: TemplateVersion) -> dict[str, Any]:
             }
         return out
 
+    extra: dict[str, Any] = {}
+    if version.default_target is not None:
+        extra["default_target"] = version.default_target
+    if version.scores:
+        extra["scores"] = [dict(score) for score in version.scores]
     return {
         "code": version.template.code,
         "name": version.template.name,
@@ -558,6 +659,7 @@ def export_version(version: TemplateVersion) -> dict[str, Any]:
             "intro": version.intro,
             "intro_en": version.intro_en,
             "index_definition": version.index_definition,
+            **extra,
             "aspects": [
                 {
                     "code": a.code,
@@ -711,16 +813,19 @@ ITEM_KEYS = {
     "satisfied_values",
     "options",
     "condition",
+    "scale_labels",
 }
 
 
 def template_json_problems(data: Any) -> list[str]:
     """Every problem of a template's JSON form, each with where it is; empty when it imports."""
     check = _JsonChecker()
-    if not check.obj(
-        data, "$", {"code", "name", "name_en", "version"}, {"code", "name", "version"}
-    ):
+    # "description": where the wording comes from, for whoever edits the file; not stored.
+    keys = {"code", "name", "name_en", "description", "description_en", "version"}
+    if not check.obj(data, "$", keys, {"code", "name", "version"}):
         return check.problems
+    check.text(data, "description", "$", MAX_INTRO)
+    check.text(data, "description_en", "$", MAX_INTRO)
     check.code(data, "$", GROUP_CODE)
     check.text(data, "name", "$", MAX_NAME, blank=False)
     check.text(data, "name_en", "$", MAX_NAME)
@@ -732,6 +837,8 @@ def template_json_problems(data: Any) -> list[str]:
         "intro",
         "intro_en",
         "index_definition",
+        "default_target",
+        "scores",
         "aspects",
         "items",
     }
@@ -743,10 +850,16 @@ def template_json_problems(data: Any) -> list[str]:
     check.text(raw_version, "intro_en", where, MAX_INTRO)
     if raw_version.get("index_definition", IndexDefinition.TOP2BOX) not in set(IndexDefinition):
         check.add(where, _l("“index_definition” phải là top2box, mean hoặc mean_pct."))
+    target = raw_version.get("default_target")
+    if target is not None and (
+        not isinstance(target, int | float) or isinstance(target, bool) or not 0 <= target <= 100
+    ):
+        check.add(where, _l("“default_target” phải là một số từ 0 đến 100 (phần trăm)."))
     # (where, raw item, in an element) in the order citizens see them.
     ordered: list[tuple[str, dict[str, Any], bool]] = []
+    # Aspect and element indices share one column of the result tables: one set of codes.
     aspect_codes: set[str] = set()
-    element_codes: set[str] = set()
+    element_codes = aspect_codes
     aspects = raw_version.get("aspects", [])
     if not isinstance(aspects, list):
         check.add(where, _l("“%(key)s” phải là một danh sách.", key="aspects"))
@@ -785,7 +898,8 @@ def template_json_problems(data: Any) -> list[str]:
     if len(ordered) > MAX_ITEMS:
         check.add(where, _l("tối đa %(n)s câu hỏi.", n=MAX_ITEMS))
         return check.problems
-    _check_json_items(check, ordered)
+    scales = _check_json_items(check, ordered)
+    _check_json_scores(check, raw_version.get("scores"), where, scales)
     return check.problems
 
 
@@ -799,7 +913,10 @@ def _unique(check: _JsonChecker, where: str, code: str, seen: set[str]) -> None:
 JSON_FIELDS = {"element_id": "element"}
 
 
-def _check_json_items(check: _JsonChecker, ordered: list[tuple[str, dict[str, Any], bool]]) -> None:
+def _check_json_items(
+    check: _JsonChecker, ordered: list[tuple[str, dict[str, Any], bool]]
+) -> dict[str, str]:
+    """Check every item; returns the scale of each item code."""
     # The items met so far, code -> (scale, values): a condition may only look backwards.
     earlier: dict[str, tuple[str, list[int]]] = {}
     codes: set[str] = set()
@@ -822,6 +939,11 @@ def _check_json_items(check: _JsonChecker, ordered: list[tuple[str, dict[str, An
             check.add(where, _l("“max_choices” phải là một số nguyên."))
             max_choices = None
         options = _json_options(check, raw.get("options", []), where)
+        scale_labels = (
+            []
+            if raw.get("scale_labels") is None
+            else _json_options(check, raw["scale_labels"], where, key="scale_labels")
+        )
         if "satisfied_values" in raw:
             satisfied = check.integers(raw["satisfied_values"], where, "satisfied_values")
         else:
@@ -837,6 +959,7 @@ def _check_json_items(check: _JsonChecker, ordered: list[tuple[str, dict[str, An
             max_choices=max_choices,
             options=options,
             satisfied=satisfied,
+            scale_labels=scale_labels,
         )
         for field_name, messages in rules.items():
             for message in messages:
@@ -846,11 +969,50 @@ def _check_json_items(check: _JsonChecker, ordered: list[tuple[str, dict[str, An
             _check_json_condition(check, condition, where, code, earlier)
         if code:
             earlier[code] = (str(scale), scale_values(str(scale), options))
+    return {code: scale for code, (scale, _values) in earlier.items()}
 
 
-def _json_options(check: _JsonChecker, raw: Any, where: str) -> list[tuple[int, str, str]]:
+SCORE_KEYS = {"code", "name", "name_en", "items"}
+
+
+def _check_json_scores(
+    check: _JsonChecker, raw: Any, where: str, scales: Mapping[str, str]
+) -> None:
+    """A score sums the points of rated items, each counted once."""
+    if raw is None:
+        return
     if not isinstance(raw, list):
-        check.add(where, _l("“%(key)s” phải là một danh sách.", key="options"))
+        check.add(where, _l("“%(key)s” phải là một danh sách.", key="scores"))
+        return
+    codes: set[str] = set()
+    for n, score in enumerate(raw):
+        s_where = f"{where}.scores[{n}]"
+        if not check.obj(score, s_where, SCORE_KEYS, SCORE_KEYS - {"name_en"}):
+            continue
+        _unique(check, s_where, check.code(score, s_where, ITEM_CODE), codes)
+        check.text(score, "name", s_where, MAX_NAME, blank=False)
+        check.text(score, "name_en", s_where, MAX_NAME)
+        items = score.get("items")
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            check.add(s_where, _l("“items” phải là danh sách mã câu hỏi, ít nhất một câu."))
+            continue
+        if len(set(items)) != len(items):
+            check.add(s_where, _l("một câu hỏi được cộng hai lần."))
+        for code in items:
+            if code not in scales:
+                check.add(s_where, _l("không có câu hỏi mã “%(code)s”.", code=code))
+            elif scales[code] not in RATED_SCALES:
+                check.add(
+                    s_where,
+                    _l("câu %(code)s không có thang điểm nên không cộng được.", code=code),
+                )
+
+
+def _json_options(
+    check: _JsonChecker, raw: Any, where: str, *, key: str = "options"
+) -> list[tuple[int, str, str]]:
+    if not isinstance(raw, list):
+        check.add(where, _l("“%(key)s” phải là một danh sách.", key=key))
         return []
     options = []
     for n, option in enumerate(raw):
@@ -862,14 +1024,20 @@ def _json_options(check: _JsonChecker, raw: Any, where: str) -> list[tuple[int, 
             or not isinstance(option[1], str)
             or not isinstance(option[2], str)
         ):
-            check.add(
-                where,
-                _l(
+            if key == "options":
+                message = _l(
                     "lựa chọn thứ %(n)s phải có dạng "
                     "[giá trị, “nhãn tiếng Việt”, “nhãn tiếng Anh”].",
                     n=n + 1,
-                ),
-            )
+                )
+            else:
+                message = _l(
+                    "nhãn thứ %(n)s của “%(key)s” phải có dạng "
+                    "[mức, “nhãn tiếng Việt”, “nhãn tiếng Anh”].",
+                    n=n + 1,
+                    key=key,
+                )
+            check.add(where, message)
             continue
         options.append((option[0], option[1], option[2]))
     return options

@@ -69,7 +69,7 @@ from survey.services.responses.counting import DesignFrame, counted, design_fram
 LEVELS = (*DEFAULT_LEVELS, Level.UNIT_TREE)
 CHUNK = 50_000
 CACHE_SIZE = 8
-SCORED_SCALES = (Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3, Scale.YESNO)
+SCORED_SCALES = (Scale.SAT5, Scale.LEVEL4, Scale.ONESTOP3, Scale.YESNO, Scale.POINTS210)
 
 
 @dataclass(frozen=True)

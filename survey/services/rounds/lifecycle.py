@@ -54,6 +54,9 @@ def create_round(
         closes_at=closes_at,
         state=RoundState.DRAFT,
         created_at=now,
+        # The target the questionnaire is usually held to (70 % for health and education, ...);
+        # NULL keeps the province's default. Changed on the round's result settings.
+        target=version.default_target,
     )
     for unit, target in units:
         if target < 0:
@@ -330,6 +333,9 @@ def update_draft_round(round_: Round, draft: RoundDraft, *, now: datetime, actor
     version, units = _resolve(draft)
     before = round_snapshot(round_)
     round_.name = draft.name
+    if round_.target == round_.template_version.default_target:
+        # A target nobody changed follows the questionnaire it came from.
+        round_.target = version.default_target
     round_.template_version = version
     round_.opens_at = draft.opens_at
     round_.closes_at = draft.closes_at
