@@ -8,14 +8,14 @@ with, and ``template_versions.scores`` the per-response sums the version defines
 dossier score), both data of the template.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
