@@ -8,6 +8,7 @@ devices, exclusions by an administrator) never count anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
@@ -74,6 +75,9 @@ class DesignFrame:
     parents: dict[int, int | None] = field(default_factory=dict)  # unit id -> its parent's
     # A published round's tree as its snapshot froze it (survey.services.results.snapshots).
     frozen_subtrees: dict[str, tuple[str, ...]] | None = None
+    # The maintained statistics the counts were read from (survey.services.results.tally), so
+    # that one page's table, weights and priorities all come from the same state.
+    statistics: Any = None
 
     def subtrees(self) -> dict[str, tuple[str, ...]]:
         """Unit code -> codes of the unit and every unit below it, for the units that have

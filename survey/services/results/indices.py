@@ -140,8 +140,12 @@ def round_frame(round_: Round) -> DesignFrame:
     frame = design_frame(round_, with_counts=False)
     frozen = published_snapshot(round_)
     if frozen is not None:
-        return frozen_frame(frozen, frame)
-    frame.counts = round_tally(round_, frame).counts(frame)
+        frame = frozen_frame(frozen, frame)
+        frame.statistics = frozen.tally
+        return frame
+    tally = round_tally(round_, frame)
+    frame.counts = tally.counts(frame)
+    frame.statistics = tally
     return frame
 
 
@@ -181,7 +185,8 @@ def round_index(
     )
     tally = None
     if psu == PSU.RESPONSE:
-        tally = round_tally(round_, frame)
+        # The statistics the frame's counts came from, so the page reads one state.
+        tally = frame.statistics if frame.statistics is not None else round_tally(round_, frame)
         key: tuple[object, ...] = ("tally", tally.key, *shared)
     else:
         n_ids, id_sum, last_id = db.session.execute(

@@ -288,6 +288,7 @@ class RoundResults:
     target_error: str | None = None  # what is wrong with the target asked for in the page
     target_asked: bool = False  # the page's form replaces the round's targets
     _ranks: dict[str, RankRange] | None = field(default=None, repr=False)
+    frame: DesignFrame | None = field(default=None, repr=False)  # the table's, with its counts
 
     @property
     def measure(self) -> IndexDefinition:
@@ -595,6 +596,7 @@ def round_results(
         targets,
         error,
         bool(target and target.strip()) and error is None,
+        frame=frame,
     )
 
 
@@ -609,7 +611,7 @@ def priorities(results: RoundResults, *, english: bool = False) -> list[Priority
     item = next((i for i in round_.template_version.items if i.role == ItemRole.PRIORITIES), None)
     if item is None or results.empty:
         return []
-    frame = round_frame(round_)
+    frame = results.frame or round_frame(round_)
     weights = {cell: w for cell in frame.counts if (w := frame.weight(cell)) is not None}
 
     def visible(unit_id: int) -> bool:
@@ -617,7 +619,8 @@ def priorities(results: RoundResults, *, english: bool = False) -> list[Priority
 
     chosen: dict[int, tuple[int, float]] = {}
     answered = 0.0
-    for (unit_id, area_id), counts in round_tally(round_, frame).chosen(frame).items():
+    tally = frame.statistics if frame.statistics is not None else round_tally(round_, frame)
+    for (unit_id, area_id), counts in tally.chosen(frame).items():
         if not visible(unit_id):
             continue
         weight = weights.get((unit_id, area_id), 0.0)

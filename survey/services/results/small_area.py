@@ -101,7 +101,7 @@ def model_estimates(results: RoundResults, level: str | None) -> ModelEstimates:
 
     if len(units) < MIN_AREAS:
         return ModelEstimates(chosen or "", levels, [], None, [], "too_few_units")
-    frame = round_frame(results.round)
+    frame = results.frame or round_frame(results.round)
     codes = [code for _uid, code in units]
     ids = dict((code, uid) for uid, code in units)
     dossiers = {code: 0 for code in codes}

@@ -31,12 +31,14 @@ import hashlib
 import io
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from flask import current_app
 from sqlalchemy import ColumnElement, Executable, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from analysis.satisfaction import (
@@ -160,37 +162,38 @@ def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Ta
     if frozen is not None:
         return frozen.tally
     labels = labels_key(frame)
-    newest = newest_response_id(round_)
-    generation = _generation(round_)
-    key = (round_.id, round_.template_version_id, generation, newest, labels)
-    cache = _cache()
-    if key in cache and not check:
-        cache.move_to_end(key)
-        return cache[key]
-    template = template_index(round_.template_version).spec.codes
-    stored = _stored(round_, labels, template)
-    base = next((t for t in reversed(cache.values()) if t.key[:2] == key[:2]), None)
-    start: Tally | None
-    if (
-        base is not None
-        and base.key[4] == labels
-        and (stored is None or base.through_id >= stored.through_id)
-    ):
-        start = base
-    else:
-        start = stored
-    reader = Reader(round_, frame)
-    if start is None or start.generation[1] != generation[1]:
-        tally = reader.full(newest, generation)
-        changed = True
-    else:
-        tally = reader.fold(start, newest)
-        changed = False
-        if check or start.generation != generation:
-            tally = reader.check(tally, generation)
+    clean = _session_is_clean()
+    with _reading(clean) as connection:
+        newest, generation = _state(connection, round_)
+        key = (round_.id, round_.template_version_id, generation, newest, labels)
+        cache = _cache()
+        if key in cache and not check:
+            cache.move_to_end(key)
+            return cache[key]
+        template = template_index(round_.template_version).spec.codes
+        stored = _stored(round_, labels, template, connection)
+        base = next((t for t in reversed(cache.values()) if t.key[:2] == key[:2]), None)
+        start: Tally | None
+        if (
+            base is not None
+            and base.key[4] == labels
+            and (stored is None or base.through_id >= stored.through_id)
+        ):
+            start = base
+        else:
+            start = stored
+        reader = Reader(round_, frame, connection)
+        if start is None or start.generation[1] != generation[1]:
+            tally = reader.full(newest, generation)
             changed = True
+        else:
+            tally = reader.fold(start, newest)
+            changed = False
+            if check or start.generation != generation:
+                tally = reader.check(tally, generation)
+                changed = True
     tally = tally.again(key=key, generation=generation)
-    if _session_is_clean():
+    if clean:
         behind = stored is None or tally.through_id - stored.through_id >= STORE_BEHIND
         if changed or behind or _stale(round_):
             _store(round_, tally, labels)
@@ -198,6 +201,31 @@ def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Ta
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
     return tally
+
+
+@contextmanager
+def _reading(clean: bool) -> Iterator[Connection]:
+    """The connection the statistics are read through. On PostgreSQL, when this session has
+    written nothing, a connection of its own in one REPEATABLE READ transaction: every query
+    of one computation sees the same committed state, so a table never mixes the round before
+    and after a submission, an exclusion or a restore that commits meanwhile. Otherwise the
+    session's own (SQLite serialises writers; uncommitted work must stay visible)."""
+    if not clean or db.engine.dialect.name != "postgresql":
+        yield db.session.connection()
+        return
+    with db.engine.connect() as connection:
+        snapshot = connection.execution_options(isolation_level="REPEATABLE READ")
+        with snapshot.begin():
+            yield snapshot
+
+
+def _state(connection: Connection, round_: Round) -> tuple[int, tuple[int, int]]:
+    """The round's newest response id and its generations, as ``connection`` sees them."""
+    newest = connection.scalar(select(func.max(Response.id)).where(Response.round_id == round_.id))
+    generations = connection.execute(
+        select(Round.stats_generation, Round.answers_generation).where(Round.id == round_.id)
+    ).one()
+    return int(newest or 0), (int(generations[0]), int(generations[1]))
 
 
 def reconcile(round_: Round, frame: DesignFrame) -> Reconciliation:
@@ -283,12 +311,15 @@ class _Part:
 class Reader:
     """Reads counted responses of one round into statistics per desk within cell."""
 
-    def __init__(self, round_: Round, frame: DesignFrame) -> None:
+    def __init__(
+        self, round_: Round, frame: DesignFrame, connection: Connection | None = None
+    ) -> None:
         from survey.services.results.indices import template_index
 
         self.round = round_
         self.frame = frame
         self.template = template_index(round_.template_version)
+        self.connection = connection if connection is not None else db.session.connection()
         self.units = {k: v[0] for k, v in frame.units.items()}
         self.priorities = [
             i.id for i in round_.template_version.items if i.role == ItemRole.PRIORITIES
@@ -332,7 +363,7 @@ class Reader:
         """``tally`` with every cell whose count or id sum differs from the database's
         recomputed from its answers."""
         actual: dict[Cell, tuple[int, int]] = {}
-        for unit, area, n, total in db.session.execute(
+        for unit, area, n, total in self.connection.execute(
             select(
                 Response.unit_id,
                 Response.service_area_id,
@@ -383,7 +414,7 @@ class Reader:
         cells.update({cell: actual[cell] for cell in redo})
         choices = {cell: counts for cell, counts in tally.choices.items() if cell not in wrong}
         choices.update(part.choices)
-        recent_ids = db.session.scalars(
+        recent_ids = self.connection.scalars(
             select(Response.id).where(
                 counted(self.round),
                 Response.id > tally.through_id - LOOKBACK,
@@ -418,6 +449,7 @@ class Reader:
         item_columns = np.array([codes.index(template.item_ids[int(i)]) for i in item_ids])
         while True:
             chunk = _integers(
+                self.connection,
                 select(Response.id, Response.unit_id, Response.service_area_id, Response.desk_id)
                 .where(counted(self.round), Response.id > after, *where)
                 .order_by(Response.id)
@@ -443,7 +475,7 @@ class Reader:
                 answers_query = answers_query.join(
                     Response, Response.id == Answer.response_id
                 ).where(counted(self.round), *where)
-            answers = _integers(answers_query, 3)
+            answers = _integers(self.connection, answers_query, 3)
             chosen = np.isin(answers[:, 1], self.priorities)
             if chosen.any():
                 self._choices(ids, chunk, answers[chosen], choices)
@@ -515,10 +547,10 @@ def _recent(ids: np.ndarray, newest: int) -> frozenset[int]:
     return frozenset(int(i) for i in ids[ids > newest - LOOKBACK])
 
 
-def _integers(statement: Executable, columns: int) -> np.ndarray:
+def _integers(connection: Connection, statement: Executable, columns: int) -> np.ndarray:
     """The rows of a query of integer columns as an (n, columns) int64 array, read straight
     off the driver's cursor."""
-    result = db.session.connection().execute(statement)
+    result = connection.execute(statement)
     try:
         rows = result.cursor.fetchall()
     finally:
@@ -534,10 +566,15 @@ def _labels(ids: np.ndarray, codes: dict[int, str]) -> np.ndarray:
 # --- Stored statistics -------------------------------------------------------------------------
 
 
-def _stored(round_: Round, labels: str, template: tuple[str, ...]) -> Tally | None:
+def _stored(
+    round_: Round, labels: str, template: tuple[str, ...], connection: Connection | None = None
+) -> Tally | None:
     """The stored statistics, if they were made for this questionnaire version and these
-    codes."""
-    row = db.session.get(RoundStatistics, round_.id)
+    codes; read through ``connection`` (default: the session's)."""
+    reading = connection if connection is not None else db.session.connection()
+    row = reading.execute(
+        select(RoundStatistics).where(RoundStatistics.round_id == round_.id)
+    ).first()
     if row is None or row.template_version_id != round_.template_version_id:
         return None
     if row.labels_key != labels:
