@@ -42,6 +42,22 @@ forwarded_allow_ips = "127.0.0.1,::1"
 accesslog = None
 
 
+def when_ready(server: object) -> None:
+    """Before the first worker is forked: the result tables of the rounds people read, from
+    their stored statistics (never their answers), and the page templates, made once here, so
+    that each worker starts with them (``survey.services.results.warmup``). Off with
+    HAILONG_WARM_UP=0."""
+    if os.environ.get("HAILONG_WARM_UP", "1") == "0":
+        return
+    from survey.services.results.warmup import warm_results
+
+    app = server.app.wsgi()  # type: ignore[attr-defined]  # gunicorn's Arbiter
+    try:
+        warm_results(app)
+    except Exception:  # a warm-up that fails must not keep the server from serving
+        app.logger.exception("warming the result tables failed; pages will make them")
+
+
 def pre_fork(server: object, worker: object) -> None:
     """Freeze what the master imported before each worker is forked from it (the use Python's
     ``gc.freeze`` documentation gives): the cyclic garbage collector then never walks those

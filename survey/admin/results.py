@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from survey.services.results.figures import (
     areas_chart,
     change_chart,
     criteria_chart,
+    drawn,
     elements_chart,
     model_check_chart,
     report_charts,
@@ -142,11 +144,15 @@ def _unit_in_round(round_: Round, unit_id: int) -> None:
     ensure_unit_visible(current_staff(), unit_id)
 
 
-def _chart(figure: Figure) -> FlaskResponse:
+def _chart(results: RoundResults | None, build: Callable[[], Figure]) -> FlaskResponse:
+    """The chart ``build`` draws, in the format asked for; drawn once per state of
+    ``results`` and page arguments (None: drawn every time)."""
     fmt = "png" if request.args.get("format") == "png" else "svg"
-    answer = FlaskResponse(
-        figure_bytes(figure, fmt), mimetype="image/png" if fmt == "png" else "image/svg+xml"
-    )
+    if results is None:
+        content = figure_bytes(build(), fmt)
+    else:
+        content = drawn(results, (request.path, tuple(sorted(request.args.items()))), build, fmt)
+    answer = FlaskResponse(content, mimetype="image/png" if fmt == "png" else "image/svg+xml")
     answer.headers["Content-Security-Policy"] = CHART_CSP
     answer.headers["Cache-Control"] = "private, max-age=60"
     return answer
@@ -209,7 +215,7 @@ def round_chart_units(round_id: int) -> FlaskResponse:
     results = _results(round_id)
     found = results.units(parse_sort(request.args.get("sort")), _unit_filter(results))
     units = paginate_list(found, page_arg(), PER_PAGE)
-    return _chart(units_chart(results, units.items))
+    return _chart(results, lambda: units_chart(results, units.items))
 
 
 @bp.get("/rounds/<int:round_id>/results/units/<int:unit_id>")
@@ -243,7 +249,7 @@ def round_chart_unit(round_id: int, unit_id: int) -> FlaskResponse:
     results = _results(round_id)
     _unit_in_round(results.round, unit_id)
     code = next(c for c, uid in results.names.unit_ids.items() if uid == unit_id)
-    return _chart(unit_chart(results, code))
+    return _chart(results, lambda: unit_chart(results, code))
 
 
 @bp.get("/rounds/<int:round_id>/results/elements")
@@ -269,13 +275,14 @@ def round_results_elements(round_id: int) -> str:
 def round_chart_elements(round_id: int) -> FlaskResponse:
     results = _results(round_id)
     units = paginate_list(results.units("name"), page_arg(), PER_PAGE)
-    return _chart(elements_chart(results, units.items))
+    return _chart(results, lambda: elements_chart(results, units.items))
 
 
 @bp.get("/rounds/<int:round_id>/results/criteria/chart")
 @results_readers
 def round_chart_criteria(round_id: int) -> FlaskResponse:
-    return _chart(criteria_chart(_results(round_id)))
+    results = _results(round_id)
+    return _chart(results, lambda: criteria_chart(results))
 
 
 @bp.get("/rounds/<int:round_id>/results/areas")
@@ -299,7 +306,8 @@ def round_results_areas(round_id: int) -> str:
 @bp.get("/rounds/<int:round_id>/results/areas/chart")
 @results_readers
 def round_chart_areas(round_id: int) -> FlaskResponse:
-    return _chart(areas_chart(_results(round_id)))
+    results = _results(round_id)
+    return _chart(results, lambda: areas_chart(results))
 
 
 @bp.get("/rounds/<int:round_id>/results/small-area")
@@ -322,7 +330,10 @@ def round_results_small_area(round_id: int) -> str:
 @data_readers
 def round_chart_small_area(round_id: int) -> FlaskResponse:
     results = _results(round_id)
-    return _chart(model_check_chart(model_estimates(results, request.args.get("level"))))
+    return _chart(
+        results,
+        lambda: model_check_chart(model_estimates(results, request.args.get("level"))),
+    )
 
 
 @bp.get("/rounds/<int:round_id>/results/change")
@@ -355,7 +366,8 @@ def round_chart_change(round_id: int) -> FlaskResponse:
         earlier_rounds(results.round, results.unit_ids), request.args.get("since")
     )
     found = unit_changes(results, earlier) if earlier is not None else []
-    return _chart(change_chart(paginate_list(found, page_arg(), PER_PAGE).items))
+    shown = paginate_list(found, page_arg(), PER_PAGE).items
+    return _chart(None, lambda: change_chart(shown))
 
 
 @bp.get("/rounds/<int:round_id>/report")

@@ -290,6 +290,28 @@ def test_charts_are_svg_or_png_images(app: Flask, demo: Demo) -> None:
     assert png.get_data().startswith(b"\x89PNG")
 
 
+def test_a_chart_is_drawn_again_when_the_round_changes_not_before(app: Flask, demo: Demo) -> None:
+    """Charts are kept once drawn; a new response, another reader's units or another
+    language is another chart."""
+    client = _signed_in(app, "analyst")
+    url = f"/admin/rounds/{demo.round}/results/units/chart"
+    first = client.get(url).get_data()
+    assert client.get(url).get_data() == first
+    officer = _signed_in(app, "officer")
+    assert officer.get(url).get_data() != first  # their units only
+    english = _signed_in(app, "analyst")
+    english.get(url + "?lang=en")  # the language is kept in a cookie, not in the address
+    assert english.get(url).get_data() != first
+    with app.app_context():
+        round_ = db.session.get(Round, demo.round)
+        assert round_ is not None
+        simulate_responses(round_, 200, now=utcnow(), seed=99)
+        db.session.commit()
+    changed = client.get(url).get_data()
+    assert changed != first
+    assert client.get(url + "?sort=name").get_data() != changed
+
+
 def test_the_report_is_one_print_ready_page_with_every_section(app: Flask, demo: Demo) -> None:
     html = text_of(_signed_in(app, "admin"), f"/admin/rounds/{demo.round}/report")
     for section in ("overview", "units", "elements", "areas", "change", "methods"):

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import base64
 import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from analysis.satisfaction import IndexDefinition, IndexKind, Level
@@ -162,9 +167,40 @@ def change_chart(found: list[UnitChange]) -> Figure:
     )
 
 
-def data_uri(figure: Figure) -> str:
+# Drawn charts kept per process: drawing one takes 0.05-1.5 s whatever the round's size. Keyed
+# by the results' state (a new response, an exclusion or a new target is a new key) and what was
+# asked; names (areas may be renamed) are drawn again after CHART_SECONDS.
+CHART_CACHE_SIZE = 64
+CHART_SECONDS = 300.0
+
+
+def drawn(
+    results: RoundResults, asked: Hashable, build: Callable[[], Figure], fmt: str = "svg"
+) -> bytes:
+    """The chart ``build`` draws, in ``fmt``, drawn once per state of ``results`` and
+    ``asked`` (what else decides it: the chart, the page's arguments) and language."""
+    state = results.state
+    if state is None:
+        return figure_bytes(build(), fmt)
+    cache: OrderedDict[Hashable, tuple[float, bytes]] = current_app.extensions.setdefault(
+        "hailong_charts", OrderedDict()
+    )
+    key = (state, asked, fmt, str(get_locale()))
+    now = time.monotonic()
+    found = cache.get(key)
+    if found is not None and now - found[0] < CHART_SECONDS:
+        cache.move_to_end(key)
+        return found[1]
+    content = figure_bytes(build(), fmt)
+    cache[key] = (now, content)
+    while len(cache) > CHART_CACHE_SIZE:
+        cache.popitem(last=False)
+    return content
+
+
+def data_uri(content: bytes) -> str:
     """An SVG chart as a data: URI, so a saved report carries its charts."""
-    encoded = base64.b64encode(figure_bytes(figure, "svg")).decode("ascii")
+    encoded = base64.b64encode(content).decode("ascii")
     return f"data:image/svg+xml;base64,{encoded}"
 
 
@@ -174,16 +210,22 @@ def report_charts(
     """The report's charts as data: URIs (empty when the round has no responses)."""
     if results.empty:
         return {}
+    codes = tuple(u.code for u in units)
+    by_name = sorted(units, key=lambda u: u.name)
     charts = {
-        "units": data_uri(units_chart(results, units)),
-        "elements": data_uri(elements_chart(results, sorted(units, key=lambda u: u.name))),
-        "criteria": data_uri(criteria_chart(results)),
-        "areas": data_uri(areas_chart(results)),
+        "units": data_uri(
+            drawn(results, ("report-units", codes), lambda: units_chart(results, units))
+        ),
+        "elements": data_uri(
+            drawn(results, ("report-elements", codes), lambda: elements_chart(results, by_name))
+        ),
+        "criteria": data_uri(drawn(results, "report-criteria", lambda: criteria_chart(results))),
+        "areas": data_uri(drawn(results, "report-areas", lambda: areas_chart(results))),
     }
     if earlier is not None:
         found = unit_changes(results, earlier)
         if found:
-            charts["change"] = data_uri(change_chart(found))
+            charts["change"] = data_uri(figure_bytes(change_chart(found), "svg"))
     return charts
 
 

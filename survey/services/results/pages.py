@@ -295,6 +295,16 @@ class RoundResults:
         return self.table.headline
 
     @property
+    def state(self) -> tuple[object, ...] | None:
+        """What decides everything shown from these results (the statistics' state, the
+        reader's units, the target), for caching what is drawn from them; None: not known."""
+        statistics = self.frame.statistics if self.frame is not None else None
+        if statistics is None:
+            return None
+        units = None if self.unit_ids is None else tuple(sorted(self.unit_ids))
+        return (statistics.key, units, self.target, self.target_asked)
+
+    @property
     def empty(self) -> bool:
         return len(self.table) == 0
 
