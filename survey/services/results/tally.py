@@ -467,7 +467,6 @@ class Reader:
             first, last = int(ids[0]), int(ids[-1])
             answers_query = select(Answer.response_id, Answer.item_id, Answer.value).where(
                 Answer.response_id.between(first, last),
-                Answer.item_id.in_([*item_ids.tolist(), *self.priorities]),
                 Answer.not_applicable.is_(False),
                 Answer.value.is_not(None),
             )
@@ -476,6 +475,8 @@ class Reader:
                     Response, Response.id == Answer.response_id
                 ).where(counted(self.round), *where)
             answers = _integers(self.connection, answers_query, 3)
+            # The items are chosen here, not in SQL: SQLite would read the answers by item.
+            answers = answers[np.isin(answers[:, 1], [*item_ids.tolist(), *self.priorities])]
             chosen = np.isin(answers[:, 1], self.priorities)
             if chosen.any():
                 self._choices(ids, chunk, answers[chosen], choices)
