@@ -1,20 +1,31 @@
 """A CSV file's columns for the estimation command, read once.
 
 Values: a cell that is empty or ``NA`` is missing; a column is numeric when every present value
-parses as a number. Group values (``by``, ``where``, ``between``, calibration groups) are
+parses as a number (``inf`` and ``-inf`` included, ``nan`` not). A column whose every present
+value is ``TRUE``, ``True``, ``true``, ``FALSE``, ``False`` or ``false`` is text with the values
+``True`` and ``False``. Group values (``by``, ``where``, ``between``, calibration groups) are
 compared as numbers in numeric columns (``1``, ``1.0`` and ``"1"`` are the same group) and as
 text otherwise.
+
+The file is read by column: without quote characters (the usual export) the text is split at
+line ends and commas and each column taken as a slice of the fields; otherwise by the csv
+module. Rows are those of a CSV reader that skips spaces after a comma and blank lines; a row
+with fewer fields than the header is padded with missing values, one with more is refused.
+Nothing is converted until a spec asks for the column.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
+from collections.abc import Iterable, Iterator
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from analysis.spec import (
     Scalar,
@@ -30,6 +41,15 @@ COMPARE = {
     ">": np.greater,
     ">=": np.greater_equal,
 }
+_TRUE, _FALSE = ("True", "TRUE", "true"), ("False", "FALSE", "false")
+# A value made of these characters is a number if float() reads it; with letters, only inf.
+_DIGITS = frozenset("0123456789.+-eE")
+_INTEGER = frozenset("0123456789+-")
+_INFINITY = frozenset("infinityINFINITY")
+_NUMBER = re.compile(
+    r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:inf|infinity)"
+)
+_COUNT_COMMAS = methodcaller("count", ",")
 
 
 def _number_key(value: float) -> str:
@@ -43,63 +63,156 @@ def _display(value: float) -> int | float:
     return int(value) if value == math.floor(value) and abs(value) < 1e15 else float(value)
 
 
+def read_columns(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the columns of a CSV file, as text (leading spaces of a value kept).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV file (UTF-8, with or without a byte-order mark).
+
+    Returns
+    -------
+    tuple[list[str], list[list[str]]]
+        The column names and, for each, its values row by row.
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, not UTF-8, not CSV, or has no header or no rows.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise SpecError(f"data file not found: {path}") from None
+    except IsADirectoryError:
+        raise SpecError(f"data path is a folder, not a CSV file: {path}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"data file is not UTF-8 text: {path}") from None
+    if '"' not in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" not in text:
+            return _split(text, path)
+    return _parse(text, path)
+
+
+def _split(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
+    """The columns of a file without quotes or lone carriage returns: lines split at commas,
+    each column a slice of all the fields when every row has as many as the header."""
+    lines = text.split("\n")
+    header = lines[0].split(",")
+    _check_header(header, path)
+    k = len(header)
+    rows = [line for line in lines[1:] if line and not line.isspace()]
+    if not rows:
+        raise SpecError(f"data file has no data rows: {path}")
+    if any(count != k - 1 for count in map(_COUNT_COMMAS, rows)):
+        numbered = (
+            (number, line.split(","))
+            for number, line in enumerate(lines[1:], start=2)
+            if line and not line.isspace()
+        )
+        return header, _columns(numbered, k, path)
+    fields = ",".join(rows).split(",")
+    return header, [fields[j::k] for j in range(k)]
+
+
+def _parse(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
+    """The columns of any CSV file, by the csv module."""
+    f = io.StringIO(text, newline="")
+    header = next(csv.reader(f), [])
+    _check_header(header, path)
+    start = f.tell()
+    try:
+        return header, _columns(_numbered(f, strict=True), len(header), path)
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise SpecError(
+                f"data file is not valid CSV (a quoted value is never closed): {path}"
+            ) from None
+    # Text after a closing quote ("ab"c) is kept, as spreadsheets and pandas read it.
+    f.seek(start)
+    try:
+        return header, _columns(_numbered(f, strict=False), len(header), path)
+    except csv.Error as exc:
+        raise SpecError(f"data file is not valid CSV ({exc}): {path}") from None
+
+
+def _numbered(f: io.StringIO, *, strict: bool) -> Iterator[tuple[int, list[str]]]:
+    """(line number in the file, fields) of each row that is not blank."""
+    offset = f.getvalue().count("\n", 0, f.tell())
+    reader = csv.reader(f, skipinitialspace=True, strict=strict)
+    for row in reader:
+        if row and row != [""]:
+            yield offset + reader.line_num, row
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    if not header or all(not h.strip() for h in header):
+        raise SpecError(f"data file has no header row: {path}")
+    if len(set(header)) != len(header):
+        raise SpecError(f"data file has duplicate column names: {path}")
+
+
+def _columns(rows: Iterable[tuple[int, list[str]]], k: int, path: Path) -> list[list[str]]:
+    """Rows to columns; a short row is padded with missing values, a long one refused."""
+    kept = []
+    for number, row in rows:
+        if len(row) > k:
+            raise SpecError(
+                f"data file is not valid CSV (expected {k} fields in line {number}, saw "
+                f"{len(row)}): {path}"
+            )
+        if len(row) < k:
+            row.extend([""] * (k - len(row)))
+        kept.append(row)
+    if not kept:
+        raise SpecError(f"data file has no data rows: {path}")
+    return [list(column) for column in zip(*kept, strict=True)]
+
+
 class Table:
     """The CSV's columns, read once; text forms, numeric forms and group codes on demand (only
     the columns a spec uses are ever converted)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                header = next(csv.reader(f), [])
-            frame = pd.read_csv(
-                path,
-                keep_default_na=False,
-                na_values=list(MISSING),
-                skipinitialspace=True,
-                encoding="utf-8-sig",
-                low_memory=False,
-            )
-        except FileNotFoundError:
-            raise SpecError(f"data file not found: {path}") from None
-        except IsADirectoryError:
-            raise SpecError(f"data path is a folder, not a CSV file: {path}") from None
-        except UnicodeDecodeError:
-            raise SpecError(f"data file is not UTF-8 text: {path}") from None
-        except pd.errors.EmptyDataError:
-            raise SpecError(f"data file has no header row: {path}") from None
-        except pd.errors.ParserError as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed"
-            raise SpecError(f"data file is not valid CSV ({detail}): {path}") from None
-        if not header or all(not h.strip() for h in header):
-            raise SpecError(f"data file has no header row: {path}")
-        if len(set(header)) != len(header):
-            raise SpecError(f"data file has duplicate column names: {path}")
-        if frame.empty:
-            raise SpecError(f"data file has no data rows: {path}")
+        header, columns = read_columns(path)
         self.path = path
-        self.n = len(frame)
-        self._columns = dict(zip(header, (frame[c] for c in frame.columns), strict=True))
+        self.n = len(columns[0])
+        self._columns = dict(zip(header, columns, strict=True))
+        self._stripped: dict[str, list[str]] = {}
         self._text: dict[str, np.ndarray] = {}
         self._numeric: dict[str, np.ndarray | None] = {}
         self._groups: dict[str, tuple[np.ndarray, list[Any], list[str]]] = {}
 
+    def _strip(self, name: str) -> list[str]:
+        """The column's values stripped of surrounding white space."""
+        if name not in self._stripped:
+            self._stripped[name] = list(map(str.strip, self._columns[name]))
+        return self._stripped[name]
+
     def text(self, name: str) -> np.ndarray:
-        """The column as stripped text, "" where missing."""
+        """The column as stripped text, "" where missing (numbers in their match form)."""
         if name not in self._text:
-            column = self._columns[name]
-            if column.dtype.kind in "biuf":
-                numbers = column.to_numpy(dtype=float)
-                text = np.array(
-                    ["" if v != v else _number_key(v) for v in numbers.tolist()], dtype=object
-                )
-                if column.dtype.kind == "b":
-                    text = column.astype(str).to_numpy(dtype=object)
+            numbers = self.numeric(name)
+            if numbers is not None:
+                values = ["" if v != v else _number_key(v) for v in numbers.tolist()]
             else:
-                stripped = column.astype(object).where(column.notna(), "").astype(str).str.strip()
-                text = stripped.to_numpy(dtype=object)
-                text[np.isin(text, MISSING)] = ""
-            self._text[name] = text
+                values = self._words(name)
+            self._text[name] = np.array(values, dtype=object)
         return self._text[name]
+
+    def _words(self, name: str) -> list[str]:
+        """A text column's stripped values, "" where missing, logical constants as True and
+        False."""
+        values = self._strip(name)
+        distinct = set(values)
+        if _is_logical(set(self._columns[name])):
+            rename = {v: "True" if v in _TRUE else "False" for v in distinct}
+        else:
+            rename = {v: v for v in distinct}
+        rename.update(dict.fromkeys(MISSING, ""))
+        return list(map(rename.__getitem__, values))
 
     def require(self, name: str, what: str) -> str:
         if name not in self._columns:
@@ -113,21 +226,7 @@ class Table:
     def numeric(self, name: str) -> np.ndarray | None:
         """The column as floats (NaN = missing), or None when some present value is text."""
         if name not in self._numeric:
-            column = self._columns[name]
-            if column.dtype.kind in "iuf":
-                self._numeric[name] = column.to_numpy(dtype=float)
-            elif column.dtype.kind == "b":
-                self._numeric[name] = None  # TRUE / FALSE are text, as R reads them
-            else:
-                text = self.text(name)
-                missing = text == ""
-                present = text.copy()
-                present[missing] = None
-                converted = pd.to_numeric(
-                    pd.Series(present, dtype=object), errors="coerce"
-                ).to_numpy(dtype=float)
-                numeric = (np.isnan(converted) & ~missing).any()
-                self._numeric[name] = None if numeric else converted
+            self._numeric[name] = _numbers(self._strip(name))
         return self._numeric[name]
 
     def number(self, name: str, what: str) -> np.ndarray:
@@ -151,11 +250,11 @@ class Table:
                 labels: list[Any] = [_display(float(v)) for v in uniques]
                 keys = [_number_key(float(v)) for v in uniques]
             else:
-                text = self.text(name).copy()
-                text[text == ""] = None
-                codes_all, uniques_text = pd.factorize(pd.Series(text, dtype=object), sort=True)
-                codes = np.asarray(codes_all, dtype=np.int64)
-                labels = [str(v) for v in uniques_text]
+                words = self._words(name)
+                labels = sorted(set(words) - {""})
+                index = {v: i for i, v in enumerate(labels)}
+                index[""] = -1
+                codes = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=self.n)
                 keys = list(labels)
             self._groups[name] = (codes, labels, keys)
         return self._groups[name]
@@ -183,3 +282,34 @@ class Table:
         if (codes < 0).any():
             raise SpecError(f"column {name!r} ({what}) has missing values")
         return np.asarray(keys, dtype=object)[codes]
+
+
+def _is_logical(raw: set[str]) -> bool:
+    """Whether every present value is a logical constant (read as the text True or False, as
+    pandas and R read them)."""
+    present = {v.lstrip(" ") for v in raw} - set(MISSING)
+    return bool(present) and present <= {*_TRUE, *_FALSE}
+
+
+def _numbers(values: list[str]) -> np.ndarray | None:
+    """Stripped values as floats, NaN where missing; None unless every present value is a
+    number."""
+    distinct = set(values)
+    present_set = distinct - set(MISSING)
+    characters = set("".join(present_set))
+    if not characters <= _DIGITS and (
+        not characters <= _DIGITS | _INFINITY or not all(_NUMBER.fullmatch(v) for v in present_set)
+    ):
+        return None
+    column = np.array(values, dtype=object)
+    missing = np.zeros(len(values), dtype=bool)
+    for token in distinct & set(MISSING):
+        missing |= column == token
+    numbers = np.full(len(values), np.nan)
+    try:
+        numbers[~missing] = column[~missing].astype(float)
+    except ValueError:
+        return None  # "1e", "+-1", "." and the like
+    if not missing.any() and characters <= _INTEGER:
+        numbers += 0.0  # a column of integers has no negative zero
+    return numbers
