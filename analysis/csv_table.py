@@ -98,23 +98,23 @@ def read_columns(path: Path) -> tuple[list[str], list[list[str]]]:
 
 def _split(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
     """The columns of a file without quotes or lone carriage returns: lines split at commas,
-    each column a slice of all the fields when every row has as many as the header."""
-    lines = text.split("\n")
-    header = lines[0].split(",")
+    each column a slice of all the fields when every line has as many as the header."""
+    head, _, body = text.partition("\n")
+    header = head.split(",")
     _check_header(header, path)
     k = len(header)
-    rows = [line for line in lines[1:] if line and not line.isspace()]
-    if not rows:
-        raise SpecError(f"data file has no data rows: {path}")
-    if any(count != k - 1 for count in map(_COUNT_COMMAS, rows)):
-        numbered = (
-            (number, line.split(","))
-            for number, line in enumerate(lines[1:], start=2)
-            if line and not line.isspace()
-        )
-        return header, _columns(numbered, k, path)
-    fields = ",".join(rows).split(",")
-    return header, [fields[j::k] for j in range(k)]
+    body = body.removesuffix("\n")
+    lines = body.split("\n")
+    # A blank line has no comma, so this also says there is none.
+    if k > 1 and body and set(map(_COUNT_COMMAS, lines)) == {k - 1}:
+        fields = body.replace("\n", ",").split(",")
+        return header, [fields[j::k] for j in range(k)]
+    numbered = (
+        (number, line.split(","))
+        for number, line in enumerate(lines, start=2)
+        if line and not line.isspace()
+    )
+    return header, _columns(numbered, k, path)
 
 
 def _parse(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
@@ -180,39 +180,42 @@ class Table:
         self.path = path
         self.n = len(columns[0])
         self._columns = dict(zip(header, columns, strict=True))
-        self._stripped: dict[str, list[str]] = {}
+        self._stripped: dict[str, dict[str, str]] = {}
         self._text: dict[str, np.ndarray] = {}
         self._numeric: dict[str, np.ndarray | None] = {}
         self._groups: dict[str, tuple[np.ndarray, list[Any], list[str]]] = {}
 
-    def _strip(self, name: str) -> list[str]:
-        """The column's values stripped of surrounding white space."""
+    def _strip(self, name: str) -> dict[str, str]:
+        """Each distinct value of the column, stripped of surrounding white space."""
         if name not in self._stripped:
-            self._stripped[name] = list(map(str.strip, self._columns[name]))
+            self._stripped[name] = {v: v.strip() for v in set(self._columns[name])}
         return self._stripped[name]
+
+    def _each(self, name: str, lookup: dict[str, Any], dtype: Any) -> np.ndarray:
+        """The column with each value replaced by its entry in ``lookup``."""
+        return np.fromiter(map(lookup.__getitem__, self._columns[name]), dtype, count=self.n)
 
     def text(self, name: str) -> np.ndarray:
         """The column as stripped text, "" where missing (numbers in their match form)."""
         if name not in self._text:
             numbers = self.numeric(name)
             if numbers is not None:
-                values = ["" if v != v else _number_key(v) for v in numbers.tolist()]
+                words = ["" if v != v else _number_key(v) for v in numbers.tolist()]
+                self._text[name] = np.array(words, dtype=object)
             else:
-                values = self._words(name)
-            self._text[name] = np.array(values, dtype=object)
+                self._text[name] = self._each(name, self._words(name), object)
         return self._text[name]
 
-    def _words(self, name: str) -> list[str]:
-        """A text column's stripped values, "" where missing, logical constants as True and
-        False."""
-        values = self._strip(name)
-        distinct = set(values)
-        if _is_logical(set(self._columns[name])):
-            rename = {v: "True" if v in _TRUE else "False" for v in distinct}
-        else:
-            rename = {v: v for v in distinct}
-        rename.update(dict.fromkeys(MISSING, ""))
-        return list(map(rename.__getitem__, values))
+    def _words(self, name: str) -> dict[str, str]:
+        """A text column's word for each distinct value: stripped, "" where missing, logical
+        constants as True and False."""
+        stripped = self._strip(name)
+        if _is_logical(set(stripped)):
+            return {
+                v: "" if s in MISSING else "True" if s in _TRUE else "False"
+                for v, s in stripped.items()
+            }
+        return {v: "" if s in MISSING else s for v, s in stripped.items()}
 
     def require(self, name: str, what: str) -> str:
         if name not in self._columns:
@@ -226,7 +229,13 @@ class Table:
     def numeric(self, name: str) -> np.ndarray | None:
         """The column as floats (NaN = missing), or None when some present value is text."""
         if name not in self._numeric:
-            self._numeric[name] = _numbers(self._strip(name))
+            stripped = self._strip(name)
+            numbers = _numbers(set(stripped.values()))
+            self._numeric[name] = (
+                None
+                if numbers is None
+                else self._each(name, {v: numbers[s] for v, s in stripped.items()}, float)
+            )
         return self._numeric[name]
 
     def number(self, name: str, what: str) -> np.ndarray:
@@ -251,10 +260,10 @@ class Table:
                 keys = [_number_key(float(v)) for v in uniques]
             else:
                 words = self._words(name)
-                labels = sorted(set(words) - {""})
-                index = {v: i for i, v in enumerate(labels)}
+                labels = sorted(set(words.values()) - {""})
+                index = {w: i for i, w in enumerate(labels)}
                 index[""] = -1
-                codes = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=self.n)
+                codes = self._each(name, {v: index[w] for v, w in words.items()}, np.int64)
                 keys = list(labels)
             self._groups[name] = (codes, labels, keys)
         return self._groups[name]
@@ -286,30 +295,25 @@ class Table:
 
 def _is_logical(raw: set[str]) -> bool:
     """Whether every present value is a logical constant (read as the text True or False, as
-    pandas and R read them)."""
+    pandas and R read them; a value with a space after it is not one)."""
     present = {v.lstrip(" ") for v in raw} - set(MISSING)
     return bool(present) and present <= {*_TRUE, *_FALSE}
 
 
-def _numbers(values: list[str]) -> np.ndarray | None:
-    """Stripped values as floats, NaN where missing; None unless every present value is a
-    number."""
-    distinct = set(values)
-    present_set = distinct - set(MISSING)
-    characters = set("".join(present_set))
+def _numbers(tokens: set[str]) -> dict[str, float] | None:
+    """Each distinct stripped value's number, NaN for missing ones; None unless every present
+    value is a number."""
+    present = tokens - set(MISSING)
+    characters = set("".join(present))
     if not characters <= _DIGITS and (
-        not characters <= _DIGITS | _INFINITY or not all(_NUMBER.fullmatch(v) for v in present_set)
+        not characters <= _DIGITS | _INFINITY or not all(map(_NUMBER.fullmatch, present))
     ):
         return None
-    column = np.array(values, dtype=object)
-    missing = np.zeros(len(values), dtype=bool)
-    for token in distinct & set(MISSING):
-        missing |= column == token
-    numbers = np.full(len(values), np.nan)
     try:
-        numbers[~missing] = column[~missing].astype(float)
+        numbers = {v: float(v) for v in present}
     except ValueError:
         return None  # "1e", "+-1", "." and the like
-    if not missing.any() and characters <= _INTEGER:
-        numbers += 0.0  # a column of integers has no negative zero
+    if present == tokens and characters <= _INTEGER:
+        numbers = {v: x + 0.0 for v, x in numbers.items()}  # integers have no negative zero
+    numbers.update(dict.fromkeys(tokens - present, math.nan))
     return numbers

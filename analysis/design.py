@@ -270,7 +270,12 @@ class Design:
 
 
 def _subset_stage(stage: Stage, index: np.ndarray) -> Stage:
-    used, clusters = np.unique(stage.clusters[index], return_inverse=True)
+    taken = stage.clusters[index]
+    if stage.one_row_per_cluster and bool((taken[1:] > taken[:-1]).all()):
+        # Distinct and in order already (each row its own PSU): what np.unique would return.
+        used, clusters = taken, np.arange(len(taken), dtype=np.int64)
+    else:
+        used, clusters = np.unique(taken, return_inverse=True)
     return Stage(
         strata=stage.strata[index],
         clusters=clusters.astype(np.int64).reshape(-1),
@@ -296,7 +301,8 @@ def _has_missing(values: np.ndarray) -> bool:
     if values.dtype.kind == "f":
         return bool(np.isnan(values).any())
     if values.dtype.kind == "O":
-        return any(v is None or (isinstance(v, float) and v != v) for v in values)
+        # Elementwise in C: None, or a NaN (the one value not equal to itself).
+        return bool(np.equal(values, None).any() or np.not_equal(values, values).any())
     return False
 
 
