@@ -21,9 +21,8 @@ import io
 import math
 import re
 from collections.abc import Iterable, Iterator
-from operator import methodcaller
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +31,9 @@ from analysis.spec import (
     SpecError,
 )
 
+T = TypeVar("T", str, bytes)
+# Fields up to this many 64-bit words are coded by numpy; longer ones (free text) one by one.
+_WORDS = 4
 MISSING = ("", "NA")
 COMPARE = {
     "==": np.equal,
@@ -49,7 +51,6 @@ _INFINITY = frozenset("infinityINFINITY")
 _NUMBER = re.compile(
     r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:inf|infinity)"
 )
-_COUNT_COMMAS = methodcaller("count", ",")
 
 
 def _number_key(value: float) -> str:
@@ -63,8 +64,79 @@ def _display(value: float) -> int | float:
     return int(value) if value == math.floor(value) and abs(value) < 1e15 else float(value)
 
 
-def read_columns(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and the columns of a CSV file, as text (leading spaces of a value kept).
+class Columns:
+    """A CSV file's header and columns. A column is taken from the file when first asked for,
+    as its distinct values (text as read, spaces after the comma skipped) and each row's code
+    into them."""
+
+    def __init__(
+        self,
+        header: list[str],
+        n: int,
+        lists: list[list[str]] | None = None,
+        fields: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        self.header = header
+        self.n = n
+        self._lists = lists
+        # The file's bytes (zero-padded at the end), and where each field starts and ends.
+        self._fields = fields
+
+    def values(self, j: int) -> list[str]:
+        """Column ``j`` row by row."""
+        codes, distinct = self.factor(j)
+        return [distinct[c] for c in codes.tolist()]
+
+    def factor(self, j: int) -> tuple[np.ndarray, list[str]]:
+        """Column ``j`` as (code of each row, distinct values in order of first appearance)."""
+        if self._fields is not None:
+            data, starts, ends = self._fields
+            k = len(self.header)
+            a, b = starts[j::k], ends[j::k]
+            width = int((b - a).max())
+            if width <= _WORDS * 8:
+                return _factorise_bytes(data, a, b, max(1, -(-width // 8)))
+            text = data.tobytes()
+            pieces = zip(a.tolist(), b.tolist(), strict=True)
+            codes, found = _factorise([text[i:e] for i, e in pieces])
+            return codes, [v.decode() for v in found]
+        assert self._lists is not None  # noqa: S101 (one of the two is always given)
+        return _factorise(self._lists[j])
+
+
+def _factorise_bytes(
+    octets: np.ndarray, starts: np.ndarray, ends: np.ndarray, words: int
+) -> tuple[np.ndarray, list[str]]:
+    """``_factorise`` of the fields data[starts:ends], each at most ``words`` * 8 bytes long,
+    without a Python object per row: each field zero-padded to whole 64-bit words, the words
+    coded one after another (the file holds no zero byte, so padding cannot make two fields
+    equal)."""
+    window = np.lib.stride_tricks.sliding_window_view(octets, 8 * words)[starts]
+    inside = np.arange(8 * words) < (ends - starts)[:, None]
+    keys = np.where(inside, window, 0).view(np.uint64)
+    if words == 1:
+        _found, first, codes = np.unique(keys[:, 0], return_index=True, return_inverse=True)
+    else:
+        codes = np.zeros(len(starts), dtype=np.int64)
+        for word in range(words):
+            found, inverse = np.unique(keys[:, word], return_inverse=True)
+            codes = codes * len(found) + inverse.reshape(-1)
+        _found, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+    values = [
+        octets[i:e].tobytes().decode()
+        for i, e in zip(starts[first].tolist(), ends[first].tolist(), strict=True)
+    ]
+    return codes.reshape(-1).astype(np.int64), values
+
+
+def _factorise(raw: list[T]) -> tuple[np.ndarray, list[T]]:
+    """(each value's code, the distinct values in order of first appearance)."""
+    index = {v: i for i, v in enumerate(dict.fromkeys(raw))}
+    return np.fromiter(map(index.__getitem__, raw), dtype=np.int64, count=len(raw)), list(index)
+
+
+def read_columns(path: Path) -> Columns:
+    """The header and the columns of a CSV file.
 
     Parameters
     ----------
@@ -73,8 +145,8 @@ def read_columns(path: Path) -> tuple[list[str], list[list[str]]]:
 
     Returns
     -------
-    tuple[list[str], list[list[str]]]
-        The column names and, for each, its values row by row.
+    Columns
+        The column names and the columns.
 
     Raises
     ------
@@ -82,49 +154,74 @@ def read_columns(path: Path) -> tuple[list[str], list[list[str]]]:
         When the file is missing, not UTF-8, not CSV, or has no header or no rows.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise SpecError(f"data file not found: {path}") from None
     except IsADirectoryError:
         raise SpecError(f"data path is a folder, not a CSV file: {path}") from None
     except UnicodeDecodeError:
         raise SpecError(f"data file is not UTF-8 text: {path}") from None
-    if '"' not in text:
-        text = text.replace("\r\n", "\n")
-        if "\r" not in text:
-            return _split(text, path)
-    return _parse(text, path)
+    if b'"' in data or b"\x00" in data:
+        return _parse(text, path)
+    fields = _fields(data, path)
+    if fields is not None:
+        return fields
+    text = text.replace("\r\n", "\n")
+    return _parse(text, path) if "\r" in text else _split(text, path)
 
 
-def _split(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
-    """The columns of a file without quotes or lone carriage returns: lines split at commas,
-    each column a slice of all the fields when every line has as many as the header."""
+def _fields(data: bytes, path: Path) -> Columns | None:
+    """The columns of a file without quotes in which every line has as many commas as the
+    header (so no line is blank either) and every carriage return ends a line, found by numpy
+    without a Python object per value: field i runs from after separator i - 1 to separator i
+    (a comma or a line end). None for any other file."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    head_end = data.find(b"\n", start)
+    if head_end < 0 or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    header = data[start:head_end].decode().removesuffix("\r").split(",")
+    _check_header(header, path)
+    k = len(header)
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
+    end -= data[end - 1 : end] == b"\r"
+    octets = np.frombuffer(data + bytes(8 * _WORDS), dtype=np.uint8)
+    body = octets[head_end + 1 : end]
+    line_ends = body == ord("\n")
+    separators = np.flatnonzero((body == ord(",")) | line_ends) + (head_end + 1)
+    lines = int(np.count_nonzero(line_ends)) + 1
+    if k < 2 or end <= head_end + 1 or len(separators) != lines * k - 1:
+        return None
+    if not bool((octets[separators[k - 1 :: k]] == ord("\n")).all()):
+        return None
+    starts = np.concatenate(([head_end + 1], separators + 1))
+    ends = np.concatenate((separators, [end]))
+    last = ends[k - 1 :: k][:-1]  # a view: each line's last field but the file's last
+    last -= octets[last - 1] == ord("\r")
+    return Columns(header, lines, fields=(octets, starts, ends))
+
+
+def _split(text: str, path: Path) -> Columns:
+    """The columns of a file without quotes or lone carriage returns, line by line."""
     head, _, body = text.partition("\n")
     header = head.split(",")
     _check_header(header, path)
-    k = len(header)
-    body = body.removesuffix("\n")
-    lines = body.split("\n")
-    # A blank line has no comma, so this also says there is none.
-    if k > 1 and body and set(map(_COUNT_COMMAS, lines)) == {k - 1}:
-        fields = body.replace("\n", ",").split(",")
-        return header, [fields[j::k] for j in range(k)]
     numbered = (
         (number, line.split(","))
-        for number, line in enumerate(lines, start=2)
+        for number, line in enumerate(body.removesuffix("\n").split("\n"), start=2)
         if line and not line.isspace()
     )
-    return header, _columns(numbered, k, path)
+    return _columns(header, numbered, path)
 
 
-def _parse(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
+def _parse(text: str, path: Path) -> Columns:
     """The columns of any CSV file, by the csv module."""
     f = io.StringIO(text, newline="")
     header = next(csv.reader(f), [])
     _check_header(header, path)
     start = f.tell()
     try:
-        return header, _columns(_numbered(f, strict=True), len(header), path)
+        return _columns(header, _numbered(f, strict=True), path)
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
             raise SpecError(
@@ -133,7 +230,7 @@ def _parse(text: str, path: Path) -> tuple[list[str], list[list[str]]]:
     # Text after a closing quote ("ab"c) is kept, as spreadsheets and pandas read it.
     f.seek(start)
     try:
-        return header, _columns(_numbered(f, strict=False), len(header), path)
+        return _columns(header, _numbered(f, strict=False), path)
     except csv.Error as exc:
         raise SpecError(f"data file is not valid CSV ({exc}): {path}") from None
 
@@ -154,8 +251,9 @@ def _check_header(header: list[str], path: Path) -> None:
         raise SpecError(f"data file has duplicate column names: {path}")
 
 
-def _columns(rows: Iterable[tuple[int, list[str]]], k: int, path: Path) -> list[list[str]]:
+def _columns(header: list[str], rows: Iterable[tuple[int, list[str]]], path: Path) -> Columns:
     """Rows to columns; a short row is padded with missing values, a long one refused."""
+    k = len(header)
     kept = []
     for number, row in rows:
         if len(row) > k:
@@ -168,7 +266,7 @@ def _columns(rows: Iterable[tuple[int, list[str]]], k: int, path: Path) -> list[
         kept.append(row)
     if not kept:
         raise SpecError(f"data file has no data rows: {path}")
-    return [list(column) for column in zip(*kept, strict=True)]
+    return Columns(header, len(kept), lists=[list(c) for c in zip(*kept, strict=True)])
 
 
 class Table:
@@ -176,24 +274,20 @@ class Table:
     the columns a spec uses are ever converted)."""
 
     def __init__(self, path: Path) -> None:
-        header, columns = read_columns(path)
+        self._file = read_columns(path)
         self.path = path
-        self.n = len(columns[0])
-        self._columns = dict(zip(header, columns, strict=True))
-        self._stripped: dict[str, dict[str, str]] = {}
+        self.n = self._file.n
+        self._columns = {name: j for j, name in enumerate(self._file.header)}
+        self._factors: dict[str, tuple[np.ndarray, list[str]]] = {}
         self._text: dict[str, np.ndarray] = {}
         self._numeric: dict[str, np.ndarray | None] = {}
         self._groups: dict[str, tuple[np.ndarray, list[Any], list[str]]] = {}
 
-    def _strip(self, name: str) -> dict[str, str]:
-        """Each distinct value of the column, stripped of surrounding white space."""
-        if name not in self._stripped:
-            self._stripped[name] = {v: v.strip() for v in set(self._columns[name])}
-        return self._stripped[name]
-
-    def _each(self, name: str, lookup: dict[str, Any], dtype: Any) -> np.ndarray:
-        """The column with each value replaced by its entry in ``lookup``."""
-        return np.fromiter(map(lookup.__getitem__, self._columns[name]), dtype, count=self.n)
+    def _factor(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """(each row's code, the column's distinct values as read)."""
+        if name not in self._factors:
+            self._factors[name] = self._file.factor(self._columns[name])
+        return self._factors[name]
 
     def text(self, name: str) -> np.ndarray:
         """The column as stripped text, "" where missing (numbers in their match form)."""
@@ -203,19 +297,18 @@ class Table:
                 words = ["" if v != v else _number_key(v) for v in numbers.tolist()]
                 self._text[name] = np.array(words, dtype=object)
             else:
-                self._text[name] = self._each(name, self._words(name), object)
+                codes, _distinct = self._factor(name)
+                self._text[name] = np.array(self._words(name), dtype=object)[codes]
         return self._text[name]
 
-    def _words(self, name: str) -> dict[str, str]:
-        """A text column's word for each distinct value: stripped, "" where missing, logical
+    def _words(self, name: str) -> list[str]:
+        """A text column's distinct values as words: stripped, "" where missing, logical
         constants as True and False."""
-        stripped = self._strip(name)
-        if _is_logical(set(stripped)):
-            return {
-                v: "" if s in MISSING else "True" if s in _TRUE else "False"
-                for v, s in stripped.items()
-            }
-        return {v: "" if s in MISSING else s for v, s in stripped.items()}
+        _codes, distinct = self._factor(name)
+        stripped = [v.strip() for v in distinct]
+        if _is_logical(set(distinct)):
+            return ["" if s in MISSING else "True" if s in _TRUE else "False" for s in stripped]
+        return ["" if s in MISSING else s for s in stripped]
 
     def require(self, name: str, what: str) -> str:
         if name not in self._columns:
@@ -229,12 +322,11 @@ class Table:
     def numeric(self, name: str) -> np.ndarray | None:
         """The column as floats (NaN = missing), or None when some present value is text."""
         if name not in self._numeric:
-            stripped = self._strip(name)
-            numbers = _numbers(set(stripped.values()))
+            codes, distinct = self._factor(name)
+            stripped = [v.strip() for v in distinct]
+            numbers = _numbers(set(stripped))
             self._numeric[name] = (
-                None
-                if numbers is None
-                else self._each(name, {v: numbers[s] for v, s in stripped.items()}, float)
+                None if numbers is None else np.array([numbers[v] for v in stripped])[codes]
             )
         return self._numeric[name]
 
@@ -260,10 +352,10 @@ class Table:
                 keys = [_number_key(float(v)) for v in uniques]
             else:
                 words = self._words(name)
-                labels = sorted(set(words.values()) - {""})
+                labels = sorted(set(words) - {""})
                 index = {w: i for i, w in enumerate(labels)}
                 index[""] = -1
-                codes = self._each(name, {v: index[w] for v, w in words.items()}, np.int64)
+                codes = np.array([index[w] for w in words], dtype=np.int64)[self._factor(name)[0]]
                 keys = list(labels)
             self._groups[name] = (codes, labels, keys)
         return self._groups[name]

@@ -302,7 +302,8 @@ def _has_missing(values: np.ndarray) -> bool:
         return bool(np.isnan(values).any())
     if values.dtype.kind == "O":
         # Elementwise in C: None, or a NaN (the one value not equal to itself).
-        return bool(np.equal(values, None).any() or np.not_equal(values, values).any())
+        none = np.array([None], dtype=object)
+        return bool(np.equal(values, none).any() or np.not_equal(values, values).any())
     return False
 
 
