@@ -107,26 +107,39 @@ class Columns:
 def _factorise_bytes(
     octets: np.ndarray, starts: np.ndarray, ends: np.ndarray, words: int
 ) -> tuple[np.ndarray, list[str]]:
-    """``_factorise`` of the fields data[starts:ends], each at most ``words`` * 8 bytes long,
-    without a Python object per row: each field zero-padded to whole 64-bit words, the words
-    coded one after another (the file holds no zero byte, so padding cannot make two fields
-    equal)."""
+    """``_factorise`` of the fields octets[starts:ends], each at most ``words`` * 8 bytes long,
+    without a Python object per row: each field zero-padded to whole 64-bit words (the file
+    holds no zero byte, so padding cannot make two fields equal), the words coded one after
+    another; fields of one or two bytes (answer codes) through a table of all 65,536."""
+    lengths = ends - starts
+    if int(lengths.max()) <= 2:
+        first = np.where(lengths > 0, octets[starts], 0).astype(np.int64)
+        second = np.where(lengths > 1, octets[starts + 1], 0).astype(np.int64)
+        keys = first | second << 8
+        found = np.flatnonzero(np.bincount(keys))
+        table = np.zeros(int(found[-1]) + 1, dtype=np.int64)
+        table[found] = np.arange(len(found))
+        return table[keys], [_word_text(int(key)) for key in found]
     window = np.lib.stride_tricks.sliding_window_view(octets, 8 * words)[starts]
-    inside = np.arange(8 * words) < (ends - starts)[:, None]
-    keys = np.where(inside, window, 0).view(np.uint64)
+    keys = np.where(np.arange(8 * words) < lengths[:, None], window, 0).view(np.uint64)
     if words == 1:
-        _found, first, codes = np.unique(keys[:, 0], return_index=True, return_inverse=True)
-    else:
-        codes = np.zeros(len(starts), dtype=np.int64)
-        for word in range(words):
-            found, inverse = np.unique(keys[:, word], return_inverse=True)
-            codes = codes * len(found) + inverse.reshape(-1)
-        _found, first, codes = np.unique(codes, return_index=True, return_inverse=True)
-    values = [
-        octets[i:e].tobytes().decode()
-        for i, e in zip(starts[first].tolist(), ends[first].tolist(), strict=True)
-    ]
-    return codes.reshape(-1).astype(np.int64), values
+        found, codes = np.unique(keys[:, 0], return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), [_word_text(int(key)) for key in found]
+    codes = np.zeros(len(starts), dtype=np.int64)
+    for word in range(words):
+        found, inverse = np.unique(keys[:, word], return_inverse=True)
+        codes = codes * len(found) + inverse.reshape(-1)
+    found, codes = np.unique(codes, return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    row = np.empty(len(found), dtype=np.int64)
+    row[codes] = np.arange(len(codes))  # a row holding each value
+    pieces = zip(starts[row].tolist(), ends[row].tolist(), strict=True)
+    return codes, [octets[i:e].tobytes().decode() for i, e in pieces]
+
+
+def _word_text(key: int) -> str:
+    """The text of a field packed little-endian into an integer."""
+    return key.to_bytes(8, "little").rstrip(b"\x00").decode()
 
 
 def _factorise(raw: list[T]) -> tuple[np.ndarray, list[T]]:
