@@ -74,12 +74,13 @@ class Columns:
         header: list[str],
         n: int,
         lists: list[list[str]] | None = None,
-        fields: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        fields: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.header = header
         self.n = n
         self._lists = lists
-        # The file's bytes (zero-padded at the end), and where each field starts and ends.
+        # The file's bytes (zero-padded at the end), where its commas are (k - 1 per line),
+        # and where each line starts and ends.
         self._fields = fields
 
     def values(self, j: int) -> list[str]:
@@ -90,9 +91,10 @@ class Columns:
     def factor(self, j: int) -> tuple[np.ndarray, list[str]]:
         """Column ``j`` as (code of each row, distinct values in order of first appearance)."""
         if self._fields is not None:
-            data, starts, ends = self._fields
+            data, commas, starts, ends = self._fields
             k = len(self.header)
-            a, b = starts[j::k], ends[j::k]
+            a = starts if j == 0 else commas[j - 1 :: k - 1] + 1
+            b = ends if j == k - 1 else commas[j :: k - 1]
             width = int((b - a).max())
             if width <= _WORDS * 8:
                 return _factorise_bytes(data, a, b, max(1, -(-width // 8)))
@@ -187,31 +189,41 @@ def read_columns(path: Path) -> Columns:
 def _fields(data: bytes, path: Path) -> Columns | None:
     """The columns of a file without quotes in which every line has as many commas as the
     header (so no line is blank either) and every carriage return ends a line, found by numpy
-    without a Python object per value: field i runs from after separator i - 1 to separator i
-    (a comma or a line end). None for any other file."""
+    without a Python object per value: where the lines start and end, and where the commas are.
+    None for any other file."""
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     head_end = data.find(b"\n", start)
-    if head_end < 0 or data.count(b"\r") != data.count(b"\r\n"):
+    if head_end < 0:
         return None
     header = data[start:head_end].decode().removesuffix("\r").split(",")
     _check_header(header, path)
     k = len(header)
     end = len(data) - 1 if data.endswith(b"\n") else len(data)
     end -= data[end - 1 : end] == b"\r"
+    if k < 2 or end <= head_end + 1:
+        return None
     octets = np.frombuffer(data + bytes(8 * _WORDS), dtype=np.uint8)
     body = octets[head_end + 1 : end]
-    line_ends = body == ord("\n")
-    separators = np.flatnonzero((body == ord(",")) | line_ends) + (head_end + 1)
-    lines = int(np.count_nonzero(line_ends)) + 1
-    if k < 2 or end <= head_end + 1 or len(separators) != lines * k - 1:
+    commas = np.flatnonzero(body == ord(",")) + (head_end + 1)
+    newlines = np.flatnonzero(body == ord("\n")) + (head_end + 1)
+    if b"\r" in data:
+        returns = np.flatnonzero(octets[: end + 1] == ord("\r"))
+        if not bool((octets[returns + 1] == ord("\n")).all()):
+            return None  # a carriage return that does not end a line
+    lines = len(newlines) + 1
+    if len(commas) != lines * (k - 1):
         return None
-    if not bool((octets[separators[k - 1 :: k]] == ord("\n")).all()):
+    # With as many commas as k - 1 per line, each line has its share when the first and the
+    # last comma of each share fall inside the line.
+    if not (
+        bool((commas[:: k - 1][1:] > newlines).all())
+        and bool((commas[k - 2 :: k - 1][:-1] < newlines).all())
+    ):
         return None
-    starts = np.concatenate(([head_end + 1], separators + 1))
-    ends = np.concatenate((separators, [end]))
-    last = ends[k - 1 :: k][:-1]  # a view: each line's last field but the file's last
-    last -= octets[last - 1] == ord("\r")
-    return Columns(header, lines, fields=(octets, starts, ends))
+    starts = np.concatenate(([head_end + 1], newlines + 1))
+    ends = np.concatenate((newlines, [end]))
+    ends[:-1] -= octets[newlines - 1] == ord("\r")
+    return Columns(header, lines, fields=(octets, commas, starts, ends))
 
 
 def _split(text: str, path: Path) -> Columns:
