@@ -251,9 +251,14 @@ class Design:
         keep = np.asarray(rows, dtype=bool)
         if keep.shape != (self.n,):
             raise ValueError("rows must have one value per design row")
-        index = np.flatnonzero(keep)
+        return self.take(np.flatnonzero(keep))
+
+    def take(self, index: np.ndarray) -> Design:
+        """``subset`` of the rows at the increasing positions ``index``."""
         if len(index) == 0:
             raise ValueError("the subset has no rows")
+        if self.calibrated:
+            raise ValueError("a calibrated design cannot be subset; use a domain mask")
         return Design(
             n=len(index),
             weights=self.weights[index],
