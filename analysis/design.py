@@ -316,8 +316,21 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes 0..K-1 for any hashable values, and the K distinct values in code order."""
     array = np.asarray(values)
     if array.dtype.kind == "O":
+        items = array.tolist()
+        distinct = dict.fromkeys(items)
+        if all(type(v) is str for v in distinct):
+            # Text (the command's columns): sorted as np.unique would, with a sort of the
+            # distinct values only (numpy's text drops trailing NULs, and so here).
+            text = {v: v.rstrip("\x00") for v in distinct}
+            ordered = sorted(set(text.values()))
+            code = {t: i for i, t in enumerate(ordered)}
+            lookup = {v: code[t] for v, t in text.items()}
+            codes = np.fromiter(map(lookup.__getitem__, items), np.int64, count=len(items))
+            return codes, np.array(ordered, dtype=str)
         # Mixed objects (numbers and text) compare as text, as R's factor levels do.
         array = array.astype(str)
+    if array.dtype.kind in "iu" and bool((array[1:] > array[:-1]).all()):
+        return np.arange(len(array), dtype=np.int64), array  # row numbers: np.unique's answer
     labels, inverse = np.unique(array, return_inverse=True)
     return inverse.astype(np.int64).reshape(-1), labels
 
@@ -325,6 +338,8 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Codes of the pairs (a_i, b_i) of two non-negative integer code arrays."""
     combined = a.astype(np.int64) * (int(b.max()) + 1) + b.astype(np.int64)
+    if bool((combined[1:] > combined[:-1]).all()):
+        return np.arange(len(combined), dtype=np.int64)  # one row per pair, in order
     return np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
@@ -381,9 +396,9 @@ def _popsizes(
 
 
 def _constant_within(values: np.ndarray, strata: np.ndarray) -> None:
-    order = np.lexsort((values, strata))
-    s, v = strata[order], values[order]
-    if ((s[1:] == s[:-1]) & (v[1:] != v[:-1])).any():
+    first = np.empty(int(strata.max()) + 1)
+    first[strata[::-1]] = values[::-1]  # each stratum's value in its first row
+    if (values != first[strata]).any():
         raise ValueError("fpc values vary within a stratum")
 
 
