@@ -7,11 +7,13 @@ value is ``TRUE``, ``True``, ``true``, ``FALSE``, ``False`` or ``false`` is text
 compared as numbers in numeric columns (``1``, ``1.0`` and ``"1"`` are the same group) and as
 text otherwise.
 
-The file is read by column: without quote characters (the usual export) the text is split at
-line ends and commas and each column taken as a slice of the fields; otherwise by the csv
-module. Rows are those of a CSV reader that skips spaces after a comma and blank lines; a row
-with fewer fields than the header is padded with missing values, one with more is refused.
-Nothing is converted until a spec asks for the column.
+The file is read by column, and a column only when a spec asks for it. A file without quote
+characters whose every line has the header's number of fields (the usual export, LF or CRLF) is
+never split into Python strings: numpy finds its commas and line ends, and a column's values are
+coded from their bytes (``Columns.factor``), so that only its distinct values become text. Any
+other file goes through the csv module (or, without quotes, line by line). Rows are those of a
+CSV reader that skips spaces after a comma and blank lines; a row with fewer fields than the
+header is padded with missing values, one with more is refused.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from analysis.spec import (
     SpecError,
 )
 
-T = TypeVar("T", str, bytes)
+_Text = TypeVar("_Text", str, bytes)
 # Fields up to this many 64-bit words are coded by numpy; longer ones (free text) one by one.
 _WORDS = 4
 MISSING = ("", "NA")
@@ -65,9 +67,9 @@ def _display(value: float) -> int | float:
 
 
 class Columns:
-    """A CSV file's header and columns. A column is taken from the file when first asked for,
-    as its distinct values (text as read, spaces after the comma skipped) and each row's code
-    into them."""
+    """A CSV file's header and columns. A column is taken from the file when asked for, as its
+    distinct values (text as read; spaces after a comma may be kept, and the table strips them)
+    and each row's code into them."""
 
     def __init__(
         self,
@@ -123,7 +125,7 @@ def _factorise_bytes(
         table[found] = np.arange(len(found))
         return table[keys], [_word_text(int(key)) for key in found]
     window = np.lib.stride_tricks.sliding_window_view(octets, 8 * words)[starts]
-    keys = np.where(np.arange(8 * words) < lengths[:, None], window, 0).view(np.uint64)
+    keys = np.where(np.arange(8 * words) < lengths[:, None], window, 0).view("<u8")
     if words == 1:
         found, codes = np.unique(keys[:, 0], return_inverse=True)
         return codes.reshape(-1).astype(np.int64), [_word_text(int(key)) for key in found]
@@ -144,7 +146,7 @@ def _word_text(key: int) -> str:
     return key.to_bytes(8, "little").rstrip(b"\x00").decode()
 
 
-def _factorise(raw: list[T]) -> tuple[np.ndarray, list[T]]:
+def _factorise(raw: list[_Text]) -> tuple[np.ndarray, list[_Text]]:
     """(each value's code, the distinct values in order of first appearance)."""
     index = {v: i for i, v in enumerate(dict.fromkeys(raw))}
     return np.fromiter(map(index.__getitem__, raw), dtype=np.int64, count=len(raw)), list(index)
