@@ -95,7 +95,9 @@ def write_round(folder: Path, n: int, seed: int = 2026) -> Path:
     top2 = [4, 5]
     spec = {
         "data": "responses.csv",
-        "design": {"ids": [], "strata": "cell", "weights": "w", "fpc": ["N"], "lonely_psu": "adjust"},
+        "design": {
+            "ids": [], "strata": "cell", "weights": "w", "fpc": ["N"], "lonely_psu": "adjust"
+        },
         "estimates": [
             {"id": "hl", "statistic": "proportion", "variable": "HL", "success": top2},
             {"id": "hl_unit", "statistic": "proportion", "variable": "HL", "success": top2,
