@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.csv_table import Table, read_columns
@@ -97,6 +98,34 @@ def test_same_table_as_the_csv_module(tmp_path: Path, text: str) -> None:
             other_codes, other_labels, _ = slow.groups(name)
             assert labels == other_labels
             assert codes.tolist() == other_codes.tolist()
+
+
+@pytest.mark.parametrize("text", TRICKY.values(), ids=list(TRICKY))
+def test_same_values_as_pandas_read_them(tmp_path: Path, text: str) -> None:
+    """The reader it replaced: pandas.read_csv with these options, then stripped text, or
+    numbers when every present value is one."""
+    table = _table(tmp_path, text)
+    frame = pd.read_csv(
+        tmp_path / "d.csv",
+        keep_default_na=False,
+        na_values=["", "NA"],
+        skipinitialspace=True,
+        encoding="utf-8-sig",
+        low_memory=False,
+    )
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "iuf":
+            np.testing.assert_array_equal(table.numeric(name), column.to_numpy(dtype=float))
+            continue
+        text_values = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+        words = ["" if v in ("", "NA") else v for v in text_values.tolist()]
+        numbers = pd.to_numeric(pd.Series(words, dtype=object).replace("", None), errors="coerce")
+        if column.dtype.kind != "b" and not (numbers.isna() & (np.array(words) != "")).any():
+            np.testing.assert_array_equal(table.numeric(name), numbers.to_numpy(dtype=float))
+        else:
+            assert table.numeric(name) is None, name
+            assert table.text(name).tolist() == words, name
 
 
 def test_vietnamese_groups_in_text_order(tmp_path: Path) -> None:
