@@ -251,9 +251,14 @@ class Design:
         keep = np.asarray(rows, dtype=bool)
         if keep.shape != (self.n,):
             raise ValueError("rows must have one value per design row")
-        index = np.flatnonzero(keep)
+        return self.take(np.flatnonzero(keep))
+
+    def take(self, index: np.ndarray) -> Design:
+        """``subset`` of the rows at the increasing positions ``index``."""
         if len(index) == 0:
             raise ValueError("the subset has no rows")
+        if self.calibrated:
+            raise ValueError("a calibrated design cannot be subset; use a domain mask")
         return Design(
             n=len(index),
             weights=self.weights[index],
@@ -270,7 +275,12 @@ class Design:
 
 
 def _subset_stage(stage: Stage, index: np.ndarray) -> Stage:
-    used, clusters = np.unique(stage.clusters[index], return_inverse=True)
+    taken = stage.clusters[index]
+    if stage.one_row_per_cluster and bool((taken[1:] > taken[:-1]).all()):
+        # Distinct and in order already (each row its own PSU): what np.unique would return.
+        used, clusters = taken, np.arange(len(taken), dtype=np.int64)
+    else:
+        used, clusters = np.unique(taken, return_inverse=True)
     return Stage(
         strata=stage.strata[index],
         clusters=clusters.astype(np.int64).reshape(-1),
@@ -296,7 +306,9 @@ def _has_missing(values: np.ndarray) -> bool:
     if values.dtype.kind == "f":
         return bool(np.isnan(values).any())
     if values.dtype.kind == "O":
-        return any(v is None or (isinstance(v, float) and v != v) for v in values)
+        # Elementwise in C: None, or a NaN (the one value not equal to itself).
+        none = np.array([None], dtype=object)
+        return bool(np.equal(values, none).any() or np.not_equal(values, values).any())
     return False
 
 
@@ -304,8 +316,21 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes 0..K-1 for any hashable values, and the K distinct values in code order."""
     array = np.asarray(values)
     if array.dtype.kind == "O":
+        items = array.tolist()
+        distinct = dict.fromkeys(items)
+        if all(type(v) is str for v in distinct):
+            # Text (the command's columns): sorted as np.unique would, with a sort of the
+            # distinct values only (numpy's text drops trailing NULs, and so here).
+            text = {v: v.rstrip("\x00") for v in distinct}
+            ordered = sorted(set(text.values()))
+            code = {t: i for i, t in enumerate(ordered)}
+            lookup = {v: code[t] for v, t in text.items()}
+            codes = np.fromiter(map(lookup.__getitem__, items), np.int64, count=len(items))
+            return codes, np.array(ordered, dtype=str)
         # Mixed objects (numbers and text) compare as text, as R's factor levels do.
         array = array.astype(str)
+    if array.dtype.kind in "iu" and bool((array[1:] > array[:-1]).all()):
+        return np.arange(len(array), dtype=np.int64), array  # row numbers: np.unique's answer
     labels, inverse = np.unique(array, return_inverse=True)
     return inverse.astype(np.int64).reshape(-1), labels
 
@@ -313,6 +338,8 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Codes of the pairs (a_i, b_i) of two non-negative integer code arrays."""
     combined = a.astype(np.int64) * (int(b.max()) + 1) + b.astype(np.int64)
+    if bool((combined[1:] > combined[:-1]).all()):
+        return np.arange(len(combined), dtype=np.int64)  # one row per pair, in order
     return np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
@@ -369,9 +396,9 @@ def _popsizes(
 
 
 def _constant_within(values: np.ndarray, strata: np.ndarray) -> None:
-    order = np.lexsort((values, strata))
-    s, v = strata[order], values[order]
-    if ((s[1:] == s[:-1]) & (v[1:] != v[:-1])).any():
+    first = np.empty(int(strata.max()) + 1)
+    first[strata[::-1]] = values[::-1]  # each stratum's value in its first row
+    if (values != first[strata]).any():
         raise ValueError("fpc values vary within a stratum")
 
 

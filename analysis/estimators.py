@@ -110,8 +110,9 @@ def _focus(design: Design, mask: np.ndarray) -> tuple[Design, np.ndarray | None,
         raise EmptyDomainError("the domain has no rows")
     if design.calibrated or mask.all():
         return design, None, mask
-    sub = design.subset(mask)
-    return sub, np.flatnonzero(mask), np.ones(sub.n, dtype=bool)
+    index = np.flatnonzero(mask)
+    sub = design.take(index)
+    return sub, index, np.ones(sub.n, dtype=bool)
 
 
 def _values(design: Design, y: np.ndarray, what: str = "the variable") -> np.ndarray:
@@ -344,11 +345,11 @@ def proportion(
     """
     method = ci_method(ci)
     values = _values(design, success, "the success indicator")
-    present = values[~np.isnan(values)]
-    if ((present != 0) & (present != 1)).any():
-        raise ValueError("a proportion needs 1 (success), 0 (failure) or NaN (missing) values")
     design, index, mask = _focus(design, _mask(design, domain))
-    lin = _linear_mean(design, _take(values, index), mask)
+    taken = values if index is None else values[index]  # checked there only, as _take does
+    if (~np.isnan(taken) & (taken != 0) & (taken != 1)).any():
+        raise ValueError("a proportion needs 1 (success), 0 (failure) or NaN (missing) values")
+    lin = _linear_mean(design, taken, mask)
     return _finish(
         design,
         value=lin.value,
@@ -360,7 +361,7 @@ def proportion(
         deff=deff,
         df=df,
         proportion_ci=method,
-        successes=_take(values, index),
+        successes=taken,
     )
 
 

@@ -30,11 +30,20 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
-from scipy import special
 
 EPSILON = float(np.finfo(float).eps)
+
+
+def _special() -> ModuleType:
+    """scipy.special, imported on first use: its import (a quarter of a second, most of it
+    scipy's array-API layer) is most of the estimation command's start-up, and reading a spec
+    and its data needs none of it."""
+    from scipy import special
+
+    return special
 
 
 class CIMethod(enum.StrEnum):
@@ -94,8 +103,8 @@ def t_quantile(level: float, df: float) -> float:
     _check_level(level)
     q = 1 - (1 - level) / 2
     if df > 0 and math.isfinite(df):
-        return float(special.stdtrit(df, q))
-    return float(special.ndtri(q))
+        return float(_special().stdtrit(df, q))
+    return float(_special().ndtri(q))
 
 
 def _check_level(level: float) -> None:
@@ -207,8 +216,8 @@ def proportion_interval(
     if chosen == CIMethod.BETA:
         n = p * (1 - p) / se**2 * _kg_ratio(rows if kg_rows is None else kg_rows, kg_df, alpha)
         return (
-            float(special.betaincinv(n * p, n * (1 - p) + 1, alpha / 2)),
-            float(special.betaincinv(n * p + 1, n * (1 - p), 1 - alpha / 2)),
+            float(_special().betaincinv(n * p, n * (1 - p) + 1, alpha / 2)),
+            float(_special().betaincinv(n * p + 1, n * (1 - p), 1 - alpha / 2)),
         )
     if chosen == CIMethod.WILSON:
         n = p * (1 - p) / se**2
@@ -236,8 +245,10 @@ def _kg_ratio(rows: int, df: float, alpha: float) -> float:
     """Korn and Graubard's (t_{n-1, alpha/2} / t_{df, alpha/2})^2 (1 when undefined)."""
     if rows < 2 or not (df > 0):
         return 1.0
-    denominator = special.stdtrit(df, alpha / 2) if math.isfinite(df) else special.ndtri(alpha / 2)
-    return float((special.stdtrit(rows - 1, alpha / 2) / denominator) ** 2)
+    denominator = (
+        _special().stdtrit(df, alpha / 2) if math.isfinite(df) else _special().ndtri(alpha / 2)
+    )
+    return float((_special().stdtrit(rows - 1, alpha / 2) / denominator) ** 2)
 
 
 def _zero_or_one(p: float, rows: int, df: float, alpha: float) -> tuple[float, float]:
@@ -319,11 +330,11 @@ def _likelihood(
     z(b)^2 = Phi^-1(alpha*/2)^2 is used."""
     lam = n * se**2 * mu_variance / (p * (1 - p)) ** 2
     if df > 0 and math.isfinite(df):
-        quantile = float(special.stdtrit(df, (1 - level) / 2))
+        quantile = float(_special().stdtrit(df, (1 - level) / 2))
     else:
-        quantile = float(special.ndtri((1 - level) / 2))
-    wide_level = 1 - 2 * float(special.ndtr(quantile * math.sqrt(lam)))
-    cutoff = float(special.ndtri((1 - wide_level) / 2))  # negative
+        quantile = float(_special().ndtri((1 - level) / 2))
+    wide_level = 1 - 2 * float(_special().ndtr(quantile * math.sqrt(lam)))
+    cutoff = float(_special().ndtri((1 - wide_level) / 2))  # negative
     dispersion = n / (n - 1)
     b0 = math.log(p / (1 - p))
     se_b = se / (p * (1 - p))
@@ -335,7 +346,7 @@ def _likelihood(
 
     if not math.isfinite(cutoff):
         return 0.0, 1.0  # the widened level rounds to 1: nothing is excluded
-    zmax = math.sqrt(float(special.fdtri(1, n - 1, 1 - (1 - wide_level) / 4)))
+    zmax = math.sqrt(float(_special().fdtri(1, n - 1, 1 - (1 - wide_level) / 4)))
     grid = [(b0, 0.0)]
     if math.isfinite(zmax) and math.isfinite(se_b):
         step = zmax / 5

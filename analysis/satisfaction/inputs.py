@@ -357,8 +357,34 @@ def _labels(values: object, n: int | None, what: str) -> np.ndarray:
 
 
 def _factorize(values: object, n: int | None, what: str) -> tuple[tuple[str, ...], np.ndarray]:
-    labels, codes = np.unique(_labels(values, n, what), return_inverse=True)
-    return tuple(str(v) for v in labels), codes.astype(np.int64)
+    labels, codes = _unique_text(_labels(values, n, what))
+    return tuple(str(v) for v in labels), codes
+
+
+def _unique_text(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(text, return_inverse=True)`` of a numpy text array, without sorting a
+    million strings: each value's characters read as 64-bit words and the words coded one
+    after another (integer sorts), then only the distinct values sorted as text."""
+    n, width = len(text), text.dtype.itemsize
+    if n == 0 or width == 0:
+        labels, codes = np.unique(text, return_inverse=True)
+        return labels, codes.reshape(-1).astype(np.int64)
+    octets = np.ascontiguousarray(text).view(np.uint8).reshape(n, width)
+    if width % 8:
+        octets = np.concatenate((octets, np.zeros((n, 8 - width % 8), np.uint8)), axis=1)
+    words = np.ascontiguousarray(octets).view("<u8")
+    codes = np.zeros(n, dtype=np.int64)
+    for column in words.T:
+        found, inverse = np.unique(column, return_inverse=True)
+        codes = codes * len(found) + inverse.reshape(-1)
+    found, codes = np.unique(codes, return_inverse=True)
+    row = np.empty(len(found), dtype=np.int64)
+    row[codes.reshape(-1)] = np.arange(n)  # a row holding each distinct value
+    distinct = text[row]
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[codes.reshape(-1)]
 
 
 @dataclass(frozen=True)
