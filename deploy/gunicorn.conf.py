@@ -13,6 +13,11 @@ import os
 
 from gunicorn import glogging
 
+# The index table makes thousands of small matrix products: a second BLAS thread only spins
+# (1,000,000 responses: 3.6 s of CPU with one thread, 13.5 s with one per core; see
+# docs/benchmarks.md). Set before numpy is imported by the preloaded app.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # nginx reaches the servers over the private network; never bind a public address.
 bind = os.environ.get("HAILONG_BIND", "127.0.0.1:8000")
 # Submissions are CPU-bound (about 5 ms of the app's CPU each, see README "Measured here"): sync
