@@ -1,10 +1,13 @@
 """Round exports for analysts: one row per counted response, one column per item, with the
 design variables (unit, service area, cell, desk, dossiers, weight) needed to redo every estimate.
 
-Rows are produced in chunks straight from the database, so memory does not grow with the round
-(CSV and XLSX stream; SPSS and Stata files are built by pyreadstat from a data frame, filled
-chunk by chunk into one float matrix, so it holds the numbers once at 8 bytes each). Free-text
-comments are not exported: they are read after moderation.
+Rows are read in blocks of ``BLOCK`` responses and converted as columns with numpy
+(``_blocks``): the database joins each block's answers into one text of numbers that numpy
+parses at once, so 24 million answers never become Python objects. CSV is written block by
+block (each distinct text formatted once); XLSX streams row by row; SPSS and Stata files are
+built by pyreadstat from a data frame filled block by block into one float matrix, so it holds
+the numbers once at 8 bytes each. Free-text comments are not exported: they are read after
+moderation.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 
 from survey.extensions import db
 from survey.local_time import to_local
@@ -34,12 +39,11 @@ from survey.models import (
     User,
 )
 from survey.services.audit import record_event
-from survey.services.exports.spreadsheets import csv_row, xlsx_row
+from survey.services.exports.spreadsheets import csv_cell, csv_row, xlsx_row
 from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
 from survey.services.questionnaires.scores import score_definitions
 from survey.services.responses.counting import counted, design_frame
 
-CHUNK = 5000
 # "Không áp dụng" is not a score and not a missing answer: every format keeps it apart from a
 # blank (not answered), as a labelled missing code (the codebook and the about sheet say so).
 NOT_APPLICABLE = "NA"  # CSV and XLSX; R reads it as NA, the analysis command as missing
@@ -118,22 +122,70 @@ def variables(round_: Round) -> list[Variable]:
     return columns
 
 
-def rows(
-    round_: Round, *, not_applicable: object = None, last_id: int | None = None
-) -> Iterator[list[object]]:
-    """Export rows in response order, ``CHUNK`` responses at a time. Blank answers are None;
-    not-applicable answers are ``not_applicable``. ``last_id``: stop there (a snapshot of an
-    open round)."""
-    columns = variables(round_)
-    position = {(v.item_id, v.option): i for i, v in enumerate(columns) if v.item_id}
-    choice_items = {v.item_id for v in columns if v.option is not None}
-    option_columns = [i for i, v in enumerate(columns) if v.option is not None]
-    score_columns = [(i, v.sums) for i, v in enumerate(columns) if v.sums]
+BLOCK = 20_000  # responses read and converted at once by ``_blocks``
+_NA = -1.0e300  # stands for "not applicable" in a block's answer matrix
+
+
+@dataclass
+class _Block:
+    """A run of export rows as columns: the design variables as arrays (texts as object arrays
+    sharing their strings, numbers with NaN for none) and the answer columns as one float
+    matrix (NaN blank, ``_NA`` not applicable, whole numbers otherwise)."""
+
+    ids: np.ndarray  # int64
+    received: np.ndarray  # object: local time, ISO format to the second
+    channel: np.ndarray  # object
+    cell: np.ndarray  # int64: index into the round's cells (``_Cells``)
+    desk: np.ndarray  # object: desk code
+    answers: np.ndarray  # float64 (n, columns after the design variables)
+
+
+@dataclass
+class _Cells:
+    """Per unit x area cell: the design variables that depend only on the cell."""
+
+    unit: list[str]
+    unit_name: list[str]
+    area: list[str]
+    label: list[str]
+    dossiers: list[int | None]
+    responses: list[int]
+    weight: list[float | None]
+
+
+def _blocks(
+    round_: Round, columns: list[Variable], last_id: int | None = None
+) -> Iterator[tuple[_Block, _Cells]]:
+    """The round's export rows, ``BLOCK`` responses at a time, converted with numpy: the same
+    values as ``rows`` (which is built on this), without a Python loop over the answers."""
     frame = design_frame(round_)
+    position = {(v.item_id, v.option): i for i, v in enumerate(columns) if v.item_id}
+    start = len(DESIGN)
+    width = len(columns) - start
+    choice_items = np.array(
+        sorted({v.item_id for v in columns if v.option is not None and v.item_id}),
+        dtype=np.int64,
+    )
+    option_columns = [i - start for i, v in enumerate(columns) if v.option is not None]
+    single = sorted(
+        (v.item_id, i - start) for i, v in enumerate(columns) if v.item_id and v.option is None
+    )
+    single_items = np.array([item for item, _c in single], dtype=np.int64)
+    single_columns = np.array([column for _i, column in single], dtype=np.int64)
+    scores = [(i - start, v.sums) for i, v in enumerate(columns) if v.sums]
+    choice_keys = {
+        (int(item), option): i - start
+        for (item, option), i in position.items()
+        if item is not None and option is not None
+    }
+    cell_index: dict[tuple[int, int], int] = {}
+    cells = _Cells([], [], [], [], [], [], [])
+    desks = {did: code for did, code in frame.desks.items()}
+    channels: dict[str, str] = {}  # one string per channel, shared by every row
     bound = [] if last_id is None else [Response.id <= last_id]
     after = 0
     while True:
-        chunk = db.session.execute(
+        result = db.session.connection().execute(
             select(
                 Response.id,
                 Response.received_at,
@@ -144,71 +196,248 @@ def rows(
             )
             .where(counted(round_), Response.id > after, *bound)
             .order_by(Response.id)
-            .limit(CHUNK)
-        ).all()
+            .limit(BLOCK)
+        )
+        try:
+            chunk = result.cursor.fetchall()
+        finally:
+            result.close()
         if not chunk:
             return
-        first, after = chunk[0].id, chunk[-1].id
-        answers: dict[int, list[tuple[int, int | None, bool]]] = {}
-        for response_id, item_id, value, na in db.session.execute(
-            select(Answer.response_id, Answer.item_id, Answer.value, Answer.not_applicable)
-            .join(Item, Item.id == Answer.item_id)
-            .where(Answer.response_id.between(first, after), Item.scale != Scale.TEXT.value)
-        ):
-            answers.setdefault(response_id, []).append((item_id, value, na))
-        for r in chunk:
-            unit_code, unit_name = frame.units[r.unit_id]
-            area = frame.areas[r.service_area_id]
-            cell = (r.unit_id, r.service_area_id)
-            dossiers = frame.dossiers.get(cell)
-            n = frame.counts.get(cell, 0)
+        ids = np.array([r[0] for r in chunk], dtype=np.int64)
+        after = int(ids[-1])
+        cell = np.empty(len(chunk), dtype=np.int64)
+        for k, r in enumerate(chunk):
+            key = (r[3], r[4])
+            index = cell_index.get(key)
+            if index is None:
+                index = cell_index[key] = len(cells.unit)
+                unit_code, unit_name = frame.units[key[0]]
+                area = frame.areas[key[1]]
+                cells.unit.append(unit_code)
+                cells.unit_name.append(unit_name)
+                cells.area.append(area)
+                cells.label.append(f"{unit_code}:{area}")
+                cells.dossiers.append(frame.dossiers.get(key))
+                cells.responses.append(frame.counts.get(key, 0))
+                cells.weight.append(frame.weight(key))
+            cell[k] = index
+        block = _Block(
+            ids=ids,
+            received=_local_times([r[1] for r in chunk]),
+            channel=np.array([channels.setdefault(r[2], r[2]) for r in chunk], dtype=object),
+            cell=cell,
+            desk=np.array([desks.get(r[5], "") for r in chunk], dtype=object),
+            answers=np.full((len(chunk), width), np.nan),
+        )
+        block.answers[:, option_columns] = 0.0  # an option not chosen, not a question not shown
+        answers = _answers(int(ids[0]), after)
+        if len(answers[0]):
+            _fill(block, answers, single_items, single_columns, choice_items, choice_keys, scores)
+        yield block, cells
+
+
+_NULL_VALUE = -(2**31)  # a blank value in ``_answers``' text: no score is that number
+_ANSWERS_TEXT = {
+    "postgresql": "SELECT string_agg(response_id || ',' || item_id || ',' || "
+    "coalesce(value, :blank) || ',' || not_applicable::int, ',') "
+    "FROM answers WHERE response_id BETWEEN :first AND :last",
+    "sqlite": "SELECT group_concat(response_id || ',' || item_id || ',' || "
+    "coalesce(value, :blank) || ',' || not_applicable, ',') "
+    "FROM answers WHERE response_id BETWEEN :first AND :last",
+}
+
+
+def _answers(first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Response id, item id, value (NaN when blank) and not-applicable of every answer of the
+    responses with ids from ``first`` to ``last``. The database joins them into one text of
+    numbers that numpy parses at once: a million responses' 24 million answers never become
+    Python objects (which took longer than reading them)."""
+    connection = db.session.connection()
+    query = _ANSWERS_TEXT.get(connection.dialect.name)
+    if query is None:  # another database: row by row
+        found = connection.execute(
+            select(Answer.response_id, Answer.item_id, Answer.value, Answer.not_applicable).where(
+                Answer.response_id.between(first, last)
+            )
+        ).all()
+        numbers = np.array(
+            [(r, i, _NULL_VALUE if v is None else v, int(bool(na))) for r, i, v, na in found],
+            dtype=np.int64,
+        ).reshape(-1, 4)
+    else:
+        text = connection.execute(
+            sql_text(query), {"blank": _NULL_VALUE, "first": first, "last": last}
+        ).scalar()
+        numbers = (
+            np.fromstring(text, dtype=np.int64, sep=",").reshape(-1, 4)
+            if text
+            else np.empty((0, 4), dtype=np.int64)
+        )
+    value = numbers[:, 2].astype(float)
+    value[numbers[:, 2] == _NULL_VALUE] = np.nan
+    return numbers[:, 0], numbers[:, 1], value, numbers[:, 3] != 0
+
+
+def _fill(
+    block: _Block,
+    answers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    single_items: np.ndarray,
+    single_columns: np.ndarray,
+    choice_items: np.ndarray,
+    choice_keys: dict[tuple[int, int], int],
+    scores: list[tuple[int, tuple[int, ...]]],
+) -> None:
+    response, item, value, na = answers
+    row = np.searchsorted(block.ids, response)
+    listed = (row < len(block.ids)) & (block.ids[np.minimum(row, len(block.ids) - 1)] == response)
+    row, item, value, na = row[listed], item[listed], value[listed], na[listed]
+    at = np.searchsorted(single_items, item)
+    last = max(len(single_items) - 1, 0)
+    single = (at < len(single_items)) & (single_items[np.minimum(at, last)] == item)
+    columns = single_columns[at[single]]
+    block.answers[row[single], columns] = np.where(na[single], _NA, value[single])
+    chosen = np.isin(item, choice_items) & ~np.isnan(value)
+    for r, i, v in zip(
+        row[chosen].tolist(), item[chosen].tolist(), value[chosen].tolist(), strict=True
+    ):
+        column = choice_keys.get((i, int(v)))
+        if column is not None:
+            block.answers[r, column] = 1.0
+    if scores:
+        points: dict[int, np.ndarray] = {}
+        valid = single & ~na & ~np.isnan(value)
+        for part in {p for _c, parts in scores for p in parts}:
+            mine = valid & (item == part)
+            sums = np.full(len(block.ids), np.nan)
+            sums[row[mine]] = value[mine]
+            points[part] = sums
+        for column_index, parts in scores:
+            block.answers[:, column_index] = np.sum([points[p] for p in parts], axis=0)
+
+
+def _local_times(stamps: list[Any]) -> np.ndarray:
+    """Naive UTC times as naive Vietnam times in ISO format to the second (``to_local``).
+    ``stamps``: datetimes, or the ISO texts SQLite's driver gives without conversion."""
+    if stamps and isinstance(stamps[0], str):
+        stamps = [datetime.fromisoformat(s) for s in stamps]
+    utc = np.array(stamps, dtype="datetime64[us]")
+    offsets = {to_local(s) - s for s in (stamps[0], stamps[-1])}
+    if len(offsets) == 1:
+        local = (utc + np.timedelta64(offsets.pop())).astype("datetime64[s]")
+        text = np.datetime_as_string(local)
+        return text.astype(object)
+    return np.array([to_local(s).isoformat(timespec="seconds") for s in stamps], dtype=object)
+
+
+def rows(
+    round_: Round, *, not_applicable: object = None, last_id: int | None = None
+) -> Iterator[list[object]]:
+    """Export rows in response order. Blank answers are None; not-applicable answers are
+    ``not_applicable``. ``last_id``: stop there (a snapshot of an open round)."""
+    columns = variables(round_)
+    for block, cells in _blocks(round_, columns, last_id):
+        answers = block.answers.tolist()
+        for k, response_id in enumerate(block.ids.tolist()):
+            c = int(block.cell[k])
             row: list[object] = [
-                r.id,
-                to_local(r.received_at).isoformat(timespec="seconds"),
-                r.channel,
-                unit_code,
-                unit_name,
-                area,
-                f"{unit_code}:{area}",
-                frame.desks.get(r.desk_id, ""),
-                dossiers,
-                n,
-                frame.weight(cell),
+                response_id,
+                block.received[k],
+                block.channel[k],
+                cells.unit[c],
+                cells.unit_name[c],
+                cells.area[c],
+                cells.label[c],
+                block.desk[k],
+                cells.dossiers[c],
+                cells.responses[c],
+                cells.weight[c],
             ]
-            row.extend([None] * (len(columns) - len(row)))
-            for index in option_columns:
-                row[index] = 0  # an option not chosen, as opposed to a question not shown
-            points: dict[int, int] = {}
-            for item_id, value, na in answers.get(r.id, ()):
-                if not na and value is not None:
-                    points[item_id] = value
-                if item_id in choice_items:
-                    index_of = position.get((item_id, value))
-                    if index_of is not None:
-                        row[index_of] = 1
-                    continue
-                index_of = position.get((item_id, None))
-                if index_of is not None:
-                    row[index_of] = not_applicable if na else value
-            for index_of, parts in score_columns:
-                # A score needs every one of its items (score_answers): else it is blank.
-                if all(p in points for p in parts):
-                    row[index_of] = sum(points[p] for p in parts)
+            row.extend(
+                None if v != v else not_applicable if v == _NA else int(v) for v in answers[k]
+            )
             yield row
 
 
 def write_csv(round_: Round, out: IO[bytes]) -> int:
-    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese correctly. Returns rows."""
+    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese correctly. Returns rows.
+    Written a block at a time from columns (``_blocks``): each distinct text (a unit, a
+    desk, an answer code) is formatted once, as the csv module would, and each line joined
+    in C; the bytes are those ``csv.writer`` gives for ``rows``."""
+    columns = variables(round_)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
-    writer.writerow(csv_row(v.name for v in variables(round_)))
+    writer.writerow(csv_row(v.name for v in columns))
+    text.flush()
+    field = _CsvField()
     count = 0
-    for row in rows(round_, not_applicable=NOT_APPLICABLE):
-        writer.writerow(csv_row("" if x is None else x for x in row))
-        count += 1
+    done_cells = 0
+    cell_fields: list[list[str]] = []
+    for block, cells in _blocks(round_, columns):
+        for c in range(done_cells, len(cells.unit)):
+            cell_fields.append(
+                [
+                    field(cells.unit[c]),
+                    field(cells.unit_name[c]),
+                    field(cells.area[c]),
+                    field(cells.label[c]),
+                ]
+            )
+        numbers = [
+            [
+                "" if cells.dossiers[c] is None else str(cells.dossiers[c]),
+                str(cells.responses[c]),
+                "" if cells.weight[c] is None else str(cells.weight[c]),
+            ]
+            for c in range(len(cells.unit))
+        ]
+        done_cells = len(cells.unit)
+        n = len(block.ids)
+        parts = np.empty((n, len(columns)), dtype=object)
+        parts[:, 0] = block.ids.astype(str)
+        parts[:, 1] = block.received  # ISO times: nothing to quote or guard
+        parts[:, 2] = _mapped(block.channel, field)
+        parts[:, 3:7] = np.array(cell_fields, dtype=object)[block.cell]
+        parts[:, 7] = _mapped(block.desk, field)
+        parts[:, 8:11] = np.array(numbers, dtype=object)[block.cell]
+        if block.answers.shape[1]:
+            distinct, position = np.unique(block.answers, return_inverse=True)
+            shown = np.array(
+                [
+                    "" if v != v else NOT_APPLICABLE if v == _NA else str(int(v))
+                    for v in distinct.tolist()
+                ],
+                dtype=object,
+            )
+            parts[:, 11:] = shown[position.reshape(block.answers.shape)]
+        text.write("".join(",".join(line) + "\r\n" for line in parts.tolist()))
+        count += n
     text.flush()
     text.detach()
     return count
+
+
+class _CsvField:
+    """A value as ``csv.writer`` writes it (after ``csv_cell``), remembered per value."""
+
+    def __init__(self) -> None:
+        self.seen: dict[object, str] = {}
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="")
+
+    def __call__(self, value: object) -> str:
+        found = self.seen.get(value)
+        if found is None:
+            self.buffer.seek(0)
+            self.buffer.truncate()
+            self.writer.writerow([csv_cell("" if value is None else value), ""])
+            found = self.buffer.getvalue()[:-1]  # the second, empty field keeps "" unquoted
+            self.seen[value] = found
+        return found
+
+
+def _mapped(values: np.ndarray, field: _CsvField) -> list[str]:
+    return [field(v) for v in values.tolist()]
 
 
 def codebook(round_: Round) -> list[list[object]]:
@@ -274,7 +503,6 @@ def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, Value
     chunk by chunk into preallocated columns: the numbers as one float64 matrix (8 bytes a
     value), the texts as object arrays whose repeated values (unit, area, desk...) share one
     string; never a Python list of every row, which would take several times the memory."""
-    import numpy as np
     import pandas as pd
 
     columns = variables(round_)
@@ -285,29 +513,42 @@ def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, Value
     texts = [i for i, v in enumerate(columns) if not v.numeric]
     matrix = np.full((count, len(numeric)), np.nan)
     strings = {i: np.full(count, "", dtype=object) for i in texts}
-    shared: dict[int, dict[str, str]] = {i: {} for i in texts if columns[i].name != "received_at"}
+    start = len(DESIGN)
     filled = 0
-    chunk: list[list[object]] = []
+    for block, cells in _blocks(round_, columns, last_id or 0):
+        end = min(filled + len(block.ids), count)  # a response counted meanwhile: not here
+        n = end - filled
+        c = block.cell[:n]
 
-    def flush() -> None:
-        nonlocal filled
-        end = filled + len(chunk)
-        # None (blank, not applicable) becomes NaN in a float array.
-        matrix[filled:end] = np.array([[row[i] for i in numeric] for row in chunk], dtype=float)
+        def numbers(values: list[Any], c: np.ndarray = c) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)[c]
+
+        design_numbers = {
+            "response_id": block.ids[:n].astype(float),
+            "dossiers": numbers(cells.dossiers),
+            "responses_in_cell": numbers(cells.responses),
+            "weight": numbers(cells.weight),
+        }
+        design_texts = {
+            "received_at": block.received[:n],
+            "channel": block.channel[:n],
+            "unit": np.array(cells.unit, dtype=object)[c],
+            "unit_name": np.array(cells.unit_name, dtype=object)[c],
+            "area": np.array(cells.area, dtype=object)[c],
+            "cell": np.array(cells.label, dtype=object)[c],
+            "desk": block.desk[:n],
+        }
+        for j, i in enumerate(numeric):
+            if i < start:
+                matrix[filled:end, j] = design_numbers[columns[i].name]
+            else:
+                answers = block.answers[:n, i - start]
+                matrix[filled:end, j] = np.where(answers == _NA, not_applicable, answers)
         for i in texts:
-            column, seen = strings[i], shared.get(i)
-            for offset, row in enumerate(chunk):
-                value = "" if row[i] is None else str(row[i])
-                column[filled + offset] = value if seen is None else seen.setdefault(value, value)
+            strings[i][filled:end] = design_texts[columns[i].name]
         filled = end
-        chunk.clear()
-
-    for row in rows(round_, not_applicable=not_applicable, last_id=last_id or 0):
-        chunk.append(row)
-        if len(chunk) == CHUNK:
-            flush()
-    if chunk:
-        flush()
+        if filled == count:
+            break
     data: dict[str, Any] = {}
     position = {i: j for j, i in enumerate(numeric)}
     for i, v in enumerate(columns):

@@ -11,10 +11,11 @@ import pyreadstat
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from analysis.satisfaction import IndexKind, IndexTable, Level
 from survey.extensions import db
-from survey.models import Round
+from survey.models import Answer, Item, Response, ResponseStatus, Round, Scale
 from survey.services.exports import microdata as exports
 from tests.services.results.test_indices import _demo_round, reference_table
 
@@ -76,7 +77,7 @@ def test_index_exports_from_the_command_line_equal_analysis(app: Flask, tmp_path
 def test_spss_file_built_in_chunks_equals_the_csv(
     app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exports, "CHUNK", 37)
+    monkeypatch.setattr(exports, "BLOCK", 37)
     with app.app_context():
         round_ = db.session.get(Round, _demo_round(250))
         assert round_ is not None
@@ -96,3 +97,44 @@ def test_spss_file_built_in_chunks_equals_the_csv(
                 assert value == text, name
             else:
                 assert float(value) == pytest.approx(float(text)), name
+
+
+def test_csv_in_blocks_equals_the_answers_read_one_by_one(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every answer cell of the CSV (written a block of 23 responses at a time) against the
+    stored answers read through the ORM one by one: the value, NA for not applicable, 1 for a
+    chosen option, empty for a blank."""
+    monkeypatch.setattr(exports, "BLOCK", 23)
+    with app.app_context():
+        round_ = db.session.get(Round, _demo_round(120))
+        assert round_ is not None
+        with (tmp_path / "r.csv").open("wb") as f:
+            assert exports.write_csv(round_, f) == 120
+        columns = {(v.item_id, v.option): v.name for v in exports.variables(round_) if v.item_id}
+        expected: dict[int, dict[str, str]] = {}
+        counted = select(Response.id).where(
+            Response.round_id == round_.id, Response.status == ResponseStatus.COUNTED.value
+        )
+        for answer in db.session.scalars(select(Answer).where(Answer.response_id.in_(counted))):
+            item = db.session.get(Item, answer.item_id)
+            assert item is not None
+            if item.scale == Scale.TEXT:
+                continue
+            row = expected.setdefault(answer.response_id, {})
+            if item.scale == Scale.CHOICE:
+                row[columns[(item.id, answer.value)]] = "1"
+            elif answer.not_applicable:
+                row[columns[(item.id, None)]] = "NA"
+            else:
+                row[columns[(item.id, None)]] = "" if answer.value is None else str(answer.value)
+    with (tmp_path / "r.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["response_id"]) for r in rows] == sorted(expected)
+    for row in rows:
+        mine = expected[int(row["response_id"])]
+        for (_item, option), name in columns.items():
+            if name in mine:
+                assert row[name] == mine[name], name
+            else:
+                assert row[name] == ("0" if option is not None else ""), name
