@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,13 +41,44 @@ SUFFIX = {"index-csv": "csv", "index-xlsx": "xlsx", "spec": "json"}
 LIMIT_MIB = 1024
 
 
-def _app(path: Path):  # type: ignore[no-untyped-def]  # a script; Flask is imported lazily
+def _url(database: str) -> str:
+    """A database URL: a path is a SQLite file."""
+    return database if "://" in database else f"sqlite:///{database}"
+
+
+def _app(database: str):  # type: ignore[no-untyped-def]  # a script; Flask is imported lazily
     from survey import create_app
+    from survey.config import _database_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    return create_app({"SQLALCHEMY_DATABASE_URI": _database_url(_url(database))})
 
 
-def build(path: Path, responses: int) -> None:
+COPY_QUERIES = (
+    "COPY (SELECT r.id, r.received_at, r.channel, r.unit_id, r.service_area_id, r.desk_id "
+    "FROM responses r WHERE r.status = 'counted' ORDER BY r.id) TO STDOUT",
+    "COPY (SELECT a.response_id, a.item_id, a.value, a.not_applicable FROM answers a "
+    "JOIN responses r ON r.id = a.response_id WHERE r.status = 'counted') TO STDOUT",
+)
+
+
+def bare_copy(url: str) -> float:
+    """Seconds for PostgreSQL to send the same responses and answers with a bare COPY ... TO
+    STDOUT, read and thrown away: the floor any export of them stands on."""
+    import psycopg
+
+    started = time.perf_counter()
+    with (
+        psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn,
+        conn.cursor() as cursor,
+    ):
+        for query in COPY_QUERIES:
+            with cursor.copy(query) as copy:
+                for _part in copy:
+                    pass
+    return time.perf_counter() - started
+
+
+def build(path: str, responses: int) -> None:
     """A fresh database with the demo province and ``responses`` simulated responses."""
     from flask_migrate import upgrade
 
@@ -71,7 +103,7 @@ def build(path: Path, responses: int) -> None:
         db.session.commit()
 
 
-def export(path: Path, fmt: str, out: Path, trace: bool) -> dict[str, object]:
+def export(path: str, fmt: str, out: Path, trace: bool) -> dict[str, object]:
     """One export, as ``flask export`` runs it; its time and this process's peak memory."""
     app = _app(path)
     runner = app.test_cli_runner()
@@ -95,7 +127,7 @@ def export(path: Path, fmt: str, out: Path, trace: bool) -> dict[str, object]:
     }
 
 
-def _child(database: Path, fmt: str, out: Path, trace: bool) -> dict[str, object]:
+def _child(database: str, fmt: str, out: Path, trace: bool) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", str(database), fmt, str(out)]
     if trace:
         command.append("--trace")
@@ -108,13 +140,19 @@ def _child(database: Path, fmt: str, out: Path, trace: bool) -> dict[str, object
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        database, fmt, out = Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+        database, fmt, out = sys.argv[2], sys.argv[3], Path(sys.argv[4])
         print(json.dumps(export(database, fmt, out, "--trace" in sys.argv)))
         return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--responses", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,sav,dta,xlsx,index-csv")
     parser.add_argument("--database", type=Path, default=None, help="reuse or keep this file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL database (built with the demo round if it has none); "
+        "its bare COPY of the same rows is timed in the same run",
+    )
     parser.add_argument("--tracemalloc", action="store_true", help="also the traced peak")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
@@ -123,8 +161,8 @@ def main() -> int:
         parser.error(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        database = args.database or Path(tmp) / "bench.sqlite3"
-        if not database.exists():
+        database = args.database_url or str(args.database or Path(tmp) / "bench.sqlite3")
+        if not _has_round(database):
             print(f"building a round of {args.responses:,} responses in {database}", flush=True)
             started = time.perf_counter()
             # In a child too: the build's memory must not count against the exports.
@@ -138,6 +176,9 @@ def main() -> int:
         print(f"{'format':<11} {'seconds':>8} {'cpu s':>7} {'rows':>10} {'MiB file':>9} "
               f"{'max RSS MiB':>12} {'traced MiB':>11}")  # fmt: skip
         worst = 0.0
+        postgres = database.startswith("postgresql")
+        timings: dict[str, float] = {}
+        copies = [bare_copy(database)] if postgres else []
         for fmt in formats:
             out = Path(tmp) / f"export.{SUFFIX.get(fmt, fmt)}"
             timed = _child(database, fmt, out, trace=False)
@@ -152,14 +193,37 @@ def main() -> int:
                 flush=True,
             )
             out.unlink(missing_ok=True)
+            timings[fmt] = float(timed["seconds"])  # type: ignore[arg-type]  # our own JSON
+        if postgres:
+            copies.append(bare_copy(database))
+            floor = statistics.median(copies)
+            print(f"bare COPY of the same rows: {' '.join(f'{c:.1f}' for c in copies)} s")
+            for fmt, seconds in timings.items():
+                print(f"  {fmt}: {seconds / floor:.1f} x the COPY")
         print(f"largest peak resident size: {worst:.0f} MiB (limit {LIMIT_MIB} MiB)")
         print(f"machine: {describe()}")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0 if worst < LIMIT_MIB else 1
 
 
+def _has_round(database: str) -> bool:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if "://" not in database and not Path(database).exists():
+        return False
+    engine = create_engine(_url(database).replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT count(*) FROM rounds")).scalar())
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--build":
-        build(Path(sys.argv[2]), int(sys.argv[3]))
+        build(sys.argv[2], int(sys.argv[3]))
         raise SystemExit(0)
     raise SystemExit(main())

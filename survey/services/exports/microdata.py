@@ -5,8 +5,8 @@ Rows are read in blocks of ``BLOCK`` responses and converted as columns with num
 (``_blocks``): the database joins each block's answers into one text of numbers that numpy
 parses at once, so 24 million answers never become Python objects. CSV is written block by
 block (each distinct text formatted once); XLSX streams row by row; SPSS and Stata files are
-built by pyreadstat from a data frame filled block by block into one float matrix, so it holds
-the numbers once at 8 bytes each. Free-text comments are not exported: they are read after
+built by pyreadstat from a data frame filled block by block into one float32 matrix of answers
+(exact for their small whole numbers), so it holds them once at 4 bytes each. Free-text comments are not exported: they are read after
 moderation.
 """
 
@@ -500,8 +500,8 @@ ValueLabels = dict[str, dict[int | float, str]]
 
 def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, ValueLabels]:
     """The export as a data frame for pyreadstat, which writes a whole frame at once. Built
-    chunk by chunk into preallocated columns: the numbers as one float64 matrix (8 bytes a
-    value), the texts as object arrays whose repeated values (unit, area, desk...) share one
+    block by block into preallocated columns: the answers as one float32 matrix (4 bytes a
+    value, exact for their small whole numbers), the design numbers in float64, the texts as object arrays whose repeated values (unit, area, desk...) share one
     string; never a Python list of every row, which would take several times the memory."""
     import pandas as pd
 
@@ -511,7 +511,10 @@ def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, Value
     ).one()
     numeric = [i for i, v in enumerate(columns) if v.numeric]
     texts = [i for i, v in enumerate(columns) if not v.numeric]
-    matrix = np.full((count, len(numeric)), np.nan)
+    # Answers, options and scores are small whole numbers (and the missing codes), exact in
+    # float32, held column by column; the design numbers (ids, weights) in float64.
+    matrix = np.full((count, len(numeric)), np.nan, dtype=np.float32, order="F")
+    design = np.full((count, len(DESIGN)), np.nan, order="F")
     strings = {i: np.full(count, "", dtype=object) for i in texts}
     start = len(DESIGN)
     filled = 0
@@ -540,7 +543,7 @@ def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, Value
         }
         for j, i in enumerate(numeric):
             if i < start:
-                matrix[filled:end, j] = design_numbers[columns[i].name]
+                design[filled:end, i] = design_numbers[columns[i].name]
             else:
                 answers = block.answers[:n, i - start]
                 matrix[filled:end, j] = np.where(answers == _NA, not_applicable, answers)
@@ -552,7 +555,12 @@ def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, Value
     data: dict[str, Any] = {}
     position = {i: j for j, i in enumerate(numeric)}
     for i, v in enumerate(columns):
-        data[v.name] = matrix[:filled, position[i]] if v.numeric else strings[i][:filled]
+        if not v.numeric:
+            data[v.name] = strings[i][:filled]
+        elif i < start:
+            data[v.name] = design[:filled, i]
+        else:
+            data[v.name] = matrix[:filled, position[i]]
     frame = pd.DataFrame(data, copy=False)
     labels: Labels = {v.name: v.label for v in columns}
     values: ValueLabels = {
