@@ -6,8 +6,8 @@ Rows are read in blocks of ``BLOCK`` responses and converted as columns with num
 parses at once, so 24 million answers never become Python objects. CSV is written block by
 block (each distinct text formatted once); XLSX streams row by row; SPSS and Stata files are
 built by pyreadstat from a data frame filled block by block into one float32 matrix of answers
-(exact for their small whole numbers), so it holds them once at 4 bytes each. Free-text comments are not exported: they are read after
-moderation.
+(exact for their small whole numbers), so it holds them once at 4 bytes each. Free-text
+comments are not exported: they are read after moderation.
 """
 
 from __future__ import annotations
@@ -501,8 +501,9 @@ ValueLabels = dict[str, dict[int | float, str]]
 def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, ValueLabels]:
     """The export as a data frame for pyreadstat, which writes a whole frame at once. Built
     block by block into preallocated columns: the answers as one float32 matrix (4 bytes a
-    value, exact for their small whole numbers), the design numbers in float64, the texts as object arrays whose repeated values (unit, area, desk...) share one
-    string; never a Python list of every row, which would take several times the memory."""
+    value, exact for their small whole numbers), the design numbers in float64, the texts as
+    object arrays whose repeated values (unit, area, desk...) share one string; never a Python
+    list of every row, which would take several times the memory."""
     import pandas as pd
 
     columns = variables(round_)
