@@ -23,6 +23,7 @@ from survey.models import (
     Role,
     Round,
     RoundStatistics,
+    Unit,
     utcnow,
 )
 from survey.services.accounts.users import create_user
@@ -246,3 +247,35 @@ def test_priorities_equal_the_weighted_shares_computed_from_the_export(app: Flas
             assert priority.chosen == int(picked.sum())
             expected = 100 * weight[picked].sum() / weight[answered].sum()
             assert priority.share == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_round_answered_for_the_first_time_after_an_empty_view(app: Flask) -> None:
+    with app.app_context():
+        round_ = db.session.get(Round, _demo_round(0))
+        assert round_ is not None
+        assert len(indices.round_index(round_)) == 0  # nobody has answered: an empty table
+        simulate_responses(round_, 40, now=utcnow(), seed=8)
+        db.session.commit()
+        table = indices.round_index(round_)
+        assert table.find(Level.PROVINCE, kind=IndexKind.OVERALL).n == 40
+        _same(table, reference_table(round_))
+
+
+def test_a_unit_code_renamed_makes_the_stored_statistics_unusable_not_wrong(
+    app: Flask, app_factory: Callable[..., Flask]
+) -> None:
+    with app.app_context():
+        round_id = _demo_round(150)
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        indices.round_index(round_)
+        unit = db.session.scalars(select(Unit).order_by(Unit.id)).first()
+        assert unit is not None
+        unit.code = renamed = unit.code + "X"
+        db.session.commit()
+    with app_factory().app_context():
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        table = indices.round_index(round_)
+        assert renamed in {row.unit for row in table.rows(level=Level.UNIT)}
+        _same(table, reference_table(round_))
