@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -153,6 +154,11 @@ def coded_site(app: Flask) -> Site:
 def test_desk_requiring_a_dossier_code_asks_for_it(app: Flask, coded_site: Site) -> None:
     html = form_page(_phone(app), coded_site.token)
     assert "Mã hồ sơ (in trên giấy tiếp nhận)" in html
+    # Its format is said beside it, and read out with the field.
+    assert "4 đến 40 ký tự gồm chữ, số và các dấu . / -" in html
+    assert re.search(
+        r'<input[^>]*aria-describedby="dossier_code-hint"[^>]*name="dossier_code"', html
+    )
     status, page = _answer(_phone(app), coded_site.token)
     assert status == 422
     assert "Vui lòng nhập đúng mã hồ sơ" in page

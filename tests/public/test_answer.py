@@ -112,6 +112,12 @@ def test_questionnaire_groups_items_by_element_with_not_applicable(
     for element in ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Kết quả cung ứng dịch vụ"):
         assert f">{element}</h2>" in html
     assert "Không áp dụng" in html
+    # Long forms say where the reader is, without JavaScript, and which questions may be skipped.
+    sections = html.count('<section class="element"')
+    assert sections > 1
+    assert f"Phần 1 / {sections}" in html and f"Phần {sections} / {sections}" in html
+    assert "các câu khác Ông/Bà có thể bỏ qua" in html
+    assert "hãy chọn “Không áp dụng”" in html
     assert '<html lang="vi">' in html
     # Works with JavaScript off: a plain POST form, and the only script is the application's
     # own deferred enhancement (no inline code, nothing from another site).
