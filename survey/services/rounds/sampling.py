@@ -34,6 +34,7 @@ from survey.models import (
     Invitation,
     Round,
     RoundKind,
+    RoundState,
     SampleDraw,
     SampleFrameRow,
     SampleStratum,
@@ -332,3 +333,61 @@ def find_invitation(round_id: int, code: str, key: bytes) -> Invitation | None:
             Invitation.code_hash == invitation_code_hash(code, key),
         )
     )
+
+
+def make_sample_round(round_: Round, *, now: datetime, actor: User) -> None:
+    """Turn a draft round into a sampled round (its answers come from invitations)."""
+    if round_.state != RoundState.DRAFT:
+        raise ConflictError(
+            _l("Chỉ đợt khảo sát còn là bản nháp mới chuyển được thành đợt chọn mẫu.")
+        )
+    round_.kind = RoundKind.SAMPLE
+    db.session.flush()
+    record_event(
+        action="round.kind",
+        entity_type="round",
+        entity_id=round_.id,
+        now=now,
+        actor=actor,
+        before={"kind": "qr"},
+        after={"kind": "sample"},
+    )
+
+
+@dataclass(frozen=True)
+class StratumProgress:
+    unit_name: str
+    area_name: str
+    population: int
+    sample_size: int
+    answered: int
+
+
+def sample_progress(round_: Round) -> list[StratumProgress]:
+    """Per stratum: N_h, n_h and the invitations answered so far."""
+    answered = {
+        (unit_id, area_id): count
+        for unit_id, area_id, count in db.session.execute(
+            select(SampleFrameRow.unit_id, SampleFrameRow.service_area_id, func.count())
+            .join(Invitation, Invitation.frame_row_id == SampleFrameRow.id)
+            .where(Invitation.round_id == round_.id, Invitation.state == "answered")
+            .group_by(SampleFrameRow.unit_id, SampleFrameRow.service_area_id)
+        )
+    }
+    rows = db.session.execute(
+        select(SampleStratum, Unit.name, ServiceArea.name)
+        .join(Unit, Unit.id == SampleStratum.unit_id)
+        .join(ServiceArea, ServiceArea.id == SampleStratum.service_area_id)
+        .where(SampleStratum.round_id == round_.id)
+        .order_by(Unit.name, ServiceArea.name)
+    ).all()
+    return [
+        StratumProgress(
+            unit_name=unit_name,
+            area_name=area_name,
+            population=s.population,
+            sample_size=s.sample_size,
+            answered=answered.get((s.unit_id, s.service_area_id), 0),
+        )
+        for s, unit_name, area_name in rows
+    ]
