@@ -52,6 +52,7 @@ from survey.admin import (  # noqa: E402,F401  (views register themselves on bp)
     publication,
     results,
     rounds,
+    samples,
     templates,
     users,
     views,

@@ -24,6 +24,16 @@ from survey.models.rounds import (
     RoundStatistics,
     RoundUnit,
 )
+from survey.models.samples import (
+    AllocationMethod,
+    AnswerMode,
+    Invitation,
+    InvitationState,
+    RoundKind,
+    SampleDraw,
+    SampleFrameRow,
+    SampleStratum,
+)
 from survey.models.templates import (
     Aspect,
     Element,
@@ -39,7 +49,9 @@ from survey.models.users import Role, User
 
 __all__ = [
     "TRANSITIONS",
+    "AllocationMethod",
     "Answer",
+    "AnswerMode",
     "ApiToken",
     "Aspect",
     "AuditEvent",
@@ -53,6 +65,8 @@ __all__ = [
     "Element",
     "FormUse",
     "IndexDefinition",
+    "Invitation",
+    "InvitationState",
     "Item",
     "ItemOption",
     "ItemRole",
@@ -61,11 +75,15 @@ __all__ = [
     "ResponseStatus",
     "Role",
     "Round",
+    "RoundKind",
     "RoundLevelTarget",
     "RoundSnapshot",
     "RoundState",
     "RoundStatistics",
     "RoundUnit",
+    "SampleDraw",
+    "SampleFrameRow",
+    "SampleStratum",
     "Scale",
     "ServiceArea",
     "Template",

@@ -56,6 +56,7 @@ class Round(Base):
         CheckConstraint("network_limit_per_hour >= 1", name="network_limit_per_hour"),
         CheckConstraint("NOT is_public OR state = 'published'", name="public_published"),
         CheckConstraint("target IS NULL OR (target >= 0 AND target <= 100)", name="target"),
+        CheckConstraint("kind IN ('qr', 'sample')", name="kind"),
         CheckConstraint(
             "rule_min_n_eff > 0 AND rule_max_ci_width > 0 AND rule_max_relative_width > 0 "
             "AND rule_df_review > 0 AND rule_relative_width_above >= 0 "
@@ -70,6 +71,9 @@ class Round(Base):
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16), default=RoundState.DRAFT)
+    # 'qr': whoever scans at the desks answers; 'sample': invited dossiers drawn at random from
+    # a frame (survey.models.samples). The two are never pooled.
+    kind: Mapped[str] = mapped_column(String(16), default="qr", server_default="qr")
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]

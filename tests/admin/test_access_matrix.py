@@ -222,6 +222,13 @@ RULES: list[Rule] = [
     admin_only("admin.round_result_settings", **ROUND),
     admin_only("admin.round_result_settings", "POST", ok=422, **ROUND),
     admin_only("admin.round_dossiers_csv", **ROUND),
+    # --- sampled rounds (issue 22, point 3); letters of a round without a draw: back to the page
+    admin_only("admin.round_sample", **ROUND),
+    admin_only("admin.round_sample_kind", "POST", ok=422, **ROUND),
+    admin_only("admin.round_sample_frame", "POST", ok=422, **ROUND),
+    admin_only("admin.round_sample_draw", "POST", ok=422, **ROUND),
+    admin_only("admin.round_sample_letters", ok=303, **ROUND),
+    admin_only("admin.round_sample_delivery", **ROUND),
     # --- result pages, report and index downloads (issue 5, points 2-4) ---
     *[
         rule
