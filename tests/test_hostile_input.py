@@ -73,8 +73,6 @@ FILTERS = (
     "level",
     "next",
     "dossier_code",
-    "ma",  # a receipt link's dossier code and signature (docs/receipt-links.md)
-    "ky",
     "action",
     "entity_type",
     "entity_id",

@@ -14,11 +14,6 @@ from survey.i18n import select_locale
 from survey.models import Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.services.organisation.directory import AreaT, desk_by_token, service_areas_of_desk
-from survey.services.responses.receipts import (
-    CODE_PARAMETER,
-    SIGNATURE_PARAMETER,
-    signed_code,
-)
 from survey.services.responses.signing import DEVICE_COOKIE, remember_answer, sign_started
 from survey.services.responses.submission import Refill, Verdict, Visit, accept_submission
 from survey.services.rounds.lifecycle import open_round_for_unit
@@ -43,9 +38,9 @@ def _chosen_area(areas: list[AreaT], code: str | None) -> AreaT | None:
     return next((a for a in areas if a.code == code), None)
 
 
-def _form_class(desk: Desk, round_: Round, *, receipt: bool = False) -> type[AnswerFormBase]:
+def _form_class(desk: Desk, round_: Round) -> type[AnswerFormBase]:
     return build_answer_form(
-        round_.template_version, _locale(), dossier_code=desk.requires_dossier_code or receipt
+        round_.template_version, _locale(), dossier_code=desk.requires_dossier_code
     )
 
 
@@ -75,22 +70,13 @@ def desk(token: str) -> Any:
     area = _chosen_area(areas, request.args.get("area"))
     if area is None:
         return render_template("public/choose_area.html", desk=desk, areas=areas)
-    # A receipt link: the dossier code it carries, if its signature holds.
-    asked = CODE_PARAMETER in request.args or SIGNATURE_PARAMETER in request.args
-    signature = request.args.get(SIGNATURE_PARAMETER)
-    code = signed_code(desk.token, request.args.get(CODE_PARAMETER), signature)
-    form = _form_class(desk, round_, receipt=code is not None)(
+    form = _form_class(desk, round_)(
         formdata=None,
         idempotency_key=secrets.token_urlsafe(24),
         area=area.code,
         started=sign_started(),
     )
-    if code is not None:
-        form.dossier_code.data = code
-    notice = "receipt" if asked and code is None else None
-    return _render_form(
-        desk, round_, area, form, notice=notice, receipt=signature if code else None
-    )
+    return _render_form(desk, round_, area, form)
 
 
 def _render_form(
@@ -100,10 +86,7 @@ def _render_form(
     form: AnswerFormBase,
     status: int = 200,
     notice: str | None = None,
-    receipt: str | None = None,
 ) -> tuple[str, int]:
-    """``receipt``: the signature of the receipt link the form was opened with; the dossier
-    code is then shown locked and sent back with it."""
     return (
         render_template(
             "public/form.html",
@@ -113,7 +96,6 @@ def _render_form(
             area=area,
             form=form,
             notice=notice,
-            receipt=receipt,
             multiple_areas=len(service_areas_of_desk(desk)) > 1,
         ),
         status,
@@ -168,7 +150,6 @@ def _refused_page(token: str, refill: Refill, status: int, notice: str | None) -
         page,
         status=status,
         notice=notice,
-        receipt=refill.receipt,
     )
 
 

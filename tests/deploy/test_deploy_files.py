@@ -12,7 +12,7 @@ from survey.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-FILLED_IN = {"SECRET_KEY": "k" * 48, "DOSSIER_CODE_KEY": "d" * 48, "RECEIPT_KEY": "r" * 48}
+FILLED_IN = {"SECRET_KEY": "k" * 48, "DOSSIER_CODE_KEY": "d" * 48}
 
 
 class RecordingEnviron(Mapping[str, str]):

@@ -37,7 +37,6 @@ from survey.services.responses.abuse import (
     suspicion,
     within_rate_limits,
 )
-from survey.services.responses.receipts import SIGNATURE_PARAMETER, signed_code
 from survey.services.responses.recording import (
     DossierCodeUsedError,
     RoundNotOpenError,
@@ -67,7 +66,6 @@ class Refill:
     area_id: int
     started: str  # the signed start the page is served with again
     problems: Mapping[str, list[str]]  # per fixed field (the answers' own are found again)
-    receipt: str | None = None  # the signature of the receipt link the form came from
 
 
 @dataclass(frozen=True)
@@ -123,11 +121,8 @@ def accept_submission(visit: Visit, *, now: datetime) -> Outcome:
     if rules is None:
         return Outcome(Verdict.CLOSED, status=409)
     spec = spec_of_version(rules.template_version_id, rules.version_frozen_at)
-    # A form opened from a receipt link sends the link's signature back with the code.
-    signature = submitted.get(SIGNATURE_PARAMETER)
-    asks_code = target.requires_dossier_code or signature is not None
-    allowed = allowed_field_names(spec, dossier_code=asks_code)
-    if set(submitted.keys()) - allowed - ({SIGNATURE_PARAMETER} if signature else set()):
+    asks_code = target.requires_dossier_code
+    if set(submitted.keys()) - allowed_field_names(spec, dossier_code=asks_code):
         return Outcome(Verdict.BAD_REQUEST, status=400, description="unknown fields")
     area = next(
         (a for a in target.areas if len(target.areas) == 1 or a.code == submitted.get("area")),
@@ -137,17 +132,6 @@ def accept_submission(visit: Visit, *, now: datetime) -> Outcome:
         return Outcome(Verdict.BAD_REQUEST, status=400, description="unknown service area")
     sent = read_submission(submitted, asks_dossier_code=asks_code)
     answers, problems = parse_answers(spec.items, raw_answer(submitted))
-    receipt = None
-    forged = False
-    if signature is not None:
-        if signed_code(visit.token, submitted.get("dossier_code"), signature) is None:
-            # Not the code the link was signed for: nothing of it is kept, and the form comes
-            # back as the desk itself asks for it, saying why.
-            forged = True
-            asks_code = target.requires_dossier_code
-            sent.problems.pop("dossier_code", None)
-        else:
-            receipt = signature
 
     def refuse(status: int, notice: str, started: str | None = None) -> Outcome:
         if started is None:
@@ -155,11 +139,9 @@ def accept_submission(visit: Visit, *, now: datetime) -> Outcome:
             # secret since replaced): then a new one, so that one resend is enough.
             kept = sent.started if read_started(sent.started) is not None else None
             started = kept or sign_started()
-        refill = Refill(spec, asks_code, rules.id, area.id, started, dict(sent.problems), receipt)
+        refill = Refill(spec, asks_code, rules.id, area.id, started, dict(sent.problems))
         return Outcome(Verdict.REFUSED, status=status, notice=notice, refill=refill)
 
-    if forged:
-        return refuse(422, "receipt")
     if sent.problems or problems:
         return refuse(422, "expired" if sent.csrf_failed else "invalid")
     clock = time.time()
