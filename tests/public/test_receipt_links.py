@@ -1,0 +1,169 @@
+"""Receipt links (issue 22, point 2): the signed dossier code on a receipt's QR."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+
+from survey.extensions import db
+from survey.models import Desk, DossierCodeUse
+from survey.services.responses.abuse import dossier_code_hash
+from survey.services.responses.receipt_links import receipt_key, receipt_query
+from tests.public.test_abuse import Site, _phone, _site, _statuses
+from tests.public.test_answer import valid_answers
+
+CODE = "000.00.12.H13-261123-0042"
+
+
+@pytest.fixture
+def coded_site(app: Flask) -> Site:
+    site = _site(app)
+    with app.app_context():
+        for desk in db.session.scalars(select(Desk)):
+            desk.requires_dossier_code = True
+        db.session.commit()
+    return site
+
+
+def _link(app: Flask, token: str, code: str = CODE, exp: int | None = None) -> str:
+    with app.app_context():
+        return f"/r/{token}?{receipt_query(receipt_key(), token, code, exp)}&area=HT"
+
+
+def _open(client: FlaskClient, url: str) -> str:
+    page = client.get(url)
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _submit(client: FlaskClient, html: str, **changes: object) -> tuple[int, str]:
+    action = re.search(r'<form method="post" action="([^"]*)"', html)
+    assert action
+    data = valid_answers(html) | changes
+    page = client.post(action.group(1).replace("&amp;", "&"), data=data)
+    return page.status_code, page.get_data(as_text=True)
+
+
+def _stored_hashes(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(DossierCodeUse.code_hash)))
+
+
+def test_a_valid_link_fills_and_locks_the_code_and_the_citizen_types_nothing(
+    app: Flask, coded_site: Site
+) -> None:
+    phone = _phone(app)
+    html = _open(phone, _link(app, coded_site.token))
+    assert re.search(rf'<input[^>]*name="dossier_code"[^>]*readonly[^>]*value="{CODE}"', html) or (
+        re.search(rf'<input[^>]*readonly[^>]*name="dossier_code"[^>]*value="{CODE}"', html)
+    )
+    # The citizen sends the form without the code field at all: the link carries it.
+    status, _ = _submit(phone, html, dossier_code="")
+    assert status == 303
+    assert [s for s, _ in _statuses(app)] == ["counted"]
+    with app.app_context():
+        assert _stored_hashes(app) == [dossier_code_hash(CODE)]
+
+
+def test_a_crafted_post_cannot_change_the_signed_code(app: Flask, coded_site: Site) -> None:
+    phone = _phone(app)
+    html = _open(phone, _link(app, coded_site.token))
+    assert _submit(phone, html, dossier_code="999.99.99.X99-000000-0001")[0] == 303
+    with app.app_context():
+        assert _stored_hashes(app) == [dossier_code_hash(CODE)]
+
+
+def test_a_replayed_link_is_refused_by_the_one_answer_per_code_rule(
+    app: Flask, coded_site: Site
+) -> None:
+    url = _link(app, coded_site.token)
+    first = _phone(app)
+    assert _submit(first, _open(first, url))[0] == 303
+    phone = _phone(app, "14.160.0.9")
+    status, html = _submit(phone, _open(phone, url))
+    assert status == 422 and "Mã hồ sơ này đã được dùng" in html
+    assert [s for s, _ in _statuses(app)] == ["counted"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"ma": CODE, "sig": "0" * 64},  # wrong signature
+        {"ma": CODE, "sig": "zz"},  # malformed
+        {"ma": CODE, "sig": "ab" * 40},  # wrong length
+        {"ma": CODE},  # no signature
+        {"sig": "0" * 64},  # no code
+        {"ma": "000.00.12.H13-261123-0042É", "sig": "0" * 64},  # non-ASCII
+        {"ma": "Ａ" * 10, "sig": "0" * 64},  # full-width letters
+        {"ma": "A" * 500, "sig": "0" * 64},  # far too long
+        {"ma": CODE, "exp": "soon", "sig": "0" * 64},
+        {"ma": CODE, "exp": "9" * 40, "sig": "0" * 64},
+    ],
+)
+def test_a_tampered_or_malformed_link_says_so_calmly_and_lets_the_citizen_answer(
+    app: Flask, coded_site: Site, query: dict[str, str]
+) -> None:
+    phone = _phone(app)
+    html = _open(phone, f"/r/{coded_site.token}?{urlencode(query | {'area': 'HT'})}")
+    assert "Không đọc được mã hồ sơ từ đường dẫn này" in html
+    assert not re.search(r'<input[^>]*readonly[^>]*name="dossier_code"', html)
+    # The same crafted query on the form's POST is ignored; the typed code is used.
+    typed = "000.00.12.H13-261123-0099"
+    post = phone.post(
+        f"/r/{coded_site.token}?{urlencode(query)}",
+        data=valid_answers(html) | {"dossier_code": typed},
+    )
+    assert post.status_code == 303
+    with app.app_context():
+        assert _stored_hashes(app) == [dossier_code_hash(typed)]
+
+
+def test_a_link_for_another_code_or_desk_is_refused(app: Flask, coded_site: Site) -> None:
+    url = _link(app, coded_site.token).replace("0042", "0043")
+    assert "Không đọc được mã hồ sơ" in _open(_phone(app), url)
+    other = _link(app, coded_site.token).replace(coded_site.token, coded_site.second_token)
+    assert "Không đọc được mã hồ sơ" in _open(_phone(app), other)
+
+
+def test_an_expired_link_says_so_and_the_citizen_may_type_the_code(
+    app: Flask, coded_site: Site
+) -> None:
+    html = _open(_phone(app), _link(app, coded_site.token, exp=int(time.time()) - 60))
+    assert "Đường dẫn trên giấy biên nhận đã hết hạn" in html
+    live = _open(_phone(app), _link(app, coded_site.token, exp=int(time.time()) + 3600))
+    assert f'value="{CODE}"' in live and "hết hạn" not in live
+
+
+def test_the_raw_code_is_never_stored(app: Flask, coded_site: Site) -> None:
+    phone = _phone(app)
+    assert _submit(phone, _open(phone, _link(app, coded_site.token)))[0] == 303
+    with app.app_context():
+        dump = " ".join(
+            str(row)
+            for table in ("responses", "answers", "dossier_code_uses", "audit_events")
+            for row in db.session.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+        )
+    assert "H13-261123-0042" not in dump.upper()
+
+
+def test_the_documented_worked_example_recomputes_independently() -> None:
+    """docs/receipt-links.md's example, recomputed here with hmac/hashlib alone."""
+    with open("docs/receipt-links.md", encoding="utf-8") as doc:
+        text_ = doc.read()
+    key = re.search(r"^key: `([^`]+)`", text_, re.M)
+    token = re.search(r"^desk token: `([^`]+)`", text_, re.M)
+    code = re.search(r"^dossier code: `([^`]+)`", text_, re.M)
+    exp = re.search(r"^exp: `([0-9]+)`", text_, re.M)
+    sig = re.search(r"^signature: `([0-9a-f]{64})`", text_, re.M)
+    assert key and token and code and exp and sig
+    message = f"hailong-receipt-v1\n{token[1]}\n{code[1]}\n{exp[1]}".encode("ascii")
+    assert hmac.new(key[1].encode(), message, hashlib.sha256).hexdigest() == sig[1]
+    assert f"sig={sig[1]}" in text_
