@@ -24,8 +24,13 @@ from enum import StrEnum
 from urllib.parse import urlencode
 
 from flask import current_app
+from sqlalchemy import select
 
-from survey.models import Desk
+from survey.errors import DomainError, NotFoundError
+from survey.extensions import db
+from survey.models import Desk, Role, Unit, User
+from survey.services.access import ForbiddenError, ensure_unit_visible
+from survey.services.organisation.directory import live_desk
 from survey.services.responses.abuse import normalise_dossier_code, server_key
 
 VERSION = "hailong-receipt-v1"
@@ -134,3 +139,28 @@ def mint_receipt_link(desk: Desk, raw_code: str, exp: int | None = None) -> str:
         return receipt_url(base, receipt_key(), desk.token, raw_code, exp)
     except ValueError as exc:
         raise ReceiptLinkError(str(exc)) from exc
+
+
+MAX_BATCH = 500
+
+
+def mint_receipt_links(
+    user: User, desk_token: str, codes: list[str], expires: int | None
+) -> list[tuple[str, str]]:
+    """(code as signed, link) for each code, for a desk ``user`` may manage: an administrator
+    any desk, a unit officer the desks of their unit and its sub-units, an analyst none. All or
+    nothing: one code that is not a dossier code refuses the batch, naming its position."""
+    if user.role == Role.ANALYST:
+        raise ForbiddenError("An analyst's token may not make receipt links.")
+    desk = db.session.scalar(select(Desk).join(Unit).where(*live_desk(desk_token)))
+    if desk is None:
+        raise NotFoundError("No active desk has this token.")
+    ensure_unit_visible(user, desk.unit_id)
+    links = []
+    for position, raw in enumerate(codes):
+        try:
+            url = mint_receipt_link(desk, raw, expires)
+        except ReceiptLinkError as exc:
+            raise DomainError(f"codes[{position}]: {exc}") from exc
+        links.append((url.partition("?ma=")[2].partition("&")[0], url))
+    return links
