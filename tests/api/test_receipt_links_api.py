@@ -17,6 +17,7 @@ from survey.extensions import db
 from survey.models import Desk
 from tests.admin.conftest import Staff
 from tests.api.conftest import bearer
+from tests.api.test_api import _answer_schema
 
 URL = "/api/v1/receipt-links"
 KEY = "province-receipt-key-for-tests-0123456789"
@@ -48,6 +49,11 @@ def test_an_administrator_mints_links_a_vendor_can_check_with_hmac_alone(
         {"desk_token": own, "codes": ["h01-2501-0001 ", "H01-2501-0002"], "qr": "png"},
     )
     assert answer.status_code == 200
+    from jsonschema import Draft202012Validator
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    schema = _answer_schema(document, "/receipt-links", "post")
+    assert list(Draft202012Validator(schema).iter_errors(answer.get_json())) == []
     links = answer.get_json()["links"]
     assert [link["code"] for link in links] == ["H01-2501-0001", "H01-2501-0002"]
     for link in links:

@@ -167,3 +167,16 @@ def test_the_documented_worked_example_recomputes_independently() -> None:
     message = f"hailong-receipt-v1\n{token[1]}\n{code[1]}\n{exp[1]}".encode("ascii")
     assert hmac.new(key[1].encode(), message, hashlib.sha256).hexdigest() == sig[1]
     assert f"sig={sig[1]}" in text_
+
+
+def test_the_receipt_link_pages_stay_under_30_kb_compressed(
+    app: Flask, coded_site: Site
+) -> None:
+    from tests.public.test_page_weight import BUDGET, weight
+
+    phone = _phone(app)
+    for url in (_link(app, coded_site.token), _link(app, coded_site.token).replace("0042", "1")):
+        page = phone.get(url)
+        size, assets = weight(phone, page.data)
+        print(f"\nreceipt link page: {size} bytes compressed with {len(assets)} assets")
+        assert size <= BUDGET
