@@ -15,6 +15,7 @@ from survey.i18n import select_locale
 from survey.models import Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.services.organisation.directory import AreaT, desk_by_token, service_areas_of_desk
+from survey.services.responses.abuse import dossier_code_hash, dossier_code_used
 from survey.services.responses.receipt_links import (
     ReceiptCheck,
     ReceiptState,
@@ -93,6 +94,9 @@ def desk(token: str) -> Any:
         area=area.code,
         started=sign_started(),
     )
+    if receipt.code is not None and dossier_code_used(round_.id, dossier_code_hash(receipt.code)):
+        # Said now rather than after the citizen has answered every question.
+        receipt = ReceiptCheck(ReceiptState.USED)
     if receipt.code is not None:
         form["dossier_code"].data = receipt.code
     return _render_form(desk, round_, area, form, receipt=receipt)

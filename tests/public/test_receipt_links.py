@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -88,8 +89,13 @@ def test_a_replayed_link_is_refused_by_the_one_answer_per_code_rule(
     first = _phone(app)
     assert _submit(first, _open(first, url))[0] == 303
     phone = _phone(app, "14.160.0.9")
-    status, html = _submit(phone, _open(phone, url))
-    assert status == 422 and "Mã hồ sơ này đã được dùng" in html
+    # Said on opening, before the citizen answers anything; the code is not locked in.
+    html = _open(phone, url)
+    assert "đã được đánh giá trong đợt khảo sát này" in html
+    assert not re.search(r'<input[^>]*readonly[^>]*name="dossier_code"', html)
+    # Replaying the signed link on the POST itself is refused by the one-answer rule.
+    post = phone.post(url.removesuffix("&area=HT"), data=valid_answers(html) | {"dossier_code": ""})
+    assert post.status_code == 422 and "Mã hồ sơ này đã được dùng" in post.get_data(as_text=True)
     assert [s for s, _ in _statuses(app)] == ["counted"]
 
 
@@ -169,9 +175,7 @@ def test_the_documented_worked_example_recomputes_independently() -> None:
     assert f"sig={sig[1]}" in text_
 
 
-def test_the_receipt_link_pages_stay_under_30_kb_compressed(
-    app: Flask, coded_site: Site
-) -> None:
+def test_the_receipt_link_pages_stay_under_30_kb_compressed(app: Flask, coded_site: Site) -> None:
     from tests.public.test_page_weight import BUDGET, weight
 
     phone = _phone(app)
@@ -180,3 +184,25 @@ def test_the_receipt_link_pages_stay_under_30_kb_compressed(
         size, assets = weight(phone, page.data)
         print(f"\nreceipt link page: {size} bytes compressed with {len(assets)} assets")
         assert size <= BUDGET
+
+
+def test_the_command_prints_the_link_and_writes_its_qr(
+    app: Flask, coded_site: Site, tmp_path: Path
+) -> None:
+    png = f"{tmp_path}/receipt.png"
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["receipt-link", "--desk", coded_site.token, "--code", CODE, "--png", png]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        expected = receipt_query(receipt_key(), coded_site.token, CODE)
+    assert result.output.strip().endswith(f"/r/{coded_site.token}?{expected}")
+    with open(png, "rb") as written:
+        assert written.read(4) == b"\x89PNG"
+    for args, says in (
+        (["--desk", "nope", "--code", CODE], "no desk has this token"),
+        (["--desk", coded_site.token, "--code", "12"], "not a dossier code"),
+    ):
+        failed = runner.invoke(args=["receipt-link", *args])
+        assert failed.exit_code != 0 and says in failed.output

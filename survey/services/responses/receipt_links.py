@@ -46,6 +46,7 @@ class ReceiptState(StrEnum):
     VALID = "valid"
     INVALID = "invalid"  # altered, malformed or signed with another key
     EXPIRED = "expired"
+    USED = "used"  # valid, but this dossier has already answered in the open round
 
 
 @dataclass(frozen=True)
