@@ -80,3 +80,44 @@ def test_the_sipas_form_takes_a_phone_reader_under_three_minutes(
     assert answered >= 22
     assert len(stored_responses(app)) == 1
     assert total < GOAL_SECONDS
+
+
+def test_a_receipt_link_without_javascript_sends_the_signed_code(
+    app: Flask, world: World, browser: Any, phone: Any, axe_source: str
+) -> None:
+    """Issue 22, point 2: scanned from a receipt, the code is there and locked; the citizen
+    types nothing, and the page passes axe-core like every citizen page."""
+    from sqlalchemy import select
+
+    from survey.extensions import db
+    from survey.models import Desk, DossierCodeUse
+    from survey.services.responses.abuse import dossier_code_hash
+    from survey.services.responses.receipt_links import receipt_key, receipt_query
+    from tests.browser.conftest import PHONE
+    from tests.helpers.accessibility import check_page
+
+    code = "000.00.12.H13-261123-0042"
+    with app.app_context():
+        desk = db.session.scalars(select(Desk).where(Desk.token == world.one_area)).one()
+        desk.requires_dossier_code = True
+        db.session.commit()
+        query = receipt_query(receipt_key(), world.one_area, code)
+        db.session.remove()
+    context = browser.new_context(java_script_enabled=False, **PHONE)
+    try:
+        page = context.new_page()
+        page.goto(world.url(f"/r/{world.one_area}?{query}"))
+        field = page.locator("#dossier_code")
+        assert field.input_value() == code
+        assert field.get_attribute("readonly") is not None
+        check_page(page, "20-receipt-link-no-js", axe_source, audit=phone.new_page())
+        page.check("#q_Q_OVERALL input[value='5']")
+        page.get_by_role("button", name="Gửi phiếu").click()
+        page.wait_for_url("**/thanks")
+    finally:
+        context.close()
+    with app.app_context():
+        assert list(db.session.scalars(select(DossierCodeUse.code_hash))) == [
+            dossier_code_hash(code)
+        ]
+        db.session.remove()
