@@ -162,8 +162,7 @@ def test_the_raw_code_is_never_stored(app: Flask, coded_site: Site) -> None:
 
 def test_the_documented_worked_example_recomputes_independently() -> None:
     """docs/receipt-links.md's example, recomputed here with hmac/hashlib alone."""
-    with open("docs/receipt-links.md", encoding="utf-8") as doc:
-        text_ = doc.read()
+    text_ = (Path(__file__).resolve().parents[2] / "docs" / "receipt-links.md").read_text("utf-8")
     key = re.search(r"^key: `([^`]+)`", text_, re.M)
     token = re.search(r"^desk token: `([^`]+)`", text_, re.M)
     code = re.search(r"^dossier code: `([^`]+)`", text_, re.M)
