@@ -205,3 +205,27 @@ def test_the_command_prints_the_link_and_writes_its_qr(
     ):
         failed = runner.invoke(args=["receipt-link", *args])
         assert failed.exit_code != 0 and says in failed.output
+
+
+def test_at_a_desk_of_several_areas_the_code_survives_the_area_choice(app: Flask) -> None:
+    from tests.factories import make_area, make_desk, make_round, make_unit
+
+    with app.app_context():
+        civil, land = make_area("HT", "Hộ tịch", "Civil status"), make_area("DD", "Đất đai", "Land")
+        unit = make_unit("TT", "Trung tâm Phục vụ hành chính công tỉnh", [civil, land])
+        desk = make_desk(unit)
+        desk.requires_dossier_code = True
+        make_round([unit])
+        db.session.commit()
+        token = desk.token
+    phone = _phone(app)
+    choice = _open(phone, _link(app, token).removesuffix("&area=HT"))
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', choice))
+    assert hidden["ma"] == CODE and len(hidden["sig"]) == 64
+    html = _open(phone, f"/r/{token}?{urlencode(hidden | {'area': 'DD'})}")
+    assert re.search(rf'<input[^>]*readonly[^>]*value="{CODE}"', html) or re.search(
+        rf'<input[^>]*value="{CODE}"[^>]*readonly', html
+    )
+    assert _submit(phone, html, dossier_code="")[0] == 303
+    with app.app_context():
+        assert _stored_hashes(app) == [dossier_code_hash(CODE)]
