@@ -14,6 +14,7 @@ from survey.errors import DomainError
 from survey.extensions import db
 from survey.models import Role, utcnow
 from survey.posters_cli import posters_command
+from survey.receipt_cli import receipt_link_command
 from survey.results_cli import results_command
 from survey.stats_cli import stats_command
 
@@ -26,6 +27,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(posters_command)
     app.cli.add_command(stats_command)
     app.cli.add_command(results_command)
+    app.cli.add_command(receipt_link_command)
 
 
 @click.command("load-templates")

@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_I18N_ENABLED": False,
     # Key for hashing dossier codes; derived from SECRET_KEY unless set on its own.
     "DOSSIER_CODE_KEY": None,
+    # Key the province gives its one-stop software to sign receipt links (docs/receipt-links.md);
+    # derived from SECRET_KEY unless set on its own.
+    "RECEIPT_KEY": None,
 }
 
 # Production is served over HTTPS only (deploy/nginx): cookies never travel in clear.
@@ -110,7 +113,12 @@ def load_config(
         config["SECRET_KEY_FALLBACKS"] = environ["SECRET_KEY_FALLBACKS"]
     if "DATABASE_URL" in environ:
         config["SQLALCHEMY_DATABASE_URI"] = _database_url(environ["DATABASE_URL"])
-    for name in ("RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "DOSSIER_CODE_KEY"):
+    for name in (
+        "RATELIMIT_STORAGE_URI",
+        "RATELIMIT_KEY_PREFIX",
+        "DOSSIER_CODE_KEY",
+        "RECEIPT_KEY",
+    ):
         if name in environ:
             config[name] = environ[name]
     if "API_RATE_LIMIT" in environ:
@@ -171,10 +179,9 @@ def _check_production(config: Mapping[str, Any]) -> None:
                 "SECRET_KEY_FALLBACKS must hold only earlier secret keys (each a random string "
                 "of at least 32 characters), separated by spaces"
             )
-    if str(config.get("DOSSIER_CODE_KEY") or "").startswith("replace-with"):
-        raise ConfigError(
-            "DOSSIER_CODE_KEY still holds the example's placeholder: set a random key"
-        )
+    for name in ("DOSSIER_CODE_KEY", "RECEIPT_KEY"):
+        if str(config.get(name) or "").startswith("replace-with"):
+            raise ConfigError(f"{name} still holds the example's placeholder: set a random key")
     if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         raise ConfigError(
             "DATABASE_URL must point to PostgreSQL in production "

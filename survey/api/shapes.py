@@ -196,6 +196,7 @@ class Operation:
     errors: tuple[str, ...] = ()
     public: bool = False
     answer_description: str = ""
+    body: JSON | None = None  # the JSON request body's schema, for the operations that take one
 
     def openapi(self) -> JSON:
         schema = ref(self.answer.name) if isinstance(self.answer, Shape) else self.answer
@@ -206,6 +207,11 @@ class Operation:
             {"$ref": f"#/components/parameters/{p.name}"} if p.component else p.openapi()
             for p in self.params
         ]
+        if self.body is not None:
+            declared["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": self.body}},
+            }
         declared["responses"] = {
             "200": {
                 "description": self.answer_description or self.summary,

@@ -5,10 +5,11 @@ OpenAPI document from the same declarations."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 
 from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from survey.api import bp
@@ -30,6 +31,8 @@ from survey.services.exports.api_data import (
 )
 from survey.services.organisation.units import visible_unit
 from survey.services.paging import Page
+from survey.services.posters.qr import qr_png, qr_svg
+from survey.services.responses.receipt_links import MAX_BATCH, mint_receipt_links
 from survey.services.results.indices import LEVELS
 from survey.services.results.publication import PublicRow, public_results, public_round
 from survey.services.rounds.lifecycle import rounds_for, visible_round
@@ -527,3 +530,93 @@ def unit_detail(unit_id: int) -> Any:
 def service_areas() -> Any:
     page = areas_page(*_paging())
     return _listing(SERVICE_AREA_PAGE, page, [_area(a) for a in page.items])
+
+
+# --- receipt links ----------------------------------------------------------------------------
+
+RECEIPT_LINK = Shape(
+    "ReceiptLink",
+    (
+        Field("code", _STR, "The dossier code as signed (upper case, no spaces)."),
+        Field("url", _STR, "The link to print as the receipt's QR (docs/receipt-links.md)."),
+        Field(
+            "qr",
+            {"type": ["string", "null"]},
+            "The QR: SVG text, or PNG in base64, as asked; null when not asked.",
+        ),
+    ),
+)
+RECEIPT_LINKS = Shape("ReceiptLinks", (Field("links", nested=RECEIPT_LINK, many=True),))
+RECEIPT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["desk_token", "codes"],
+    "additionalProperties": False,
+    "properties": {
+        "desk_token": {"type": "string", "description": "The desk's token (of its QR link)."},
+        "codes": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 4, "maxLength": 40},
+            "minItems": 1,
+            "maxItems": MAX_BATCH,
+        },
+        "expires": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "description": "Unix time (UTC) after which the links no longer fill in the code.",
+        },
+        "qr": {"enum": ["none", "png", "svg"], "default": "none"},
+    },
+}
+_MAX_UNIX = 2**40
+
+
+def _receipt_request() -> tuple[str, list[str], int | None, str]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - set(RECEIPT_REQUEST["properties"]):
+        abort(400, description="The body must be a JSON object as the document describes.")
+    token, codes = body.get("desk_token"), body.get("codes")
+    expires, qr = body.get("expires"), body.get("qr", "none")
+    if not isinstance(token, str) or not 0 < len(token) <= 100:
+        abort(400, description="'desk_token' must be a desk's token.")
+    if (
+        not isinstance(codes, list)
+        or not 0 < len(codes) <= MAX_BATCH
+        or not all(isinstance(c, str) and len(c) <= 100 for c in codes)
+    ):
+        abort(400, description=f"'codes' must be a list of 1 to {MAX_BATCH} dossier codes.")
+    if expires is not None and (
+        isinstance(expires, bool) or not isinstance(expires, int) or not 0 < expires < _MAX_UNIX
+    ):
+        abort(400, description="'expires' must be a Unix time in seconds.")
+    if qr not in ("none", "png", "svg"):
+        abort(400, description="'qr' must be one of: none, png, svg.")
+    return token, codes, expires, qr
+
+
+def _qr(url: str, kind: str) -> str | None:
+    if kind == "svg":
+        return qr_svg(url).decode()
+    if kind == "png":
+        return base64.b64encode(qr_png(url)).decode("ascii")
+    return None
+
+
+@bp.post("/receipt-links")
+@operation(
+    Operation(
+        "mintReceiptLinks",
+        "Signed receipt links (and QR codes) for dossier codes of one desk: for the one-stop "
+        "software to print on receipts. Administrators, and unit officers for their own desks.",
+        RECEIPT_LINKS,
+        errors=(*AUTHED, "403", "404"),
+        body=RECEIPT_REQUEST,
+    )
+)
+def receipt_links() -> Any:
+    token, codes, expires, qr = _receipt_request()
+    links = mint_receipt_links(api_user(), token, codes, expires)
+    return jsonify(
+        RECEIPT_LINKS(
+            links=[RECEIPT_LINK(code=code, url=url, qr=_qr(url, qr)) for code, url in links]
+        )
+    )

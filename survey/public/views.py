@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import abort, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from forms.answer import AnswerFormBase, answer_form, build_answer_form
 from survey.extensions import csrf, db
@@ -14,6 +15,13 @@ from survey.i18n import select_locale
 from survey.models import Desk, Round, ServiceArea, utcnow
 from survey.public import bp
 from survey.services.organisation.directory import AreaT, desk_by_token, service_areas_of_desk
+from survey.services.responses.abuse import dossier_code_hash, dossier_code_used
+from survey.services.responses.receipt_links import (
+    ReceiptCheck,
+    ReceiptState,
+    check_receipt,
+    receipt_key,
+)
 from survey.services.responses.signing import DEVICE_COOKIE, remember_answer, sign_started
 from survey.services.responses.submission import Refill, Verdict, Visit, accept_submission
 from survey.services.rounds.lifecycle import open_round_for_unit
@@ -58,6 +66,13 @@ def index() -> str:
     return render_template("public/index.html")
 
 
+def _receipt(desk: Desk) -> ReceiptCheck:
+    """The signed dossier code of a receipt link, at desks that ask for a code."""
+    if not desk.requires_dossier_code:
+        return ReceiptCheck(ReceiptState.NONE)
+    return check_receipt(receipt_key(), desk.token, request.args, now=utcnow())
+
+
 @bp.get("/r/<token:token>")
 def desk(token: str) -> Any:
     desk = _desk(token)
@@ -67,16 +82,24 @@ def desk(token: str) -> Any:
     areas = service_areas_of_desk(desk)
     if not areas:
         return render_template("public/closed.html", desk=desk)
+    receipt = _receipt(desk)
     area = _chosen_area(areas, request.args.get("area"))
     if area is None:
-        return render_template("public/choose_area.html", desk=desk, areas=areas)
+        return render_template(
+            "public/choose_area.html", desk=desk, areas=areas, receipt=dict(receipt.params)
+        )
     form = _form_class(desk, round_)(
         formdata=None,
         idempotency_key=secrets.token_urlsafe(24),
         area=area.code,
         started=sign_started(),
     )
-    return _render_form(desk, round_, area, form)
+    if receipt.code is not None and dossier_code_used(round_.id, dossier_code_hash(receipt.code)):
+        # Said now rather than after the citizen has answered every question.
+        receipt = ReceiptCheck(ReceiptState.USED)
+    if receipt.code is not None:
+        form["dossier_code"].data = receipt.code
+    return _render_form(desk, round_, area, form, receipt=receipt)
 
 
 def _render_form(
@@ -86,7 +109,9 @@ def _render_form(
     form: AnswerFormBase,
     status: int = 200,
     notice: str | None = None,
+    receipt: ReceiptCheck | None = None,
 ) -> tuple[str, int]:
+    receipt = receipt or ReceiptCheck(ReceiptState.NONE)
     return (
         render_template(
             "public/form.html",
@@ -96,6 +121,8 @@ def _render_form(
             area=area,
             form=form,
             notice=notice,
+            receipt_state=receipt.state.value,
+            receipt=dict(receipt.params),
             multiple_areas=len(service_areas_of_desk(desk)) > 1,
         ),
         status,
@@ -114,9 +141,15 @@ def submit(token: str) -> Any:
     if not _body_is_utf8():
         _desk(token)
         abort(400, description="not UTF-8")
+    form: MultiDict[str, str] = request.form
+    receipt = _receipt(_desk(token)) if "sig" in request.args else ReceiptCheck(ReceiptState.NONE)
+    if receipt.code is not None:
+        # The code comes from the signed link, whatever the form says (it shows it read-only).
+        form = form.copy()
+        form["dossier_code"] = receipt.code
     visit = Visit(
         token=token,
-        form=request.form,
+        form=form,
         remote_addr=request.remote_addr,
         device_cookie=request.cookies.get(DEVICE_COOKIE),
         locale=_locale(),
@@ -127,7 +160,7 @@ def submit(token: str) -> Any:
     if outcome.verdict == Verdict.BAD_REQUEST:
         abort(outcome.status, description=outcome.description)
     if outcome.refill is not None:
-        return _refused_page(token, outcome.refill, outcome.status, outcome.notice)
+        return _refused_page(token, outcome.refill, outcome.status, outcome.notice, receipt)
     if outcome.verdict == Verdict.REUSED:
         return redirect(url_for("public.thanks", token=token, sent="again"), code=303)
     answer = redirect(url_for("public.thanks", token=token), code=303)
@@ -136,7 +169,9 @@ def submit(token: str) -> Any:
     return answer
 
 
-def _refused_page(token: str, refill: Refill, status: int, notice: str | None) -> tuple[str, int]:
+def _refused_page(
+    token: str, refill: Refill, status: int, notice: str | None, receipt: ReceiptCheck
+) -> tuple[str, int]:
     """The whole questionnaire, filled with what was sent and marked where it is wrong."""
     page = answer_form(refill.spec, _locale(), refill.asks_dossier_code)()
     page.validate()
@@ -150,6 +185,7 @@ def _refused_page(token: str, refill: Refill, status: int, notice: str | None) -
         page,
         status=status,
         notice=notice,
+        receipt=receipt,
     )
 
 

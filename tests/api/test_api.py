@@ -73,7 +73,8 @@ def test_document_describes_every_route(app: Flask) -> None:
     assert routes == set(document["paths"])
     for path, item in document["paths"].items():
         for name in re.findall(r"{(\w+)}", path):
-            params = [p for p in item["get"]["parameters"] if p.get("in") == "path"]
+            declared = next(iter(item.values()))
+            params = [p for p in declared["parameters"] if p.get("in") == "path"]
             assert name in {p["name"] for p in params}, path
 
 
@@ -411,9 +412,9 @@ def test_a_deactivated_accounts_tokens_stay_revoked_after_reactivation(
     assert _get(client, "/api/v1/units", tokens["analyst"])[0] == 200
 
 
-def _answer_schema(document: dict, path: str) -> dict:
-    """The declared schema of a GET's 200 answer, as a document that resolves its $refs."""
-    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+def _answer_schema(document: dict, path: str, method: str = "get") -> dict:
+    """The declared schema of a 200 answer, as a document that resolves its $refs."""
+    schema = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]
     return {**document, **schema["schema"]}
 
 
@@ -437,7 +438,9 @@ def test_every_route_answers_exactly_its_declared_shape(
     document = client.get("/api/v1/openapi.json").get_json()
     ids = {"round_id": rounds["both"], "unit_id": staff.unit_id}
     called = 0
-    for path in document["paths"]:
+    # The one POST (receipt links) takes a body: tests/api/test_receipt_links_api.py checks it.
+    readers = [path for path, item in document["paths"].items() if "get" in item]
+    for path in readers:
         url = "/api/v1" + re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
         for role in ("admin", "officer"):
             answer = client.get(url, headers=bearer(tokens[role]))
@@ -452,7 +455,7 @@ def test_every_route_answers_exactly_its_declared_shape(
             )
             assert [e.message for e in validator.iter_errors(body)] == [], (url, role)
             called += 1
-    assert called == 2 * len(document["paths"]) - 1
+    assert called == 2 * len(readers) - 1
     for name, schema in document["components"]["schemas"].items():
         assert schema["additionalProperties"] is False, name
         assert set(schema["required"]) == set(schema["properties"]), name
