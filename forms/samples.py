@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, IntegerField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, NumberRange
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 ALLOCATION_CHOICES = [
     SelectChoice("proportional", _l("Tỷ lệ với số hồ sơ")),
@@ -45,4 +45,30 @@ class MakeSampleForm(FlaskForm):
     confirm = BooleanField(
         _l("Tôi xác nhận chuyển đợt này thành đợt chọn mẫu"),
         validators=[DataRequired(message=_l("Đánh dấu ô xác nhận để tiếp tục."))],
+    )
+
+
+class OutcomeForm(FlaskForm):
+    """What came of one invitation, found by the reference number printed on its letter."""
+
+    reference = StringField(
+        _l("Số tham chiếu trên thư mời"),
+        validators=[DataRequired(message=_l("Nhập số tham chiếu.")), Length(max=16)],
+    )
+    state = SelectField(
+        _l("Kết quả"),
+        choices=[
+            SelectChoice("answered", _l("Đã trả lời")),
+            SelectChoice("refused", _l("Từ chối")),
+            SelectChoice("undeliverable", _l("Không chuyển được thư")),
+        ],
+    )
+    mode = SelectField(
+        _l("Cách trả lời"),
+        choices=[
+            SelectChoice("paper", _l("Phiếu giấy")),
+            SelectChoice("phone", _l("Phỏng vấn qua điện thoại")),
+            SelectChoice("face_to_face", _l("Phỏng vấn trực tiếp")),
+            SelectChoice("self_web", _l("Tự trả lời trên mạng")),
+        ],
     )

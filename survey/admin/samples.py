@@ -10,7 +10,7 @@ from flask import Response as FlaskResponse
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from forms.samples import DrawForm, FrameUploadForm, MakeSampleForm
+from forms.samples import DrawForm, FrameUploadForm, MakeSampleForm, OutcomeForm
 from survey.admin import bp
 from survey.admin.access import admin_only
 from survey.admin.requests import current_staff
@@ -23,9 +23,11 @@ from survey.services.rounds.lifecycle import visible_round
 from survey.services.rounds.sampling import (
     FRAME_COLUMNS,
     draw_sample,
+    find_invitation_by_reference,
     frame_size,
     import_frame,
     make_sample_round,
+    record_invitation_outcome,
     sample_progress,
 )
 
@@ -42,6 +44,7 @@ def _page(round_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
         make_form=forms.get("make_form") or MakeSampleForm(),
         upload_form=forms.get("upload_form") or FrameUploadForm(),
         draw_form=forms.get("draw_form") or DrawForm(),
+        outcome_form=forms.get("outcome_form") or OutcomeForm(),
         outcome=forms.get("outcome"),
         draw_error=forms.get("draw_error"),
     ), status
@@ -129,6 +132,36 @@ def round_sample_draw(round_id: int) -> Any:
     flash(
         _("Đã chọn mẫu %(n)s hồ sơ (hạt giống %(seed)s).", n=draw.total, seed=draw.seed), "success"
     )
+    return redirect(url_for("admin.round_sample", round_id=round_id), code=303)
+
+
+@bp.post("/rounds/<int:round_id>/sample/outcome")
+@admin_only
+def round_sample_outcome(round_id: int) -> Any:
+    """Staff record what came of one invitation (an answer and its mode, a refusal, a letter
+    returned)."""
+    round_ = visible_round(round_id, None, lock=True)
+    form = OutcomeForm()
+    if not form.validate_on_submit():
+        return _page(round_id, 422, outcome_form=form)
+    invitation = find_invitation_by_reference(round_.id, form.reference.data or "")
+    if invitation is None:
+        form.reference.errors = [_("Không có thư mời số %(ref)s.", ref=form.reference.data)]
+        return _page(round_id, 422, outcome_form=form)
+    try:
+        record_invitation_outcome(
+            invitation,
+            form.state.data,
+            mode=form.mode.data,
+            now=utcnow(),
+            actor=current_staff(),
+        )
+    except ConflictError as exc:
+        db.session.rollback()
+        form.reference.errors = [str(exc.message)]
+        return _page(round_id, 422, outcome_form=form)
+    db.session.commit()
+    flash(_("Đã ghi kết quả thư mời %(ref)s.", ref=invitation.reference), "success")
     return redirect(url_for("admin.round_sample", round_id=round_id), code=303)
 
 

@@ -227,6 +227,7 @@ RULES: list[Rule] = [
     admin_only("admin.round_sample_kind", "POST", ok=422, **ROUND),
     admin_only("admin.round_sample_frame", "POST", ok=422, **ROUND),
     admin_only("admin.round_sample_draw", "POST", ok=422, **ROUND),
+    admin_only("admin.round_sample_outcome", "POST", ok=422, **ROUND),
     admin_only("admin.round_sample_letters", ok=303, **ROUND),
     admin_only("admin.round_sample_delivery", **ROUND),
     # --- result pages, report and index downloads (issue 5, points 2-4) ---

@@ -73,6 +73,18 @@ def test_an_admin_runs_a_sampled_round_from_frame_to_letters(
     listing = client.get(f"{page}/delivery.csv")
     assert listing.status_code == 200 and listing.data.decode("utf-8-sig").count("\n") == 9
 
+    entry = {"csrf_token": token, "state": "answered", "mode": "phone"}
+    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-99999"})
+    assert answer.status_code == 422
+    assert "Không có thư mời số" in answer.get_data(as_text=True)
+    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-00001"})
+    assert answer.status_code == 303
+    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-00001"})
+    assert "đã có câu trả lời" in answer.get_data(as_text=True)
+    with app.app_context():
+        modes = [i.mode for i in db.session.query(Invitation).all() if i.state == "answered"]
+        assert modes == ["phone"]
+
 
 def test_only_admins_reach_the_sample_pages(app: Flask, client: FlaskClient, staff: Staff) -> None:
     rid = _draft_round(app, staff)

@@ -31,7 +31,9 @@ from analysis.sampling import Allocation, allocate, draw_stratified
 from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import (
+    AnswerMode,
     Invitation,
+    InvitationState,
     Round,
     RoundKind,
     RoundState,
@@ -391,3 +393,46 @@ def sample_progress(round_: Round) -> list[StratumProgress]:
         )
         for s, unit_name, area_name in rows
     ]
+
+
+def find_invitation_by_reference(round_id: int, reference: str) -> Invitation | None:
+    return db.session.scalar(
+        select(Invitation).where(
+            Invitation.round_id == round_id, Invitation.reference == reference.strip()
+        )
+    )
+
+
+def record_invitation_outcome(
+    invitation: Invitation,
+    state: InvitationState | str,
+    *,
+    mode: AnswerMode | str | None = None,
+    now: datetime,
+    actor: User | None,
+) -> None:
+    """What came of an invitation: answered (with the mode), refused or undeliverable. An
+    answered invitation is final: a second answer against the same code is refused."""
+    state = InvitationState(state)
+    if invitation.state == InvitationState.ANSWERED:
+        raise ConflictError(_l("Thư mời này đã có câu trả lời."))
+    if state is InvitationState.ANSWERED:
+        if mode is None:
+            raise ConflictError(_l("Hãy chọn cách trả lời."))
+        mode = AnswerMode(mode)
+    else:
+        mode = None
+    before = {"state": invitation.state, "mode": invitation.mode}
+    invitation.state = state
+    invitation.mode = mode
+    invitation.answered_at = now if state is InvitationState.ANSWERED else None
+    db.session.flush()
+    record_event(
+        action="invitation.outcome",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        now=now,
+        actor=actor,
+        before=before,
+        after={"state": state.value, "mode": mode.value if mode else None},
+    )

@@ -11,13 +11,13 @@ from flask import Flask
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
-from survey.models import utcnow
+from survey.models import Round, utcnow
 from survey.services.rounds.letters import delivery_list_csv, write_letters
 from survey.services.rounds.sampling import draw_sample, find_invitation, import_frame
 from tests.services.rounds.test_sampling import KEY, _frame, _round
 
 
-def _drawn(app: Flask):  # type: ignore[no-untyped-def]
+def _drawn(app: Flask) -> Round:
     round_, admin = _round()
     import_frame(round_, _frame().encode(), key=KEY, now=utcnow(), actor=admin)
     draw_sample(round_, method="proportional", total=6, seed=7, key=KEY, now=utcnow(), actor=admin)

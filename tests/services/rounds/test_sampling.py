@@ -26,8 +26,11 @@ from survey.services.accounts.users import create_user
 from survey.services.rounds.sampling import (
     draw_sample,
     find_invitation,
+    find_invitation_by_reference,
     import_frame,
     one_time_code,
+    record_invitation_outcome,
+    sample_progress,
 )
 from tests.factories import make_area, make_round, make_unit
 
@@ -166,3 +169,28 @@ def test_a_qr_round_has_no_frame(app: Flask) -> None:
         round_.kind = "qr"
         with pytest.raises(ConflictError):
             import_frame(round_, _frame().encode(), key=KEY, now=utcnow(), actor=admin)
+
+
+def test_invitation_outcomes_record_the_mode_and_feed_the_progress_per_stratum(
+    app: Flask,
+) -> None:
+    with app.test_request_context():
+        round_, admin = _round()
+        import_frame(round_, _frame().encode(), key=KEY, now=utcnow(), actor=admin)
+        draw_sample(round_, method="equal", total=6, seed=3, key=KEY, now=utcnow(), actor=admin)
+        first = find_invitation_by_reference(round_.id, f"{round_.id}-00001")
+        second = find_invitation_by_reference(round_.id, f" {round_.id}-00002 ")
+        assert first is not None and second is not None
+        record_invitation_outcome(first, "answered", mode="phone", now=utcnow(), actor=admin)
+        record_invitation_outcome(second, "undeliverable", now=utcnow(), actor=admin)
+        assert (first.state, first.mode) == ("answered", "phone")
+        assert (second.state, second.mode) == ("undeliverable", None)
+        with pytest.raises(ConflictError):  # answered once only
+            record_invitation_outcome(first, "answered", mode="paper", now=utcnow(), actor=admin)
+        with pytest.raises(ConflictError):  # an answer without its mode
+            record_invitation_outcome(second, "answered", now=utcnow(), actor=admin)
+        with pytest.raises(ValueError):
+            record_invitation_outcome(second, "answered", mode="fax", now=utcnow(), actor=admin)
+        progress = sample_progress(round_)
+        assert [(p.sample_size, p.answered) for p in progress if p.answered] == [(2, 1)]
+        assert sum(p.sample_size for p in progress) == 6
