@@ -32,7 +32,11 @@ from survey.services.exports.api_data import (
 from survey.services.organisation.units import visible_unit
 from survey.services.paging import Page
 from survey.services.posters.qr import qr_png, qr_svg
-from survey.services.responses.receipt_links import MAX_BATCH, mint_receipt_links
+from survey.services.responses.receipt_links import (
+    MAX_BATCH,
+    ensure_may_mint,
+    mint_receipt_links,
+)
 from survey.services.results.indices import LEVELS
 from survey.services.results.publication import PublicRow, public_results, public_round
 from survey.services.rounds.lifecycle import rounds_for, visible_round
@@ -613,6 +617,7 @@ def _qr(url: str, kind: str) -> str | None:
     )
 )
 def receipt_links() -> Any:
+    ensure_may_mint(api_user())
     token, codes, expires, qr = _receipt_request()
     links = mint_receipt_links(api_user(), token, codes, expires)
     return jsonify(

@@ -135,6 +135,14 @@ RULES: list[Rule] = [
     # Public results answer for a published round with its public page on; the world's round
     # is open, so nobody (signed in or not) gets more than a 404.
     everyone("api.public_round_results", ok=404, **ROUND),
+    # Minting receipt links: an analyst's token is refused first; the others' form body (the
+    # matrix posts a form, the endpoint reads JSON) is refused as malformed; no token: 401.
+    Rule(
+        "api.receipt_links",
+        "POST",
+        {"anonymous": 401, "admin": 400, "analyst": 403, "officer": 400},
+        {},
+    ),
     api_reader("api.rounds"),
     api_reader("api.round_detail", **ROUND),
     api_reader("api.round_detail", officer=403, **OTHER_ROUND),
@@ -638,7 +646,15 @@ def test_route_answers_each_role_as_declared(matrix: Matrix, rule: Rule, role: s
         assert target.startswith("/admin/") and target != "/admin/login", said
 
 
-POSTS = [rule for rule in RULES if rule.method == "POST" and rule.endpoint != "admin.logout"]
+# The API answers to bearer tokens only, never to a session cookie, so a forged cross-site form
+# gets 401 there (the anonymous column above), not the console's CSRF refusal.
+POSTS = [
+    rule
+    for rule in RULES
+    if rule.method == "POST"
+    and rule.endpoint != "admin.logout"
+    and not rule.endpoint.startswith("api.")
+]
 
 
 @pytest.mark.parametrize("rule", POSTS, ids=lambda rule: rule.id)

@@ -145,14 +145,20 @@ def mint_receipt_link(desk: Desk, raw_code: str, exp: int | None = None) -> str:
 MAX_BATCH = 500
 
 
+def ensure_may_mint(user: User) -> None:
+    """Administrators and unit officers make receipt links; an analyst's token is refused
+    before its request is even read."""
+    if user.role == Role.ANALYST:
+        raise ForbiddenError("An analyst's token may not make receipt links.")
+
+
 def mint_receipt_links(
     user: User, desk_token: str, codes: list[str], expires: int | None
 ) -> list[tuple[str, str]]:
     """(code as signed, link) for each code, for a desk ``user`` may manage: an administrator
     any desk, a unit officer the desks of their unit and its sub-units, an analyst none. All or
     nothing: one code that is not a dossier code refuses the batch, naming its position."""
-    if user.role == Role.ANALYST:
-        raise ForbiddenError("An analyst's token may not make receipt links.")
+    ensure_may_mint(user)
     desk = db.session.scalar(select(Desk).join(Unit).where(*live_desk(desk_token)))
     if desk is None:
         raise NotFoundError("No active desk has this token.")
