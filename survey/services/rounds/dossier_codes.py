@@ -69,6 +69,40 @@ def listed_code_count(round_id: int) -> int:
     )
 
 
+def read_dossier_code(
+    line: int, raw_code: str, first_line: dict[str, int], row_errors: list[RowError]
+) -> str | None:
+    """The normalised dossier code of a CSV line, or None with its problem added to
+    ``row_errors``: missing, not a code (never repeated in the message), or a code already
+    on an earlier line (``first_line`` remembers where each code was first seen)."""
+    code = normalise_dossier_code(raw_code)
+    if not raw_code:
+        row_errors.append(RowError(line, "dossier_code", _l("Thiếu mã hồ sơ.")))
+    elif code is None:
+        row_errors.append(
+            RowError(
+                line,
+                "dossier_code",
+                _l(
+                    "Mã hồ sơ không hợp lệ: 4 đến 40 ký tự, chữ, số và . / - "
+                    "(không ghi lại mã ở đây)."
+                ),
+            )
+        )
+    elif code in first_line:
+        row_errors.append(
+            RowError(
+                line,
+                "dossier_code",
+                _l("Trùng mã hồ sơ đã có ở dòng %(first)s.", first=first_line[code]),
+            )
+        )
+        return None
+    else:
+        first_line[code] = line
+    return code
+
+
 def parse_code_csv(
     data: bytes, round_: Round, key: bytes
 ) -> tuple[list[dict[str, Any]], list[RowError]]:
@@ -125,30 +159,7 @@ def parse_code_csv(
                         ),
                     )
                 )
-        code = normalise_dossier_code(raw_code)
-        if not raw_code:
-            row_errors.append(RowError(line, "dossier_code", _l("Thiếu mã hồ sơ.")))
-        elif code is None:
-            row_errors.append(
-                RowError(
-                    line,
-                    "dossier_code",
-                    _l(
-                        "Mã hồ sơ không hợp lệ: 4 đến 40 ký tự, chữ, số và . / - "
-                        "(không ghi lại mã ở đây)."
-                    ),
-                )
-            )
-        elif code in first_line:
-            row_errors.append(
-                RowError(
-                    line,
-                    "dossier_code",
-                    _l("Trùng mã hồ sơ đã có ở dòng %(first)s.", first=first_line[code]),
-                )
-            )
-        else:
-            first_line[code] = line
+        code = read_dossier_code(line, raw_code, first_line, row_errors)
         if row_errors:
             errors.extend(row_errors)
         elif code is not None and unit_id is not None:

@@ -45,7 +45,8 @@ from survey.models import (
     User,
 )
 from survey.services.audit import record_event
-from survey.services.responses.abuse import keyed_hash, normalise_dossier_code
+from survey.services.responses.abuse import keyed_hash
+from survey.services.rounds.dossier_codes import read_dossier_code
 from survey.services.rounds.dossier_counts import RowError, read_csv_table
 
 FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -152,30 +153,7 @@ def parse_frame_csv(
                     ),
                 )
             )
-        code = normalise_dossier_code(raw_code)
-        if not raw_code:
-            row_errors.append(RowError(line, "dossier_code", _l("Thiếu mã hồ sơ.")))
-        elif code is None:
-            row_errors.append(
-                RowError(
-                    line,
-                    "dossier_code",
-                    _l(
-                        "Mã hồ sơ không hợp lệ: 4 đến 40 ký tự, chữ, số và . / - "
-                        "(không ghi lại mã ở đây)."
-                    ),
-                )
-            )
-        elif code in first_line:
-            row_errors.append(
-                RowError(
-                    line,
-                    "dossier_code",
-                    _l("Trùng mã hồ sơ đã có ở dòng %(first)s.", first=first_line[code]),
-                )
-            )
-        else:
-            first_line[code] = line
+        code = read_dossier_code(line, raw_code, first_line, row_errors)
         if row_errors:
             errors.extend(row_errors)
         elif code is not None and unit_id is not None and area_id is not None:
