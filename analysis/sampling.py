@@ -205,3 +205,67 @@ def draw_stratified(strata: Sequence[Any], allocation: Mapping[Any, int], seed: 
         population=population,
         allocation={k: int(allocation.get(k, 0)) for k in keys},
     )
+
+
+@dataclass(frozen=True)
+class Dispositions:
+    """What came of a stratum's (or a whole sample's) invitations, in AAPOR's terms (AAPOR,
+    Standard Definitions, 10th edition 2023). Every sampled dossier is eligible: it was
+    completed in the period, so there is no unknown eligibility to estimate (e = 1).
+
+    ``complete`` (I) and ``partial`` (P) are answered invitations whose response has at least
+    80 % and 50-80 % of its scored items answered; ``break_off`` are answered with fewer (a
+    refusal in the rates' terms, AAPOR 2.12); ``refused`` (R); ``noncontact`` (NC: the letter
+    came back undeliverable); ``no_reply`` (the letter went out and nothing came back, also a
+    noncontact for the rates)."""
+
+    sampled: int
+    complete: int = 0
+    partial: int = 0
+    break_off: int = 0
+    refused: int = 0
+    noncontact: int = 0
+
+    @property
+    def no_reply(self) -> int:
+        return (
+            self.sampled
+            - self.complete
+            - self.partial
+            - self.break_off
+            - self.refused
+            - self.noncontact
+        )
+
+    @property
+    def rr1(self) -> float:
+        """Response rate 1: I / ((I + P) + (R + NC + O) + (UH + UO)), here I / sampled."""
+        return self.complete / self.sampled if self.sampled else float("nan")
+
+    @property
+    def rr2(self) -> float:
+        """Response rate 2: (I + P) / ((I + P) + (R + NC + O) + (UH + UO))."""
+        return (self.complete + self.partial) / self.sampled if self.sampled else float("nan")
+
+    def __add__(self, other: Dispositions) -> Dispositions:
+        return Dispositions(
+            self.sampled + other.sampled,
+            self.complete + other.complete,
+            self.partial + other.partial,
+            self.break_off + other.break_off,
+            self.refused + other.refused,
+            self.noncontact + other.noncontact,
+        )
+
+
+COMPLETE_SHARE = 0.8  # of the scored items answered: a complete interview (AAPOR)
+PARTIAL_SHARE = 0.5  # at least this, below COMPLETE_SHARE: a partial one
+
+
+def answer_completeness(answered: int, items: int) -> str:
+    """'complete', 'partial' or 'break_off' for a response with ``answered`` of ``items``
+    scored items answered ('not applicable' counts as an answer)."""
+    share = answered / items if items else 1.0
+    if share >= COMPLETE_SHARE:
+        return "complete"
+    return "partial" if share >= PARTIAL_SHARE else "break_off"

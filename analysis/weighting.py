@@ -60,6 +60,7 @@ RAKING_CAVEAT_EN = (
 class WeightingMethod(enum.StrEnum):
     DOSSIERS = "dossiers"  # w = N_cell / n_cell
     RAKING = "raking"  # iterative proportional fitting to unit and area totals
+    SAMPLE = "sample"  # 1 / pi_h, adjusted for nonresponse within classes, trimmed
 
 
 class CellProblem(enum.StrEnum):
@@ -70,6 +71,8 @@ class CellProblem(enum.StrEnum):
     FEWER_DOSSIERS_THAN_RESPONSES = "fewer_dossiers_than_responses"
     NO_MARGIN = "no_margin"
     MARGIN_WITHOUT_RESPONSES = "margin_without_responses"
+    NOT_SAMPLED = "not_sampled"
+    CLASS_MERGED = "class_merged"
 
 
 CONSEQUENCE: dict[CellProblem, tuple[str, str]] = {
@@ -99,6 +102,18 @@ CONSEQUENCE: dict[CellProblem, tuple[str, str]] = {
         "A unit or service area total without responses: left out of the raking; the area "
         "totals are rescaled so that both margins agree.",
     ),
+    CellProblem.NOT_SAMPLED: (
+        "Có phiếu ở ô không thuộc tầng nào của mẫu: các phiếu này không được tính vào chỉ số có "
+        "trọng số.",
+        "Responses in a cell that is no stratum of the sample: these responses are excluded "
+        "from weighted indices.",
+    ),
+    CellProblem.CLASS_MERGED: (
+        "Tầng không có ai trả lời: được gộp với các tầng khác của cùng đơn vị để hiệu chỉnh "
+        "không trả lời.",
+        "A stratum with no respondent: merged with the other strata of its unit for the "
+        "nonresponse adjustment.",
+    ),
 }
 
 
@@ -124,6 +139,8 @@ class WeightingDiagnostics:
     raking_iterations: int | None = None
     raking_max_error: float | None = None  # largest relative margin error at convergence
     area_total_scale: float | None = None  # factor applied to the area totals (raking)
+    trim_cap: float | None = None  # largest weight allowed (sampled rounds' trimming)
+    trimmed_responses: int | None = None  # responses whose weight is held at the cap
 
     def of(self, problem: CellProblem | str) -> tuple[CellIssue, ...]:
         wanted = CellProblem(problem)
@@ -400,4 +417,176 @@ def rake_to_margins(
         ),
         caveat_vi=RAKING_CAVEAT_VI,
         caveat_en=RAKING_CAVEAT_EN,
+    )
+
+
+SAMPLE_CAVEAT_VI = (
+    "Mẫu ngẫu nhiên phân tầng theo đơn vị × lĩnh vực. Trọng số của mỗi phiếu là nghịch đảo xác "
+    "suất chọn, hiệu chỉnh cho người không trả lời trong từng tầng (tầng không có ai trả lời "
+    "được gộp với các tầng khác của cùng đơn vị); %(trim)s Giả định: trong mỗi tầng, những "
+    "người đã trả lời được coi là giống những người không trả lời."
+)
+SAMPLE_CAVEAT_EN = (
+    "A random sample stratified by unit × service area. Each response is weighted by the inverse "
+    "of its selection probability, adjusted for nonresponse within its stratum (a stratum with "
+    "no respondent is merged with the other strata of its unit); %(trim)s Assumption: within "
+    "each stratum, those who answered are taken to be like those who did not."
+)
+TRIM_VI = (
+    "trọng số lớn hơn %(ratio)s lần trung vị được cắt về mức đó, phần vượt chia lại cho các "
+    "phiếu khác theo tỷ lệ."
+)
+TRIM_EN = (
+    "weights above %(ratio)s times the median are cut to that cap and the excess spread over "
+    "the other responses in proportion."
+)
+NO_TRIM_VI = "trọng số không bị cắt."
+NO_TRIM_EN = "weights are not trimmed."
+
+
+def _ratio_text(ratio: float, decimal: str) -> str:
+    return f"{ratio:g}".replace(".", decimal)
+
+
+def trim_weights(
+    weight: np.ndarray, responses: np.ndarray, ratio: float, *, max_rounds: int = 50
+) -> tuple[np.ndarray, float]:
+    """Cell weights trimmed at ``ratio`` times the median response weight, the total kept.
+
+    The cap is fixed once, from the median of the untrimmed weights of the responses (each
+    cell's weight counted once per response). Every weight above it is set to the cap and the
+    weight cut off is spread over the untrimmed cells in proportion to their weighted counts,
+    so that the sum of the weights stays the same; this is repeated until no weight exceeds the
+    cap (Potter 1990; Valliant, Dever and Kreuter 2018, section 14.4). Returns the weights and
+    the cap."""
+    if ratio < 1:
+        raise ValueError("the trimming ratio must be at least 1")
+    used = (weight > 0) & (responses > 0)
+    if not used.any():
+        return weight.copy(), math.nan
+    order = np.argsort(weight[used], kind="stable")
+    w_sorted, n_sorted = weight[used][order], responses[used][order]
+    cumulative = np.cumsum(n_sorted)
+    total_n = cumulative[-1]
+    # The median of the response weights (the mean of the two middle ones for an even count).
+    low = w_sorted[np.searchsorted(cumulative, (total_n + 1) // 2)]
+    high = w_sorted[np.searchsorted(cumulative, total_n // 2 + 1)]
+    cap = float(ratio * (low + high) / 2)
+    trimmed = weight.astype(float).copy()
+    total = float((trimmed * responses)[used].sum())
+    capped = np.zeros(len(weight), dtype=bool)
+    for _ in range(max_rounds):
+        over = used & ~capped & (trimmed > cap * (1 + 1e-12))
+        if not over.any():
+            break
+        capped |= over
+        trimmed[capped] = cap
+        free = used & ~capped
+        left = total - float((trimmed * responses)[capped].sum())
+        free_total = float((trimmed * responses)[free].sum())
+        if not free.any() or free_total <= 0:
+            break
+        trimmed[free] *= left / free_total
+    return trimmed, cap
+
+
+def weights_from_sample(
+    sample: Responses | CellCounts,
+    strata: Mapping[tuple[str, str], tuple[int, int]],
+    *,
+    trim_ratio: float | None = 3.5,
+) -> Weighting:
+    """Weights of a sampled round's responses.
+
+    ``strata`` gives, per (unit, area) stratum, N_h (dossiers in the frame) and n_h (dossiers
+    sampled); every sampled dossier is eligible (it was completed in the period). The design
+    weight is d_h = N_h / n_h. The nonresponse adjustment works in weighting classes (Lohr 2022,
+    section 8.5; Valliant, Dever and Kreuter 2018, section 13.3): a class is one stratum, or,
+    for a unit with a stratum nobody from answered, all the strata of that unit together. In
+    class c the respondents' weights are multiplied by
+
+        sum over c's strata of n_h d_h  /  sum over c's strata of r_h d_h
+
+    (r_h respondents), so that each class again represents its N_h; for a stratum with its own
+    class that is w_h = N_h / r_h. Weights above ``trim_ratio`` times the median are then
+    trimmed (``trim_weights``; None: no trimming). The variance follows the stratified design
+    with N_h as the finite-population correction, treating the final weights as fixed, as R's
+    ``svydesign(strata=, weights=, fpc=)`` does on the exported data.
+
+    Responses in a cell that is no stratum are excluded and listed (``NOT_SAMPLED``); a merged
+    stratum is listed (``CLASS_MERGED``); a unit none of whose strata has a respondent is not
+    represented (``NO_RESPONSES``)."""
+    counts = _sample(sample)
+    frame: dict[tuple[str, str], tuple[int, int]] = {}
+    for key, (population, drawn) in strata.items():
+        if population < 1 or drawn < 0 or drawn > population:
+            raise ValueError(f"stratum {key[0]}/{key[1]}: need 0 <= n_h <= N_h and N_h >= 1")
+        frame[(str(key[0]), str(key[1]))] = (int(population), int(drawn))
+    design = {k: big / small for k, (big, small) in frame.items() if small > 0}
+    by_unit: dict[str, list[tuple[str, str]]] = {}
+    for key in sorted(design):
+        by_unit.setdefault(key[0], []).append(key)
+    adjusted: dict[tuple[str, str], float] = {}
+    issues: list[CellIssue] = []
+    for keys in by_unit.values():
+        merged = any(counts.get(k, 0) == 0 for k in keys)
+        classes = [keys] if merged else [[k] for k in keys]
+        for members in classes:
+            drawn_total = sum(frame[k][1] * design[k] for k in members)
+            answered_total = sum(counts.get(k, 0) * design[k] for k in members)
+            for k in members:
+                if counts.get(k, 0) == 0:
+                    problem = (
+                        CellProblem.CLASS_MERGED if answered_total > 0 else CellProblem.NO_RESPONSES
+                    )
+                    issues.append(CellIssue(problem, k[0], k[1], 0, float(frame[k][0])))
+                elif answered_total > 0:
+                    adjusted[k] = design[k] * drawn_total / answered_total
+    keys = sorted(counts)
+    n = np.array([counts[k] for k in keys], dtype=float)
+    weight = np.array([adjusted.get(k, 0.0) for k in keys])
+    issues += [
+        CellIssue(CellProblem.NOT_SAMPLED, u, a, counts[(u, a)], math.nan)
+        for u, a in keys
+        if (u, a) not in design
+    ]
+    cap: float | None = None
+    trimmed_responses: int | None = None
+    trim_vi, trim_en = NO_TRIM_VI, NO_TRIM_EN
+    if trim_ratio is not None:
+        before = weight
+        weight, cap = trim_weights(weight, n.astype(np.int64), trim_ratio)
+        trimmed_responses = int(n[(before > 0) & (weight >= cap * (1 - 1e-12))].sum())
+        trim_vi = TRIM_VI % {"ratio": _ratio_text(trim_ratio, ",")}
+        trim_en = TRIM_EN % {"ratio": _ratio_text(trim_ratio, ".")}
+    caveat_vi = SAMPLE_CAVEAT_VI % {"trim": trim_vi}
+    caveat_en = SAMPLE_CAVEAT_EN % {"trim": trim_en}
+    fpc = np.array([float(frame[k][0]) if k in frame else np.inf for k in keys])
+    frame_keys = sorted(frame)
+    represented = {k for k, w in zip(keys, weight, strict=True) if w > 0}
+    represented_units = {u for u, _a in represented}
+    return Weighting(
+        method=WeightingMethod.SAMPLE,
+        unit=tuple(k[0] for k in keys),
+        area=tuple(k[1] for k in keys),
+        responses=n.astype(np.int64),
+        weight=weight,
+        population=np.where(weight > 0, weight * n, math.nan),
+        fpc=fpc,
+        frame_unit=tuple(k[0] for k in frame_keys),
+        frame_area=tuple(k[1] for k in frame_keys),
+        frame_dossiers=np.array([frame[k][0] for k in frame_keys], dtype=float),
+        diagnostics=WeightingDiagnostics(
+            issues=tuple(issues),
+            responses=int(n.sum()),
+            responses_excluded=int(n[weight == 0].sum()),
+            dossiers=float(sum(big for big, _small in frame.values())),
+            dossiers_represented=float(
+                sum(big for (u, _a), (big, _s) in frame.items() if u in represented_units)
+            ),
+            trim_cap=cap,
+            trimmed_responses=trimmed_responses,
+        ),
+        caveat_vi=caveat_vi,
+        caveat_en=caveat_en,
     )

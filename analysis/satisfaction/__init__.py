@@ -84,6 +84,7 @@ from analysis.weighting import (
     WeightingMethod,
     rake_to_margins,
     weights_from_dossiers,
+    weights_from_sample,
 )
 
 __all__ = [
@@ -119,4 +120,5 @@ __all__ = [
     "stats_to_arrays",
     "subtrees_from_parents",
     "weights_from_dossiers",
+    "weights_from_sample",
 ]

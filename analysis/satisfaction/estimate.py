@@ -97,7 +97,7 @@ def _frame_totals(
     subtrees: Subtrees | None = None,
 ) -> np.ndarray:
     """Dossiers of the frame in each domain (NaN when there is no frame: raking, desks)."""
-    if weighting.method != WeightingMethod.DOSSIERS or level == Level.DESK:
+    if weighting.method == WeightingMethod.RAKING or level == Level.DESK:
         return np.full(len(unit), np.nan)
     if level == Level.UNIT_TREE:
         own: dict[str, float] = {}

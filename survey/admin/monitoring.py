@@ -48,8 +48,6 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 bp.add_app_template_global(reason_label, "exclusion_reason_label")
 
 
-
-
 @bp.get("/rounds/<int:round_id>/monitoring")
 @any_staff
 def round_monitoring(round_id: int) -> str:
@@ -60,6 +58,7 @@ def round_monitoring(round_id: int) -> str:
         "admin/rounds/monitoring.html",
         round=round_,
         monitor=monitor,
+        unit_ids=unit_ids,
         rule=BURST_RULE,
         plausibility=PLAUSIBILITY_RULE,
         repeat_rule=REPEAT_RULE,

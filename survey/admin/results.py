@@ -45,9 +45,11 @@ from survey.services.results.figures import (
     units_chart,
 )
 from survey.services.results.pages import (
+    Companion,
     RoundResults,
     Shown,
     UnitFilter,
+    companions,
     comparability_of,
     earlier_rounds,
     filter_choices,
@@ -109,6 +111,12 @@ VERDICT_LABELS = {
 def reads_all_units() -> bool:
     """Administrators and analysts: they also get the model-based page and response data."""
     return bool(current_user.is_authenticated and current_user.role in (Role.ADMIN, Role.ANALYST))
+
+
+@bp.app_template_global()
+def round_companions(round_: Round) -> list[Companion]:
+    """The rounds of the other kind in the same period, side by side with this one."""
+    return companions(round_)
 
 
 @bp.app_template_global()

@@ -25,9 +25,11 @@ from survey.models.rounds import (
     RoundUnit,
 )
 from survey.models.samples import (
+    DEFAULT_TRIM_RATIO,
     AllocationMethod,
     AnswerMode,
     Invitation,
+    InvitationEntry,
     InvitationState,
     RoundKind,
     SampleDraw,
@@ -48,6 +50,7 @@ from survey.models.templates import (
 from survey.models.users import Role, User
 
 __all__ = [
+    "DEFAULT_TRIM_RATIO",
     "TRANSITIONS",
     "AllocationMethod",
     "Answer",
@@ -66,6 +69,7 @@ __all__ = [
     "FormUse",
     "IndexDefinition",
     "Invitation",
+    "InvitationEntry",
     "InvitationState",
     "Item",
     "ItemOption",

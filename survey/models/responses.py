@@ -50,6 +50,9 @@ class Response(Base):
             " OR (status = 'excluded' AND exclusion_reason IS NOT NULL)",
             name="exclusion_reason",
         ),
+        CheckConstraint(
+            "mode IS NULL OR mode IN ('self_web', 'paper', 'phone', 'face_to_face')", name="mode"
+        ),
         Index("ix_responses_round_unit_area", "round_id", "unit_id", "service_area_id"),
         Index("ix_responses_round_received", "round_id", "received_at"),
         # The newest response of a round, in one index probe: the maintained statistics'
@@ -59,7 +62,8 @@ class Response(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
-    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id"), index=True)
+    # None for a sampled round's answer (an invitation's, not a desk's).
+    desk_id: Mapped[int | None] = mapped_column(ForeignKey("desks.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     service_area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -73,6 +77,9 @@ class Response(Base):
     # A digest of the answers as sent (``responses.answers_digest``): identical answer vectors
     # repeated at one desk are found by grouping on it, without reading every answer row.
     answers_digest: Mapped[str | None] = mapped_column(String(16))
+    # How a sampled round's answer came (``samples.AnswerMode``): the citizen on the web, a
+    # paper form, a phone or a face-to-face interview entered by staff. None at a desk.
+    mode: Mapped[str | None] = mapped_column(String(16))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"

@@ -11,11 +11,23 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
 from survey.models.org import ServiceArea, Unit
+
+DEFAULT_TRIM_RATIO = 3.5
 
 
 class RoundKind(enum.StrEnum):
@@ -73,6 +85,7 @@ class SampleDraw(Base):
         CheckConstraint("total >= 1", name="total"),
         CheckConstraint("minimum >= 0", name="minimum"),
         CheckConstraint("seed >= 0", name="seed"),
+        CheckConstraint("trim_ratio IS NULL OR trim_ratio >= 1", name="trim_ratio"),
     )
 
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
@@ -82,6 +95,12 @@ class SampleDraw(Base):
     minimum: Mapped[int] = mapped_column(default=0)
     drawn_at: Mapped[datetime] = mapped_column(default=utcnow)
     drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Paper and interview answers are entered twice, by two clerks, and a third resolves any
+    # difference before the answer counts.
+    double_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Weights above trim_ratio x the median are trimmed (None: not trimmed); stated with the draw
+    # so that the rule is fixed before any answer is seen.
+    trim_ratio: Mapped[float | None] = mapped_column(Float, default=DEFAULT_TRIM_RATIO)
 
 
 class SampleStratum(Base):
@@ -124,3 +143,22 @@ class Invitation(Base):
     answered_at: Mapped[datetime | None]
 
     frame_row: Mapped[SampleFrameRow] = relationship()
+
+
+class InvitationEntry(Base):
+    """One clerk's entry of a paper form or interview, held until the double entry agrees (or a
+    third person resolves it); then the response is recorded and the entries are deleted, so no
+    answer stays linked to its invitation."""
+
+    __tablename__ = "invitation_entries"
+    __table_args__ = (
+        UniqueConstraint("invitation_id", "clerk_id"),
+        CheckConstraint(f"mode IN ({_values(AnswerMode)})", name="mode"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    mode: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[str] = mapped_column(Text)  # JSON: field name -> the values as posted
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)

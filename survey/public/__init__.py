@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from survey.public import results, views  # noqa: E402,F401  (views register themselves on bp)
+from survey.public import invitations, results, views  # noqa: E402,F401  (views register themselves on bp)

@@ -26,5 +26,5 @@ def round_results(round_id: int) -> str:
         "public/results.html",
         round=round_,
         results=results,
-        method=method_statements(round_.template_version, results.measure),
+        method=method_statements(round_.template_version, results.measure, round_.kind),
     )

@@ -238,6 +238,10 @@ RULES: list[Rule] = [
     admin_only("admin.round_sample_outcome", "POST", ok=422, **ROUND),
     admin_only("admin.round_sample_letters", ok=303, **ROUND),
     admin_only("admin.round_sample_delivery", **ROUND),
+    # entering paper forms: the world's round is a QR round, which has no invitations (409)
+    admin_only("admin.round_sample_entry", ok=409, **ROUND),
+    admin_only("admin.round_sample_enter", "POST", ok=409, invitation_id="1", **ROUND),
+    admin_only("admin.round_sample_resolve", "POST", ok=409, invitation_id="1", **ROUND),
     # --- result pages, report and index downloads (issue 5, points 2-4) ---
     *[
         rule

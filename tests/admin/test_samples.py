@@ -73,17 +73,18 @@ def test_an_admin_runs_a_sampled_round_from_frame_to_letters(
     listing = client.get(f"{page}/delivery.csv")
     assert listing.status_code == 200 and listing.data.decode("utf-8-sig").count("\n") == 9
 
-    entry = {"csrf_token": token, "state": "answered", "mode": "phone"}
-    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-99999"})
+    outcome = {"csrf_token": token, "state": "refused"}
+    answer = client.post(f"{page}/outcome", data=outcome | {"reference": f"{rid}-99999"})
     assert answer.status_code == 422
     assert "Không có thư mời số" in answer.get_data(as_text=True)
-    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-00001"})
+    answer = client.post(f"{page}/outcome", data=outcome | {"reference": f"{rid}-00001"})
     assert answer.status_code == 303
-    answer = client.post(f"{page}/outcome", data=entry | {"reference": f"{rid}-00001"})
-    assert "đã có câu trả lời" in answer.get_data(as_text=True)
+    bare = outcome | {"reference": f"{rid}-00002", "state": "answered"}
+    assert client.post(f"{page}/outcome", data=bare).status_code == 422  # not a choice
     with app.app_context():
-        modes = [i.mode for i in db.session.query(Invitation).all() if i.state == "answered"]
-        assert modes == ["phone"]
+        states = sorted(i.state for i in db.session.query(Invitation).all())
+        assert states == ["issued"] * 7 + ["refused"]
+    assert "RR1" in client.get(page).get_data(as_text=True)
 
 
 def test_only_admins_reach_the_sample_pages(app: Flask, client: FlaskClient, staff: Staff) -> None:

@@ -12,7 +12,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
-from analysis.satisfaction import subtrees_from_parents
+from analysis.satisfaction import (
+    Weighting,
+    subtrees_from_parents,
+    weights_from_dossiers,
+    weights_from_sample,
+)
+from analysis.satisfaction.inputs import CellCounts
 from survey.extensions import db
 from survey.models import (
     Desk,
@@ -20,10 +26,18 @@ from survey.models import (
     Response,
     ResponseStatus,
     Round,
+    RoundKind,
     RoundUnit,
+    SampleDraw,
+    SampleStratum,
     ServiceArea,
     Unit,
 )
+
+# The desk of a sampled round's answers, which no desk received (``responses.desk_id`` is
+# NULL; the statistics read it as this id, labelled NO_DESK_CODE).
+NO_DESK = 0
+NO_DESK_CODE = "—"
 
 
 def counted(round_: Round) -> ColumnElement[bool]:
@@ -53,13 +67,49 @@ def cell_counts(round_: Round) -> dict[tuple[int, int], int]:
 
 
 def dossier_frame(round_: Round) -> dict[tuple[int, int], int]:
-    """Dossiers handled per unit x service area cell (the weighting frame)."""
+    """Dossiers handled per unit x service area cell (the weighting frame); for a sampled
+    round, the dossiers of each stratum in the sampling frame, N_h."""
+    if round_.kind == RoundKind.SAMPLE:
+        return {
+            (unit, area): n
+            for unit, area, n in db.session.execute(
+                select(
+                    SampleStratum.unit_id, SampleStratum.service_area_id, SampleStratum.population
+                ).where(SampleStratum.round_id == round_.id)
+            )
+        }
     rows = db.session.execute(
         select(DossierCount.unit_id, DossierCount.service_area_id, DossierCount.dossiers).where(
             DossierCount.round_id == round_.id
         )
     )
     return {(unit, area): n for unit, area, n in rows}
+
+
+@dataclass(frozen=True)
+class SampleDesign:
+    """A sampled round's draw as its weights need it: n_h per stratum and the trimming rule."""
+
+    sizes: dict[tuple[int, int], int]  # (unit id, area id) -> dossiers sampled
+    trim_ratio: float | None
+
+
+def sample_design(round_: Round) -> SampleDesign | None:
+    """The draw of a sampled round (None for a QR round, or before the draw)."""
+    if round_.kind != RoundKind.SAMPLE:
+        return None
+    draw = db.session.get(SampleDraw, round_.id)
+    if draw is None:
+        return None
+    sizes = {
+        (unit, area): n
+        for unit, area, n in db.session.execute(
+            select(
+                SampleStratum.unit_id, SampleStratum.service_area_id, SampleStratum.sample_size
+            ).where(SampleStratum.round_id == round_.id)
+        )
+    }
+    return SampleDesign(sizes, draw.trim_ratio)
 
 
 @dataclass
@@ -78,6 +128,23 @@ class DesignFrame:
     # The maintained statistics the counts were read from (survey.services.results.tally), so
     # that one page's table, weights and priorities all come from the same state.
     statistics: Any = None
+    # A sampled round's draw: its weights are 1/pi_h adjusted for nonresponse, not N/n.
+    sample: SampleDesign | None = None
+
+    def weighting(self, counts: CellCounts, dossiers: dict[tuple[str, str], float]) -> Weighting:
+        """The cell weights of responses counted ``counts`` per (unit code, area code), with
+        the frame's ``dossiers`` per cell: N_cell / n_cell for a QR round
+        (``analysis.weighting.weights_from_dossiers``); for a sampled round the design weights
+        adjusted for nonresponse and trimmed (``weights_from_sample``)."""
+        if self.sample is None:
+            return weights_from_dossiers(counts, dossiers)
+        sizes = {
+            (self.units[u][0], self.areas[a]): n
+            for (u, a), n in self.sample.sizes.items()
+            if u in self.units and a in self.areas
+        }
+        strata = {key: (int(big), sizes.get(key, 0)) for key, big in dossiers.items()}
+        return weights_from_sample(counts, strata, trim_ratio=self.sample.trim_ratio)
 
     def subtrees(self) -> dict[str, tuple[str, ...]]:
         """Unit code -> codes of the unit and every unit below it, for the units that have
@@ -93,10 +160,36 @@ class DesignFrame:
     def weight(self, cell: tuple[int, int]) -> float | None:
         """The weight of a counted response in ``cell`` (unit id, area id): w = N_cell / n_cell,
         the dossiers the cell handled over its counted responses (``analysis.weighting``'s
-        ``DOSSIERS`` method, the one the indices use); None without a dossier count."""
+        ``DOSSIERS`` method, the one the indices use); None without a dossier count. For a
+        sampled round, the weight the indices use (``weighting``)."""
+        if self.sample is not None:
+            return self._sample_weights().get(cell)
         dossiers = self.dossiers.get(cell)
         n = self.counts.get(cell, 0)
         return dossiers / n if dossiers and n else None
+
+    def _sample_weights(self) -> dict[tuple[int, int], float]:
+        key = tuple(sorted(self.counts.items()))
+        cached = self.__dict__.get("_sample_weights_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        weights: dict[tuple[int, int], float] = {}
+        counts = {
+            (self.units[u][0], self.areas[a]): n for (u, a), n in self.counts.items() if n > 0
+        }
+        if counts:
+            ids = {(self.units[u][0], self.areas[a]): (u, a) for (u, a) in self.counts}
+            dossiers = {
+                (self.units[u][0], self.areas[a]): float(n) for (u, a), n in self.dossiers.items()
+            }
+            weighting = self.weighting(counts, dossiers)
+            for code, w in zip(
+                zip(weighting.unit, weighting.area, strict=True), weighting.weight, strict=True
+            ):
+                if w > 0:
+                    weights[ids[code]] = float(w)
+        self.__dict__["_sample_weights_cache"] = (key, weights)
+        return weights
 
 
 def design_frame(round_: Round, *, with_counts: bool = True) -> DesignFrame:
@@ -119,6 +212,9 @@ def design_frame(round_: Round, *, with_counts: bool = True) -> DesignFrame:
     areas = {
         aid: code for aid, code in db.session.execute(select(ServiceArea.id, ServiceArea.code))
     }
-    desks = {did: code for did, code in db.session.execute(select(Desk.id, Desk.code))}
+    desks = {NO_DESK: NO_DESK_CODE}
+    desks.update((did, code) for did, code in db.session.execute(select(Desk.id, Desk.code)))
     counts = cell_counts(round_) if with_counts else {}
-    return DesignFrame(units, areas, desks, dossier_frame(round_), counts, parents)
+    return DesignFrame(
+        units, areas, desks, dossier_frame(round_), counts, parents, sample=sample_design(round_)
+    )

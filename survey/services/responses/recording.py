@@ -329,7 +329,7 @@ def _driver(statement: ClauseElement) -> DriverStatement:
 def record_response(
     *,
     round_: Round | RoundRules,
-    desk_id: int,
+    desk_id: int | None,
     unit_id: int,
     service_area_id: int,
     answers: list[AnswerValue],
@@ -341,6 +341,7 @@ def record_response(
     dossier_code_hash: str | None = None,
     form_nonce: str | None = None,
     form_reused_reason: str = "form sent before",
+    mode: str | None = None,
 ) -> Recorded:
     """Store a response and all its answers whole (one statement on PostgreSQL, one transaction
     elsewhere), or find the one already stored under the same idempotency key. Commits, because
@@ -350,7 +351,9 @@ def record_response(
     ``exclusion_reason`` stores the response as excluded (it never counts); ``dossier_code_hash``
     claims a one-time dossier code with it, or nothing is stored. ``form_nonce`` claims the
     served form with it: when the form had been sent before (under another idempotency key),
-    the response is stored excluded with ``form_reused_reason``."""
+    the response is stored excluded with ``form_reused_reason``. ``desk_id`` is None and
+    ``mode`` says how the answer came for a sampled round's invitation
+    (``survey.services.rounds.sample_answers``)."""
     # A retry of a stored submission is refused by the unique key below and answered with the
     # first attempt's id. Callers that want to answer retries without any work (the citizen's
     # view does, before validating) look the key up with response_id_for_key first; doing it
@@ -373,6 +376,7 @@ def record_response(
         "exclusion_reason": exclusion_reason,
         "locale": locale,
         "answers_digest": answers_digest(answers_json),
+        "mode": mode,
     }
     # Core statements, no ORM objects: the ORM's unit of work cost several milliseconds of CPU
     # per submission, and nothing here needs objects.

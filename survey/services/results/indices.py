@@ -46,7 +46,6 @@ from analysis.satisfaction import (
     cell_stats,
     index_table_from_stats,
     merge_stats,
-    weights_from_dossiers,
 )
 from analysis.satisfaction import ItemRole as AnalysisRole
 from analysis.weighting import CAVEAT_EN, CAVEAT_VI
@@ -61,7 +60,7 @@ from survey.models import (
     TemplateVersion,
 )
 from survey.models.templates import DEFAULT_SATISFIED, SCALE_POINTS
-from survey.services.responses.counting import DesignFrame, counted, design_frame
+from survey.services.responses.counting import NO_DESK, DesignFrame, counted, design_frame
 
 # What the product reports: the province, each unit on its own desks and, for a unit with
 # sub-units, with its whole subtree as one domain (shared/domain.md, "Units and their
@@ -220,7 +219,7 @@ def round_index(
     if stats is None:
         table = empty_table(template.spec, dossiers)
     else:
-        weighting = weights_from_dossiers(stats.cell_counts(), dossiers)
+        weighting = frame.weighting(stats.cell_counts(), dossiers)
         table = index_table_from_stats(
             stats, template.spec, weighting, levels=chosen, subtrees=trees
         )
@@ -247,7 +246,12 @@ def _stats(
     item_columns = np.array([codes.index(template.item_ids[int(i)]) for i in item_ids])
     while after < last_id:
         chunk = _integers(
-            select(Response.id, Response.unit_id, Response.service_area_id, Response.desk_id)
+            select(
+                Response.id,
+                Response.unit_id,
+                Response.service_area_id,
+                func.coalesce(Response.desk_id, NO_DESK),
+            )
             .where(counted(round_), Response.id > after, Response.id <= last_id)
             .order_by(Response.id)
             .limit(CHUNK),

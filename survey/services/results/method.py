@@ -14,10 +14,13 @@ from analysis.satisfaction import IndexDefinition
 from survey.models import Element, Item, ItemRole, TemplateVersion
 
 
-def method_statements(version: TemplateVersion, measure: IndexDefinition | str) -> list[str]:
-    """Sentences in the reader's language, in reading order."""
+def method_statements(
+    version: TemplateVersion, measure: IndexDefinition | str, kind: str = "qr"
+) -> list[str]:
+    """Sentences in the reader's language, in reading order; the first says which kind of
+    round (``Round.kind``) the answers come from."""
     measure = IndexDefinition(measure)
-    out: list[str] = []
+    out: list[str] = [kind_statement(kind)]
     if measure == IndexDefinition.TOP2BOX:
         out.append(
             _(
@@ -77,12 +80,24 @@ def method_statements(version: TemplateVersion, measure: IndexDefinition | str) 
     )
     if any(i.role == ItemRole.OVERALL for i in version.items):
         out.append(
-            _(
-                "Câu hỏi về mức độ hài lòng chung được báo cáo riêng, không tính vào chỉ số "
-                "chung."
-            )
+            _("Câu hỏi về mức độ hài lòng chung được báo cáo riêng, không tính vào chỉ số chung.")
         )
     return out
+
+
+def kind_statement(kind: str) -> str:
+    """How a round of this kind collects its answers, and what that means for its numbers."""
+    if kind == "sample":
+        return _(
+            "Đợt chọn mẫu: người trả lời được chọn ngẫu nhiên từ danh sách hồ sơ đã hoàn thành, "
+            "phân tầng theo đơn vị × lĩnh vực, và trả lời theo thư mời (trên điện thoại, phiếu "
+            "giấy hoặc phỏng vấn). Mỗi phiếu có trọng số bằng nghịch đảo xác suất chọn, hiệu "
+            "chỉnh cho người không trả lời; kết quả không gộp với các đợt khảo sát qua mã QR."
+        )
+    return _(
+        "Đợt khảo sát qua mã QR tại quầy: người trả lời là những người tự quét mã, không phải "
+        "một mẫu ngẫu nhiên; mỗi phiếu có trọng số theo số hồ sơ của ô đơn vị × lĩnh vực."
+    )
 
 
 def _criteria(element: Element) -> list[Item]:

@@ -38,6 +38,7 @@ from survey.models import (
     Desk,
     ItemRole,
     Round,
+    RoundKind,
     RoundState,
     ServiceArea,
     Unit,
@@ -317,7 +318,7 @@ class RoundResults:
         """How the indices are built, from the round's questionnaire version."""
         from survey.services.results.method import method_statements
 
-        return method_statements(self.round.template_version, self.measure)
+        return method_statements(self.round.template_version, self.measure, self.round.kind)
 
     @property
     def percent(self) -> bool:
@@ -758,3 +759,45 @@ def shared_changes(results: RoundResults, earlier: Round) -> list[UnitChange]:
     return sorted(
         found, key=lambda u: (kinds[u.change.current.kind], order.get(u.code, len(order)))
     )
+
+
+# --- A QR round and a sampled round of the same period, side by side ---------------------------
+
+
+@dataclass(frozen=True)
+class Companion:
+    """The province's overall index of one round of the period, for showing beside another."""
+
+    round: Round
+    kind: str
+    row: IndexRow | None  # None: no counted response yet
+
+
+def companions(round_: Round) -> list[Companion]:
+    """The round itself and every round of the other kind (QR or sampled) whose period overlaps
+    it, each with its own province-level overall index: shown side by side, never pooled (a
+    convenience sample and a probability sample answer different questions)."""
+    other = RoundKind.QR if round_.kind == RoundKind.SAMPLE else RoundKind.SAMPLE
+    rounds = db.session.scalars(
+        select(Round)
+        .where(
+            Round.kind == other.value,
+            Round.state != RoundState.DRAFT.value,
+            Round.opens_at < round_.closes_at,
+            Round.closes_at > round_.opens_at,
+        )
+        .order_by(Round.opens_at, Round.id)
+    ).all()
+    if not rounds:
+        return []
+    found = []
+    for each in [round_, *rounds]:
+        table = round_index(each, (Level.PROVINCE,))
+        row = None
+        if len(table):
+            try:
+                row = table.find(Level.PROVINCE, kind=IndexKind.OVERALL)
+            except ValueError:
+                row = None
+        found.append(Companion(each, each.kind, row))
+    return found

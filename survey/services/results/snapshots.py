@@ -29,7 +29,7 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from analysis.satisfaction import IndexTable, Level, index_table_from_stats, weights_from_dossiers
+from analysis.satisfaction import IndexTable, Level, index_table_from_stats
 from survey.extensions import db
 from survey.models import Response, Round, RoundSnapshot, RoundState
 from survey.services.responses.counting import DesignFrame, counted, design_frame
@@ -135,7 +135,7 @@ def freeze_round(round_: Round) -> RoundSnapshot:
         for (unit, area), n in frame.dossiers.items()
     }
     subtrees = frame.subtrees()
-    table = _table(round_, tally, dossiers, subtrees)
+    table = _table(round_, frame, tally, dossiers, subtrees)
     numbers = numbers_csv(table)
     n, ids_hash = counted_ids_hash(round_)
     rule = publishing_rule(round_)
@@ -143,7 +143,9 @@ def freeze_round(round_: Round) -> RoundSnapshot:
     method = {}
     for language in ("vi", "en"):
         with force_locale(language):
-            method[language] = method_statements(round_.template_version, table.headline)
+            method[language] = method_statements(
+                round_.template_version, table.headline, round_.kind
+            )
     extras = {
         "rule": {name: getattr(rule, name) for name in rule.__dataclass_fields__},
         "target": targets.round,
@@ -171,6 +173,7 @@ def freeze_round(round_: Round) -> RoundSnapshot:
 
 def _table(
     round_: Round,
+    frame: DesignFrame,
     tally: tallies.Tally,
     dossiers: dict[tuple[str, str], float],
     subtrees: dict[str, tuple[str, ...]],
@@ -179,7 +182,7 @@ def _table(
     template = template_index(round_.template_version).spec
     if tally.stats is None:
         return empty_table(template, dossiers)
-    weighting = weights_from_dossiers(tally.stats.cell_counts(), dossiers)
+    weighting = frame.weighting(tally.stats.cell_counts(), dossiers)
     return index_table_from_stats(
         tally.stats, template, weighting, levels=levels, subtrees=subtrees
     )
@@ -261,7 +264,7 @@ def rederive(round_: Round) -> Rederivation:
     frame = design_frame(round_, with_counts=False)
     reader = tallies.Reader(round_, frame)
     fresh = reader.full(tallies.newest_response_id(round_), (0, 0))
-    table = _table(round_, fresh, frozen.dossiers, frozen.subtrees)
+    table = _table(round_, frame, fresh, frozen.dossiers, frozen.subtrees)
     n, ids_hash = counted_ids_hash(round_)
     published = _rows(row.numbers)
     now = _rows(numbers_csv(table))

@@ -54,7 +54,7 @@ from analysis.satisfaction import (
 from survey.extensions import db
 from survey.models import Answer, ItemRole, Response, Round, RoundStatistics
 from survey.models.base import utcnow
-from survey.services.responses.counting import DesignFrame, counted
+from survey.services.responses.counting import NO_DESK, DesignFrame, counted
 
 CHUNK = 50_000
 LOOKBACK = 1_000  # ids below the newest folded one read again for late commits
@@ -450,7 +450,12 @@ class Reader:
         while True:
             chunk = _integers(
                 self.connection,
-                select(Response.id, Response.unit_id, Response.service_area_id, Response.desk_id)
+                select(
+                    Response.id,
+                    Response.unit_id,
+                    Response.service_area_id,
+                    func.coalesce(Response.desk_id, NO_DESK),
+                )
                 .where(counted(self.round), Response.id > after, *where)
                 .order_by(Response.id)
                 .limit(CHUNK),

@@ -232,13 +232,16 @@ class Breakdown:
     """Counted and excluded responses per unit x service area x desk, from one query: every
     per-unit, per-area and per-desk number on the monitoring page adds these up."""
 
-    # (unit_id, service_area_id, desk_id, status, responses, latest received_at)
-    rows: list[tuple[int, int, int, str, int, datetime]]
+    # (unit_id, service_area_id, desk_id, status, responses, latest received_at); desk_id is
+    # None for a sampled round's answers, which no desk received.
+    rows: list[tuple[int, int, int | None, str, int, datetime]]
 
     def by(self, position: int) -> dict[int, Tally]:
         """Tallies keyed by the id at ``position`` (0 unit, 1 service area, 2 desk)."""
         found: dict[int, list[int]] = {}
         for row in self.rows:
+            if row[position] is None:
+                continue
             pair = found.setdefault(cast(int, row[position]), [0, 0])
             pair[0 if row[3] == ResponseStatus.COUNTED.value else 1] += row[4]
         return {key: Tally(c, e) for key, (c, e) in found.items()}
@@ -250,8 +253,9 @@ class Breakdown:
     def latest_by_desk(self) -> dict[int, datetime]:
         latest: dict[int, datetime] = {}
         for row in self.rows:
-            if row[2] not in latest or row[5] > latest[row[2]]:
-                latest[row[2]] = row[5]
+            desk = row[2]
+            if desk is not None and (desk not in latest or row[5] > latest[desk]):
+                latest[desk] = row[5]
         return latest
 
 
@@ -447,12 +451,12 @@ def find_bursts(
         condition = and_(condition, Response.unit_id.in_(unit_ids))
     rows = db.session.execute(
         select(Response.desk_id, Response.received_at)
-        .where(condition)
+        .where(condition, Response.desk_id.is_not(None))
         .order_by(Response.desk_id, Response.received_at)
     )
     by_desk: dict[int, list[datetime]] = {}
     for desk_id, received_at in rows:
-        by_desk.setdefault(desk_id, []).append(received_at)
+        by_desk.setdefault(cast(int, desk_id), []).append(received_at)
     found: list[tuple[int, datetime, datetime, int, int, float]] = []
     for desk_id, times in by_desk.items():
         for start, end, n, peak, usual in _bursts_in(times, rule):
@@ -608,7 +612,14 @@ def find_implausible_desks(
         if n >= rule.min_responses and n > rule.max_share * dossiers:
             found.append(
                 ImplausibleDesk(
-                    desk_id, desk_code, desk_name, unit_name, area_code, area_name, n, dossiers
+                    cast(int, desk_id),
+                    desk_code,
+                    desk_name,
+                    unit_name,
+                    area_code,
+                    area_name,
+                    n,
+                    dossiers,
                 )
             )
     return sorted(found, key=lambda d: (-d.share, d.desk_code, d.area_code))
@@ -665,11 +676,13 @@ def find_repeated_answers(
             func.min(Response.received_at),
             func.max(Response.received_at),
         )
-        .where(counted(round_), Response.answers_digest.is_not(None))
+        .where(counted(round_), Response.answers_digest.is_not(None), Response.desk_id.is_not(None))
         .group_by(Response.desk_id, Response.unit_id, Response.answers_digest)
     )
     # The digest is never NULL here (filtered above), whatever its column's type says.
-    groups = [(d, u, str(digest), k, first, last) for d, u, digest, k, first, last in rows]
+    groups = [
+        (cast(int, d), u, str(digest), k, first, last) for d, u, digest, k, first, last in rows
+    ]
     per_desk: dict[int, int] = {}
     per_vector: dict[str, int] = {}
     for desk_id, _unit, digest, k, _first, _last in groups:

@@ -19,21 +19,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 
-from analysis.sampling import Allocation, allocate, draw_stratified
+from analysis.sampling import (
+    Allocation,
+    Dispositions,
+    allocate,
+    answer_completeness,
+    draw_stratified,
+)
 from survey.errors import ConflictError
 from survey.extensions import db
 from survey.models import (
-    AnswerMode,
+    DEFAULT_TRIM_RATIO,
+    Answer,
     Invitation,
     InvitationState,
+    Response,
     Round,
     RoundKind,
     RoundState,
@@ -219,9 +228,14 @@ def draw_sample(
     key: bytes,
     now: datetime,
     actor: User | None,
+    double_entry: bool = False,
+    trim_ratio: float | None = DEFAULT_TRIM_RATIO,
 ) -> SampleDraw:
-    """Allocate, draw and issue the invitations, once per round. Raises ``ValueError`` on an
-    impossible allocation (with nothing written). The caller commits."""
+    """Allocate, draw and issue the invitations, once per round, stating with the draw whether
+    staff enter each form twice and the weight-trimming ratio (None: no trimming). Raises
+    ``ValueError`` on an impossible allocation (with nothing written). The caller commits."""
+    if trim_ratio is not None and not (math.isfinite(trim_ratio) and trim_ratio >= 1):
+        raise ValueError("the trimming ratio must be a number of at least 1")
     _require_sample_round(round_)
     if _drawn(round_):
         raise ConflictError(_l("Mẫu của đợt này đã được chọn."))
@@ -252,6 +266,8 @@ def draw_sample(
         minimum=minimum,
         drawn_at=now,
         drawn_by_id=actor.id if actor is not None else None,
+        double_entry=double_entry,
+        trim_ratio=trim_ratio,
     )
     db.session.add(draw)
     db.session.flush()
@@ -312,6 +328,15 @@ def find_invitation(round_id: int, code: str, key: bytes) -> Invitation | None:
             Invitation.round_id == round_id,
             Invitation.code_hash == invitation_code_hash(code, key),
         )
+    )
+
+
+def invitation_by_code(code: str, key: bytes) -> Invitation | None:
+    """The invitation with this one-time code (codes are unique across rounds), if any."""
+    if not (len(code.strip()) == CODE_LENGTH and code.strip().isalnum() and code.isascii()):
+        return None
+    return db.session.scalar(
+        select(Invitation).where(Invitation.code_hash == invitation_code_hash(code, key))
     )
 
 
@@ -385,25 +410,23 @@ def record_invitation_outcome(
     invitation: Invitation,
     state: InvitationState | str,
     *,
-    mode: AnswerMode | str | None = None,
     now: datetime,
     actor: User | None,
 ) -> None:
-    """What came of an invitation: answered (with the mode), refused or undeliverable. An
-    answered invitation is final: a second answer against the same code is refused."""
+    """What came of an invitation without an answer: refused, or the letter returned
+    undeliverable (``issued`` takes a mistaken outcome back). An answer is recorded with its
+    answers (``sample_answers``), never as a bare outcome; an answered invitation is final."""
     state = InvitationState(state)
     if invitation.state == InvitationState.ANSWERED:
         raise ConflictError(_l("Thư mời này đã có câu trả lời."))
     if state is InvitationState.ANSWERED:
-        if mode is None:
-            raise ConflictError(_l("Hãy chọn cách trả lời."))
-        mode = AnswerMode(mode)
-    else:
-        mode = None
-    before = {"state": invitation.state, "mode": invitation.mode}
+        raise ConflictError(
+            _l("Câu trả lời được ghi khi nhập phiếu (mục “Nhập phiếu”), không ghi ở đây.")
+        )
+    before = {"state": invitation.state}
     invitation.state = state
-    invitation.mode = mode
-    invitation.answered_at = now if state is InvitationState.ANSWERED else None
+    invitation.mode = None
+    invitation.answered_at = None
     db.session.flush()
     record_event(
         action="invitation.outcome",
@@ -412,5 +435,92 @@ def record_invitation_outcome(
         now=now,
         actor=actor,
         before=before,
-        after={"state": state.value, "mode": mode.value if mode else None},
+        after={"state": state.value},
     )
+
+
+@dataclass(frozen=True)
+class StratumRates:
+    unit_name: str
+    area_name: str
+    population: int
+    dispositions: Dispositions
+
+
+def _scored_items(round_: Round) -> list[int]:
+    """The items every respondent is asked and that carry a score: what makes an interview
+    complete or partial (AAPOR)."""
+    from survey.services.questionnaires.frozen import questionnaire_spec
+
+    return [
+        item.id
+        for item in questionnaire_spec(round_.template_version).items
+        if item.scale not in ("text", "choice") and item.condition_item_id is None
+    ]
+
+
+def response_rates(
+    round_: Round, unit_ids: set[int] | None = None
+) -> tuple[list[StratumRates], Dispositions]:
+    """Per stratum and overall: the dispositions of the invitations and AAPOR RR1 and RR2. An
+    answered invitation is complete, partial or a break-off by the share of the scored items
+    its response answered (``analysis.sampling.answer_completeness``), read from the counted
+    responses of the stratum (responses are not linked to invitations). ``unit_ids``: only
+    the strata of these units (a unit officer's), and the overall figures over them."""
+    from survey.services.responses.counting import counted
+
+    states: dict[tuple[int, int], dict[str, int]] = {}
+    for unit_id, area_id, state, count in db.session.execute(
+        select(
+            SampleFrameRow.unit_id, SampleFrameRow.service_area_id, Invitation.state, func.count()
+        )
+        .join(Invitation, Invitation.frame_row_id == SampleFrameRow.id)
+        .where(Invitation.round_id == round_.id)
+        .group_by(SampleFrameRow.unit_id, SampleFrameRow.service_area_id, Invitation.state)
+    ):
+        states.setdefault((unit_id, area_id), {})[state] = count
+    items = _scored_items(round_)
+    answered = (
+        select(Response.unit_id, Response.service_area_id, func.count(Answer.item_id))
+        .outerjoin(
+            Answer,
+            and_(
+                Answer.response_id == Response.id,
+                Answer.item_id.in_(items),
+                or_(Answer.value.is_not(None), Answer.not_applicable.is_(True)),
+            ),
+        )
+        .where(counted(round_), Response.mode.is_not(None))
+        .group_by(Response.id, Response.unit_id, Response.service_area_id)
+    )
+    kinds: dict[tuple[int, int], dict[str, int]] = {}
+    for unit_id, area_id, n in db.session.execute(answered):
+        kind = answer_completeness(n, len(items))
+        tallied = kinds.setdefault((unit_id, area_id), {})
+        tallied[kind] = tallied.get(kind, 0) + 1
+    rows = db.session.execute(
+        select(SampleStratum, Unit.name, ServiceArea.name)
+        .join(Unit, Unit.id == SampleStratum.unit_id)
+        .join(ServiceArea, ServiceArea.id == SampleStratum.service_area_id)
+        .where(SampleStratum.round_id == round_.id)
+        .order_by(Unit.name, ServiceArea.name)
+    ).all()
+    strata = []
+    total = Dispositions(0)
+    for stratum, unit_name, area_name in rows:
+        if unit_ids is not None and stratum.unit_id not in unit_ids:
+            continue
+        cell = (stratum.unit_id, stratum.service_area_id)
+        by_kind = kinds.get(cell, {})
+        by_state = states.get(cell, {})
+        found = Dispositions(
+            sampled=stratum.sample_size,
+            complete=by_kind.get("complete", 0),
+            partial=by_kind.get("partial", 0),
+            break_off=by_kind.get("break_off", 0),
+            refused=by_state.get(InvitationState.REFUSED.value, 0),
+            noncontact=by_state.get(InvitationState.UNDELIVERABLE.value, 0),
+        )
+        strata.append(StratumRates(unit_name, area_name, stratum.population, found))
+        total = total + found
+    return strata, total

@@ -30,7 +30,7 @@ from survey.services.rounds.sampling import (
     import_frame,
     one_time_code,
     record_invitation_outcome,
-    sample_progress,
+    response_rates,
 )
 from tests.factories import make_area, make_round, make_unit
 
@@ -171,7 +171,7 @@ def test_a_qr_round_has_no_frame(app: Flask) -> None:
             import_frame(round_, _frame().encode(), key=KEY, now=utcnow(), actor=admin)
 
 
-def test_invitation_outcomes_record_the_mode_and_feed_the_progress_per_stratum(
+def test_outcomes_without_answers_feed_the_response_rates_and_answers_need_their_answers(
     app: Flask,
 ) -> None:
     with app.test_request_context():
@@ -181,16 +181,16 @@ def test_invitation_outcomes_record_the_mode_and_feed_the_progress_per_stratum(
         first = find_invitation_by_reference(round_.id, f"{round_.id}-00001")
         second = find_invitation_by_reference(round_.id, f" {round_.id}-00002 ")
         assert first is not None and second is not None
-        record_invitation_outcome(first, "answered", mode="phone", now=utcnow(), actor=admin)
+        record_invitation_outcome(first, "refused", now=utcnow(), actor=admin)
         record_invitation_outcome(second, "undeliverable", now=utcnow(), actor=admin)
-        assert (first.state, first.mode) == ("answered", "phone")
-        assert (second.state, second.mode) == ("undeliverable", None)
-        with pytest.raises(ConflictError):  # answered once only
-            record_invitation_outcome(first, "answered", mode="paper", now=utcnow(), actor=admin)
-        with pytest.raises(ConflictError):  # an answer without its mode
-            record_invitation_outcome(second, "answered", now=utcnow(), actor=admin)
+        assert (first.state, second.state) == ("refused", "undeliverable")
+        with pytest.raises(ConflictError):  # an answer is entered with its answers
+            record_invitation_outcome(first, "answered", now=utcnow(), actor=admin)
         with pytest.raises(ValueError):
-            record_invitation_outcome(second, "answered", mode="fax", now=utcnow(), actor=admin)
-        progress = sample_progress(round_)
-        assert [(p.sample_size, p.answered) for p in progress if p.answered] == [(2, 1)]
-        assert sum(p.sample_size for p in progress) == 6
+            record_invitation_outcome(second, "lost", now=utcnow(), actor=admin)
+        strata, overall = response_rates(round_)
+        assert sum(s.dispositions.sampled for s in strata) == overall.sampled == 6
+        assert (overall.refused, overall.noncontact, overall.no_reply) == (1, 1, 4)
+        assert overall.rr1 == overall.rr2 == 0.0
+        record_invitation_outcome(first, "issued", now=utcnow(), actor=admin)  # a mistake undone
+        assert response_rates(round_)[1].refused == 0
