@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.models import Answer, Invitation, Response, Round, RoundState, utcnow
+from survey.models import Answer, Invitation, Response, Round, RoundState, Unit, utcnow
 from survey.services.responses.abuse import server_key
 from survey.services.rounds.lifecycle import transition_round
 from survey.services.rounds.sampling import draw_sample, import_frame, one_time_code
@@ -112,3 +112,33 @@ def test_a_wrong_code_a_missing_answer_and_a_closed_round_store_nothing(
     assert closed.status_code == 409 and "không nhận câu trả lời" in closed.get_data(as_text=True)
     assert "không nhận câu trả lời" in client.get(f"/m/{sampled.code}").get_data(as_text=True)
     assert _responses(app) == 0
+
+
+def test_a_desk_never_sends_its_citizens_into_a_sampled_round(
+    app: Flask, client: FlaskClient, sampled: Sampled
+) -> None:
+    """A sampled round open over a unit takes answers only through its letters: the unit's
+    desk shows the QR round open beside it, or the closed page when there is none."""
+    from tests.factories import make_desk, make_round
+
+    with app.app_context():
+        round_ = db.session.get(Round, sampled.round_id)
+        assert round_ is not None
+        unit = next(s.unit for s in round_.scope if s.unit_id == sampled.unit_id)
+        desk = make_desk(unit)
+        db.session.commit()
+        token = desk.token
+    closed = client.get(f"/r/{token}")
+    assert "Hiện chưa có đợt khảo sát nào đang mở" in closed.get_data(as_text=True)
+    with app.app_context():
+        unit = db.session.get(Unit, sampled.unit_id)
+        assert unit is not None
+        qr = make_round([unit], name="Đợt QR cùng kỳ")
+        db.session.commit()
+        qr_id = qr.id
+    html = client.get(f"/r/{token}?area=DD").get_data(as_text=True)
+    sent = client.post(f"/r/{token}?area=DD", data=valid_answers(html))
+    assert sent.status_code == 303
+    with app.app_context():
+        (response,) = db.session.scalars(select(Response)).all()
+        assert response.round_id == qr_id and response.desk_id is not None

@@ -19,6 +19,7 @@ from survey.models import (
     CommentState,
     Desk,
     Round,
+    RoundKind,
     RoundState,
     RoundUnit,
     Template,
@@ -113,7 +114,8 @@ def transition_round(
 
 
 def open_round_id(unit_id: Any, *, now: Any) -> Select[int]:
-    """The id of the round a citizen at this unit answers now: open, within its period, unit in
+    """The id of the round a citizen at this unit's desks answers now: a QR round (a sampled
+    round's answers come only through its invitations), open, within its period, unit in
     scope. When several overlap, the one opened last wins. ``unit_id`` may be a column and
     ``now`` a bound parameter, so that the submit path can build it into its one statement."""
     scoped = aliased(Round)
@@ -122,6 +124,7 @@ def open_round_id(unit_id: Any, *, now: Any) -> Select[int]:
         .join(RoundUnit, RoundUnit.round_id == scoped.id)
         .where(
             RoundUnit.unit_id == unit_id,
+            scoped.kind == RoundKind.QR.value,
             scoped.state == RoundState.OPEN,
             scoped.opens_at <= now,
             scoped.closes_at > now,
