@@ -172,9 +172,15 @@ RESPONSE = Shape(
         Field("id", _INT),
         Field("unit_id", _INT),
         Field("service_area_id", _INT),
-        Field("desk_id", _INT),
+        Field("desk_id", _OPT_INT, "Null for a sampled round's answer, which no desk received."),
         Field("received_at", _TIME),
         Field("channel", _enum(("qr", "kiosk", "web", "paper"))),
+        Field(
+            "mode",
+            _OPT_STR,
+            "How a sampled round's answer came: self_web, paper, phone or face_to_face; null "
+            "at a desk.",
+        ),
         Field("locale", _STR),
         Field("answers", nested=ANSWER, many=True),
     ),
@@ -328,6 +334,7 @@ def _response(response: Response, texts: dict[int, str], codes: dict[int, str]) 
         desk_id=response.desk_id,
         received_at=_iso(response.received_at),
         channel=response.channel,
+        mode=response.mode,
         locale=response.locale,
         answers=[
             ANSWER(

@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.models import Invitation, InvitationEntry, Response, Role, Unit, utcnow
+from survey.models import Invitation, InvitationEntry, Response, Role, Unit, User, utcnow
+from survey.services.accounts.api_tokens import create_token
 from survey.services.accounts.users import create_user
 from survey.services.responses.abuse import server_key
 from survey.services.rounds.sampling import draw_sample, import_frame
@@ -125,6 +126,19 @@ def test_two_clerks_differ_a_third_resolves_and_identical_entries_count_at_once(
     assert "đã có câu trả lời" in client.get(late.headers["Location"]).get_data(as_text=True)
     rates = client.get(base).get_data(as_text=True)
     assert "RR1" in rates and "25,0 %" in rates  # 2 complete of 8 sampled
+    # The API gives the answers with their mode and no desk (the schema says desk_id may be
+    # null).
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.username == "admin")).one()
+        secret = create_token(user, "entry check", actor=user, now=utcnow()).secret
+        db.session.commit()
+    listed = client.get(
+        f"/api/v1/rounds/{rid}/responses", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert listed.status_code == 200, listed.get_data(as_text=True)[:300]
+    body = listed.get_json()
+    items = body["items"]
+    assert sorted((r["mode"], r["desk_id"]) for r in items) == [("paper", None), ("phone", None)]
 
 
 def test_bad_entries_are_refused_with_a_reason_and_store_nothing(
