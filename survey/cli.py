@@ -9,10 +9,11 @@ import time
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from survey.errors import DomainError
 from survey.extensions import db
-from survey.models import Role, utcnow
+from survey.models import Role, User, utcnow
 from survey.posters_cli import posters_command
 from survey.receipt_cli import receipt_link_command
 from survey.results_cli import results_command
@@ -60,12 +61,16 @@ def demo_command(responses: int, seed: int) -> None:
     """Build a demo province with an open round (once) and print every desk's answer URL."""
     from survey.services.demo import (
         build_demo_province,
+        build_demo_sample_round,
         demo_accounts,
         demo_desks,
+        demo_letters,
         find_demo_round,
+        find_demo_sample_round,
         keep_frame_plausible,
         simulate_responses,
     )
+    from survey.services.responses.abuse import server_key
 
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("the demo province is not for production databases")
@@ -91,6 +96,12 @@ def demo_command(responses: int, seed: int) -> None:
     password = os.environ.get("DEMO_PASSWORD") or f"demo-{secrets.token_urlsafe(8)}"
     accounts = demo_accounts(password, now=now)
     db.session.commit()
+    key = server_key("DOSSIER_CODE_KEY")
+    sample = find_demo_sample_round()
+    if sample is None:
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        sample = build_demo_sample_round(round_, key=key, now=now, actor=admin)
+        click.echo(f"opened the sampled round #{sample.id} beside it: {sample.name}")
     base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"Staff console: {base}/admin/login  (password for every demo account: {password})")
     for account in accounts:
@@ -99,6 +110,9 @@ def demo_command(responses: int, seed: int) -> None:
     click.echo("Desk answer URLs (scan or open on a phone):")
     for desk in demo_desks(round_):
         click.echo(f"  {desk.unit_name} / {desk.desk_name}: {base}/r/{desk.token}")
+    click.echo("Letters of the sampled round still to answer (the QR on each letter):")
+    for letter in demo_letters(sample, key):
+        click.echo(f"  {letter.reference}, {letter.unit_name}: {base}/m/{letter.code}")
 
 
 @click.command("create-admin")

@@ -30,15 +30,35 @@ def test_demo_builds_a_province_with_an_open_round_and_prints_desk_urls(app: Fla
         page = client.get(url.removeprefix("http://127.0.0.1:5000"))
         assert page.status_code == 200
         assert "đợt khảo sát nào đang mở" not in page.get_data(as_text=True)
+    # The sampled round beside it: its printed letters open the questionnaire, and most of
+    # its letters already have an outcome (answers by every mode, refusals, returned letters).
+    letters = re.findall(r"http://127\.0\.0\.1:5000/m/\w+", result.output)
+    assert len(letters) == 3
+    for url in letters:
+        page = client.get(url.removeprefix("http://127.0.0.1:5000"))
+        assert page.status_code == 200 and "Thư mời số" in page.get_data(as_text=True)
+    with app.app_context():
+        from survey.models import Invitation
+
+        states = dict(
+            db.session.execute(
+                select(Invitation.state, func.count()).group_by(Invitation.state)
+            ).all()
+        )
+        assert sum(states.values()) == 300 and states["answered"] > 100
+        modes = set(db.session.scalars(select(Response.mode).where(Response.mode.is_not(None))))
+        assert modes == {"self_web", "paper", "phone"}
     again = app.test_cli_runner().invoke(args=["demo"])
     assert again.exit_code == 0 and "created" not in again.output  # second run reuses it
+    assert "opened the sampled round" not in again.output
 
 
 def test_demo_responses_vary_by_unit(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "--responses", "3000"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert db.session.scalar(select(func.count(Response.id))) == 3000
+        at_desks = Response.desk_id.is_not(None)  # the QR round's; the sampled round has its own
+        assert db.session.scalar(select(func.count(Response.id)).where(at_desks)) == 3000
         from survey.models import Answer, Item
 
         rows = db.session.execute(
@@ -52,7 +72,7 @@ def test_demo_responses_vary_by_unit(app: Flask) -> None:
         from survey.models import DossierCount
         from survey.services.responses.counting import cell_counts
 
-        round_id = db.session.scalar(select(Response.round_id).limit(1))
+        round_id = db.session.scalar(select(Response.round_id).where(at_desks).limit(1))
         frame = {
             (c.unit_id, c.service_area_id): c.dossiers
             for c in db.session.scalars(

@@ -19,6 +19,7 @@ from survey.extensions import db
 from survey.models import (
     Desk,
     DossierCount,
+    Invitation,
     Item,
     ItemRole,
     Response,
@@ -317,3 +318,135 @@ def keep_frame_plausible(round_: Round, *, seed: int = 11) -> int:
             changed += 1
     db.session.flush()
     return changed
+
+
+DEMO_SAMPLE_ROUND_NAME = "Khảo sát chọn mẫu năm 2026 (demo)"
+
+
+@dataclass(frozen=True)
+class DemoLetter:
+    reference: str
+    unit_name: str
+    code: str
+
+
+def find_demo_sample_round() -> Round | None:
+    return db.session.scalar(select(Round).where(Round.name == DEMO_SAMPLE_ROUND_NAME))
+
+
+def build_demo_sample_round(
+    qr_round: Round, *, key: bytes, now: datetime, actor: User, seed: int = 2027
+) -> Round:
+    """A sampled round over the demo province, open beside the QR round: a frame of completed
+    dossiers (a tenth of each cell's dossier count), a proportional draw of 300, and what came
+    of most letters (answers on the phone, on paper and by phone; refusals; letters returned),
+    leaving some letters to answer by hand."""
+    from survey.services.questionnaires.frozen import questionnaire_spec
+    from survey.services.responses.recording import AnswerValue
+    from survey.services.rounds.sample_answers import record_invitation_answer
+    from survey.services.rounds.sampling import (
+        draw_sample,
+        import_frame,
+        make_sample_round,
+        record_invitation_outcome,
+    )
+
+    rng = np.random.default_rng(seed)
+    round_ = create_round(
+        name=DEMO_SAMPLE_ROUND_NAME,
+        version=qr_round.template_version,
+        opens_at=qr_round.opens_at,
+        closes_at=qr_round.closes_at,
+        units=[(scoped.unit, 0) for scoped in qr_round.scope],
+        now=now,
+    )
+    make_sample_round(round_, now=now, actor=actor)
+    lines = ["ma_don_vi,ma_linh_vuc,ma_ho_so,ngay_hoan_thanh\n"]
+    for count in db.session.scalars(
+        select(DossierCount).where(DossierCount.round_id == qr_round.id)
+    ):
+        unit, area = (
+            db.session.get(Unit, count.unit_id),
+            db.session.get(ServiceArea, count.service_area_id),
+        )
+        assert unit is not None and area is not None  # noqa: S101  (rows of the same database)
+        for i in range(max(1, count.dossiers // 10)):
+            day = (qr_round.opens_at - timedelta(days=int(rng.integers(1, 90)))).date()
+            lines.append(f"{unit.code},{area.code},DEMO.{unit.code}.{area.code}-{i:05d},{day}\n")
+    outcome = import_frame(round_, "".join(lines).encode(), key=key, now=now, actor=actor)
+    if not outcome.ok:
+        raise ConflictError("The demo sampling frame could not be imported.")
+    draw_sample(round_, method="proportional", total=300, seed=seed, key=key, now=now, actor=actor)
+    transition_round(round_, RoundState.OPEN, now=now)
+    db.session.commit()
+    spec = questionnaire_spec(round_.template_version)
+    opening: dict[int, set[int]] = {}
+    for item in spec.items:
+        if item.condition_item_id is not None:
+            opening.setdefault(item.condition_item_id, set()).update(item.condition_values)
+    invitations = list(
+        db.session.scalars(
+            select(Invitation).where(Invitation.round_id == round_.id).order_by(Invitation.id)
+        )
+    )
+    for invitation in invitations:
+        fate = rng.random()
+        if fate < 0.12:
+            record_invitation_outcome(invitation, "refused", now=now, actor=actor)
+        elif fate < 0.18:
+            record_invitation_outcome(invitation, "undeliverable", now=now, actor=actor)
+        elif fate < 0.78:
+            mood = rng.normal(0.3, 0.6)
+            chosen: dict[int, int] = {}
+            answers = []
+            for item in spec.items:
+                if item.scale in ("text", "choice"):
+                    continue
+                if (
+                    item.condition_item_id is not None
+                    and chosen.get(item.condition_item_id) not in item.condition_values
+                ):
+                    continue
+                values = [v for v, _vi, _en in item.points()]
+                if item.id in opening:
+                    value = int(rng.choice(sorted(opening[item.id]) + values))
+                else:
+                    at = int(
+                        np.clip(
+                            round(len(values) * 0.7 + mood + rng.normal(0, 0.8)), 1, len(values)
+                        )
+                    )
+                    value = values[at - 1]
+                chosen[item.id] = value
+                answers.append(AnswerValue(item.id, value=value))
+            mode = str(rng.choice(["self_web", "self_web", "paper", "phone"]))
+            record_invitation_answer(
+                round_,
+                invitation,
+                answers,
+                mode=mode,
+                idempotency_key=f"demo-sample-{invitation.id}",
+                now=now - timedelta(days=float(rng.uniform(0, 13))),
+            )
+        db.session.commit()
+    return round_
+
+
+def demo_letters(round_: Round, key: bytes, count: int = 3) -> list[DemoLetter]:
+    """A few letters of the sampled demo round that are still waiting for an answer."""
+    from survey.services.rounds.sampling import one_time_code
+
+    waiting = db.session.scalars(
+        select(Invitation)
+        .where(Invitation.round_id == round_.id, Invitation.state == "issued")
+        .order_by(Invitation.id)
+        .limit(count)
+    )
+    return [
+        DemoLetter(
+            invitation.reference,
+            invitation.frame_row.unit.name,
+            one_time_code(round_.id, invitation.frame_row.code_hash, key),
+        )
+        for invitation in waiting
+    ]
