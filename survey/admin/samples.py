@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from forms.answer import AnswerFormBase, answer_form
 from forms.samples import (
+    ALLOCATION_CHOICES,
     DrawForm,
     EntryForm,
     FrameUploadForm,
@@ -61,7 +62,7 @@ def response_rate(value: float) -> str:
     nothing was sampled."""
     if not math.isfinite(value):
         return "—"
-    return f"{format_decimal(100 * value, format='#,##0.0')} %"
+    return f"{format_decimal(100 * value, format='#,##0.0')}\u00a0%"
 
 
 @bp.app_template_global()
@@ -81,6 +82,7 @@ def _page(round_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
         "admin/rounds/sample.html",
         round=round_,
         columns=FRAME_COLUMNS,
+        allocation_labels={choice.value: choice.label for choice in ALLOCATION_CHOICES},
         frame_rows=frame_size(round_.id),
         draw=db.session.get(SampleDraw, round_.id),
         conflicts=conflicts(round_) if round_.kind == RoundKind.SAMPLE else [],

@@ -125,7 +125,7 @@ def test_two_clerks_differ_a_third_resolves_and_identical_entries_count_at_once(
     late = client.post(f"{base}/entry/{first_id}", data=_answers(page, token))
     assert "đã có câu trả lời" in client.get(late.headers["Location"]).get_data(as_text=True)
     rates = client.get(base).get_data(as_text=True)
-    assert "RR1" in rates and "25,0 %" in rates  # 2 complete of 8 sampled
+    assert "RR1" in rates and "25,0\u00a0%" in rates  # 2 complete of 8 sampled
     # The API gives the answers with their mode and no desk (the schema says desk_id may be
     # null).
     with app.app_context():
@@ -177,3 +177,16 @@ def test_bad_entries_are_refused_with_a_reason_and_store_nothing(
         qr_round = other.id
     # A QR round has no invitations to enter.
     assert client.get(f"/admin/rounds/{qr_round}/sample/entry").status_code == 409
+
+
+def test_a_unit_officer_sees_the_response_rates_of_their_own_units_only(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    rid = _sampled_round(app, staff)
+    login(client, "officer")
+    page = client.get(f"/admin/rounds/{rid}/monitoring")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    rates = html[html.index('id="rates"') :]
+    assert "UBND phường Bình Minh" in rates and "UBND xã Phú Lộc" not in rates
+    assert client.get(f"/admin/rounds/{rid}/sample/entry").status_code == 403
