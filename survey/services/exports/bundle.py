@@ -26,13 +26,13 @@ from pathlib import Path
 
 from analysis.satisfaction import IndexDefinition, IndexKind, IndexRow, Level
 from analysis.satisfaction import ItemRole as AnalysisRole
-from survey.models import Round
+from survey.models import Round, RoundKind
 from survey.services.exports.microdata import (
-    CAVEAT,
     NOT_APPLICABLE,
     _safe,
     codebook,
     criteria_weights,
+    weights_caveat,
     write_csv,
 )
 from survey.services.questionnaires.frozen import questionnaire_spec
@@ -134,6 +134,12 @@ def _product_lines(t: Target, comment: str) -> list[str]:
     return lines
 
 
+def _weight_rule(r: Round) -> str:
+    if r.kind == RoundKind.SAMPLE:
+        return "N_h / n_h adjusted for nonresponse and trimmed (the weight column)"
+    return "N_cell / n_cell"
+
+
 def _header(t: Target, comment: str, runs: str) -> list[str]:
     r = t.round_
     version = r.template_version
@@ -146,7 +152,7 @@ def _header(t: Target, comment: str, runs: str) -> list[str]:
         else f"{comment} top-2-box, percent) for the province (no unit has responses yet),",
         f"{comment} the unit with the most responses, with standard errors by Taylor",
         f"{comment} linearisation keeping every covariance between the criteria. Design: strata",
-        f"{comment} = unit x service area cell, weight = N_cell / n_cell, finite-population",
+        f"{comment} = unit x service area cell, weight = {_weight_rule(r)}, finite-population",
         f"{comment} correction from the cell's dossiers, single-response cells centred",
         f"{comment} (R's lonely.psu 'adjust', Stata's singleunit(centered)). Responses without",
         f"{comment} a weight (no dossier count for their cell) are in no stratum: dropped.",
@@ -377,7 +383,7 @@ def readme(t: Target, count: int) -> str:
                 f"'{na}' = not applicable (read as NA by R), empty = not answered: neither is in a "
                 "criterion's denominator. Responses in a cell without a dossier count have no "
                 "weight and are left out.",
-                CAVEAT,
+                weights_caveat(r),
             ),
         ]
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from analysis.satisfaction import IndexKind, IndexRow, Level
-from survey.services.exports.microdata import CAVEAT
+from survey.services.exports.microdata import weights_caveat
 from survey.services.exports.spreadsheets import csv_row, xlsx_row
 from survey.services.results.pages import RoundResults, is_unreliable
 
@@ -198,7 +198,7 @@ def about(results: RoundResults) -> list[list[object]]:
         ["counted responses", d.responses],
         ["responses without a dossier count (not weighted)", d.responses_excluded],
         ["dossiers in the frame", d.dossiers],
-        ["weights", CAVEAT],
+        ["weights", weights_caveat(round_)],
         [
             "intervals",
             "95%; criteria: Korn-Graubard (beta); composites and mean scores: t with the "

@@ -35,6 +35,7 @@ from survey.models import (
     ItemRole,
     Response,
     Round,
+    RoundKind,
     Scale,
     User,
 )
@@ -56,6 +57,19 @@ CAVEAT = (
     "như những người không trả lời. / Weights w = N_cell / n_cell per unit x service area cell: "
     "within a cell, those who answered are taken to be like those who did not."
 )
+SAMPLE_CAVEAT = (
+    "Đợt chọn mẫu: trọng số là nghịch đảo xác suất chọn N_tầng / n_tầng, hiệu chỉnh cho người "
+    "không trả lời trong từng tầng (ô) và cắt theo quy tắc ghi cùng lần chọn mẫu; cột weight là "
+    "trọng số cuối cùng, cột dossiers là N_tầng (hiệu chỉnh quần thể hữu hạn). / Sampled round: "
+    "weights are the inverse selection probabilities N_h / n_h, adjusted for nonresponse within "
+    "each stratum (cell) and trimmed by the rule stated with the draw; the weight column holds "
+    "the final weights, dossiers is N_h (the finite-population correction)."
+)
+
+
+def weights_caveat(round_: Round) -> str:
+    """How the export's weights were made, in both languages, for the kind of round."""
+    return SAMPLE_CAVEAT if round_.kind == RoundKind.SAMPLE else CAVEAT
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ DESIGN = (
     Variable("desk", "Mã quầy", numeric=False),
     Variable("dossiers", "Số hồ sơ của ô trong kỳ (N_ô)"),
     Variable("responses_in_cell", "Số phiếu được tính của ô (n_ô)"),
-    Variable("weight", "Trọng số N_ô / n_ô"),
+    Variable("weight", "Trọng số (N_ô / n_ô; đợt chọn mẫu: đã hiệu chỉnh không trả lời)"),
 )
 
 
@@ -484,7 +498,7 @@ def _about(round_: Round, count: int) -> list[list[object]]:
         ],
         ["period (UTC)", f"{round_.opens_at.isoformat()} – {round_.closes_at.isoformat()}"],
         ["counted responses", count],
-        ["weights", CAVEAT],
+        ["weights", weights_caveat(round_)],
         [
             "not applicable",
             f"'{NOT_APPLICABLE}' in CSV and XLSX, {NOT_APPLICABLE_SPSS} (user-missing) in SPSS, "
@@ -675,7 +689,7 @@ def analysis_spec(round_: Round, data_file: str) -> dict[str, Any]:
         },
         "calibration": None,
         "estimates": estimates,
-        "note": CAVEAT,
+        "note": weights_caveat(round_),
     }
 
 

@@ -145,6 +145,10 @@ def test_r_survey_on_the_exported_sample_gives_the_products_estimates(
     folder = tmp_path / "bundle"
     with zipfile.ZipFile(path) as archive:
         archive.extractall(folder)
+    readme = " ".join((folder / "README.txt").read_text(encoding="utf-8").split())
+    assert "Sampled round" in readme and "N_cell / n_cell" not in readme
+    script = " ".join((folder / "reproduce.R").read_text(encoding="utf-8").split())
+    assert "adjusted for nonresponse" in script
     run = subprocess.run(
         ["Rscript", "reproduce.R"], cwd=folder, capture_output=True, text=True, check=False
     )
