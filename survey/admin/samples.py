@@ -47,6 +47,7 @@ from survey.services.rounds.sample_answers import (
 from survey.services.rounds.sampling import (
     FRAME_COLUMNS,
     draw_sample,
+    find_invitation,
     find_invitation_by_reference,
     frame_size,
     import_frame,
@@ -280,13 +281,16 @@ def _invitation_of(round_: Round, invitation_id: int) -> Invitation:
 @bp.get("/rounds/<int:round_id>/sample/entry")
 @admin_only
 def round_sample_entry(round_id: int) -> tuple[str, int]:
-    """Find an invitation by its letter's reference and show its form to enter (or the two
-    entries' differences to resolve)."""
+    """Find an invitation by its letter's reference (or its one-time code, printed on the
+    letter and the paper form) and show its form to enter (or the two entries' differences to
+    resolve)."""
     round_ = _sample_round(round_id)
     reference = (request.args.get("reference") or "").strip()[:16]
     if not reference:
         return _entry_page(round_, None)
-    invitation = find_invitation_by_reference(round_.id, reference)
+    invitation = find_invitation_by_reference(round_.id, reference) or find_invitation(
+        round_.id, reference, server_key("DOSSIER_CODE_KEY")
+    )
     if invitation is None:
         message = _("Không có thư mời số %(ref)s.", ref=reference)
         return _entry_page(round_, None, status=404, reference=reference, reference_error=message)

@@ -149,6 +149,16 @@ def test_bad_entries_are_refused_with_a_reason_and_store_nothing(
     login(client, "admin")
     missing = client.get(f"{base}/entry?reference={rid}-77777")
     assert missing.status_code == 404 and "Không có thư mời số" in missing.get_data(as_text=True)
+    # The one-time code printed on the letter finds it too.
+    with app.test_request_context():
+        from survey.services.rounds.sampling import one_time_code
+
+        row = db.session.scalar(
+            select(Invitation).where(Invitation.reference == f"{rid}-00005")
+        ).frame_row
+        code = one_time_code(rid, row.code_hash, server_key("DOSSIER_CODE_KEY"))
+    found = client.get(f"{base}/entry?reference={code.lower()}")
+    assert found.status_code == 200 and f"Thư mời {rid}-00005" in found.get_data(as_text=True)
     page = client.get(f"{base}/entry?reference={rid}-00003").get_data(as_text=True)
     token = csrf_token(client, f"{base}/entry")
     with app.app_context():
