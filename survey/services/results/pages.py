@@ -792,7 +792,8 @@ def companions(round_: Round) -> list[Companion]:
         return []
     found = []
     for each in [round_, *rounds]:
-        table = round_index(each, (Level.PROVINCE,))
+        # The pages' own table (cached): no second computation for the round being viewed.
+        table = round_index(each)
         row = None
         if len(table):
             try:

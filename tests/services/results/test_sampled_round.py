@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from analysis.satisfaction import IndexKind, Level
 from survey.extensions import db
-from survey.models import Invitation, Round, SampleFrameRow, Unit, utcnow
+from survey.models import DossierCount, Invitation, Round, SampleFrameRow, Unit, utcnow
 from survey.services.exports import microdata as exports
 from survey.services.questionnaires.frozen import questionnaire_spec
 from survey.services.responses.abuse import server_key
@@ -165,3 +165,34 @@ def test_r_survey_on_the_exported_sample_gives_the_products_estimates(
         assert estimate == pytest.approx(row.estimate, abs=1e-6), label
         assert se == pytest.approx(row.se, abs=1e-6), label
         assert se > 0
+
+
+def test_a_qr_round_of_the_same_period_is_shown_beside_it_never_pooled(app: Flask) -> None:
+    from survey.services.demo import simulate_responses
+    from survey.services.results.pages import companions
+    from tests.factories import make_desk
+
+    with app.test_request_context():
+        sampled = _sampled_round()
+        units = list(db.session.scalars(select(Unit)))
+        for unit in units:
+            make_desk(unit)
+        qr = make_round(units, name="Đợt QR cùng kỳ")
+        for unit in units:
+            for area in unit.service_areas:
+                db.session.add(
+                    DossierCount(
+                        round_id=qr.id, unit_id=unit.id, service_area_id=area.id, dossiers=500
+                    )
+                )
+        simulate_responses(qr, 40, now=utcnow())
+        later = make_round(units, name="Đợt QR năm sau", now=utcnow().replace(year=2099))
+        db.session.commit()
+        shown = companions(sampled)
+        assert [(c.round.id, c.kind) for c in shown] == [(sampled.id, "sample"), (qr.id, "qr")]
+        assert later.id not in [c.round.id for c in shown]  # another period
+        assert [c.row.n for c in shown if c.row] == [11, 40]
+        for c in shown:
+            own = round_index(c.round).find(Level.PROVINCE, kind=IndexKind.OVERALL)
+            assert c.row is not None and c.row.estimate == own.estimate
+        assert [c.round.id for c in companions(qr)] == [qr.id, sampled.id]
