@@ -338,9 +338,9 @@ def build_demo_sample_round(
     qr_round: Round, *, key: bytes, now: datetime, actor: User, seed: int = 2027
 ) -> Round:
     """A sampled round over the demo province, open beside the QR round: a frame of completed
-    dossiers (a tenth of each cell's dossier count), a proportional draw of 300, and what came
-    of most letters (answers on the phone, on paper and by phone; refusals; letters returned),
-    leaving some letters to answer by hand."""
+    dossiers (a tenth of each cell's dossier count, at most 2,000), a proportional draw of 300,
+    and what came of most letters (answers on the phone, on paper and by phone; refusals;
+    letters returned), leaving some letters to answer by hand."""
     from survey.services.questionnaires.frozen import questionnaire_spec
     from survey.services.responses.recording import AnswerValue
     from survey.services.rounds.sample_answers import record_invitation_answer
@@ -370,7 +370,7 @@ def build_demo_sample_round(
             db.session.get(ServiceArea, count.service_area_id),
         )
         assert unit is not None and area is not None  # noqa: S101  (rows of the same database)
-        for i in range(max(1, count.dossiers // 10)):
+        for i in range(min(max(1, count.dossiers // 10), 2_000)):
             day = (qr_round.opens_at - timedelta(days=int(rng.integers(1, 90)))).date()
             lines.append(f"{unit.code},{area.code},DEMO.{unit.code}.{area.code}-{i:05d},{day}\n")
     outcome = import_frame(round_, "".join(lines).encode(), key=key, now=now, actor=actor)

@@ -72,13 +72,17 @@ class ImportOutcome:
 
 
 def read_csv_table(
-    data: bytes, columns: Mapping[str, tuple[str, ...]], optional: Collection[str] = ()
+    data: bytes,
+    columns: Mapping[str, tuple[str, ...]],
+    optional: Collection[str] = (),
+    **limits: int,
 ) -> tuple[CsvRecords | None, list[RowError]]:
     """The rows of an uploaded CSV file, or every reason it cannot be read
-    (``survey.services.csv_upload``, the reader of every upload). Shared by the imports of a
-    round's dossier counts and codes."""
+    (``survey.services.csv_upload``, the reader of every upload; ``limits``: its ``max_bytes``
+    and ``max_rows`` when not the usual ones). Shared by the imports of a round's dossier
+    counts, codes and sampling frame."""
     required = [column for column in columns if column not in optional]
-    records, problems = read_csv_upload(data, columns, required)
+    records, problems = read_csv_upload(data, columns, required, **limits)
     return records, [RowError(p.line, p.column, p.reason) for p in problems]
 
 

@@ -65,6 +65,10 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "completed_on": ("completed_on", "ngay_hoan_thanh", "ngày hoàn thành", "ngày_hoàn_thành"),
 }
 INSERT_BATCH = 5_000
+# A year of a province's completed dossiers can run to hundreds of thousands: the frame may be
+# larger than other uploads, up to the request limit (16 MB, about 350,000 lines).
+FRAME_MAX_ROWS = 300_000
+FRAME_MAX_BYTES = 15 * 1024 * 1024
 # Ten characters of base32 (50 bits): not guessable in the life of a round, easy to type.
 CODE_LENGTH = 10
 
@@ -104,7 +108,9 @@ def parse_frame_csv(
     data: bytes, round_: Round, key: bytes
 ) -> tuple[list[dict[str, Any]], list[RowError]]:
     """The frame's rows as stored (codes hashed under ``key``), or every reason it is refused."""
-    table, errors = read_csv_table(data, FRAME_COLUMNS)
+    table, errors = read_csv_table(
+        data, FRAME_COLUMNS, max_rows=FRAME_MAX_ROWS, max_bytes=FRAME_MAX_BYTES
+    )
     if table is None:
         return [], errors
     in_scope = {s.unit_id for s in round_.scope}

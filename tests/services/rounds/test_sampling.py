@@ -194,3 +194,18 @@ def test_outcomes_without_answers_feed_the_response_rates_and_answers_need_their
         assert overall.rr1 == overall.rr2 == 0.0
         record_invitation_outcome(first, "issued", now=utcnow(), actor=admin)  # a mistake undone
         assert response_rates(round_)[1].refused == 0
+
+
+def test_a_provinces_year_of_dossiers_fits_one_frame_and_a_bigger_file_is_refused(
+    app: Flask,
+) -> None:
+    """Other uploads stop at 50,000 lines; a frame is a year of completed dossiers."""
+    with app.test_request_context():
+        round_, admin = _round()
+        big = HEADER + "".join(f"U01,DD,000.00.U01.DD-{i:06d},2026-03-01\n" for i in range(60_001))
+        outcome = import_frame(round_, big.encode(), key=KEY, now=utcnow(), actor=admin)
+        assert outcome.ok and outcome.rows == 60_001
+        db.session.rollback()
+        huge = HEADER + "U01,DD,1,2026-03-01\n" * 300_001
+        refused = import_frame(round_, huge.encode(), key=KEY, now=utcnow(), actor=admin)
+        assert not refused.ok and "quá nhiều dòng" in str(refused.errors[0].reason)
