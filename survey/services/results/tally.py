@@ -171,16 +171,20 @@ def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Ta
             cache.move_to_end(key)
             return cache[key]
         template = template_index(round_.template_version).spec.codes
-        stored = _stored(round_, labels, template, connection)
         base = next((t for t in reversed(cache.values()) if t.key[:2] == key[:2]), None)
+        stored_through = _stored_through(round_, labels, connection)
+        stored: Tally | None = None
         start: Tally | None
         if (
             base is not None
             and base.key[4] == labels
-            and (stored is None or base.through_id >= stored.through_id)
+            and (stored_through is None or base.through_id >= stored_through)
         ):
+            # What this worker holds is at least as new as what is stored: no need to read
+            # and decode the stored payload.
             start = base
         else:
+            stored = _stored(round_, labels, template, connection)
             start = stored
         reader = Reader(round_, frame, connection)
         if start is None or start.generation[1] != generation[1]:
@@ -194,7 +198,7 @@ def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Ta
                 changed = True
     tally = tally.again(key=key, generation=generation)
     if clean:
-        behind = stored is None or tally.through_id - stored.through_id >= STORE_BEHIND
+        behind = stored_through is None or tally.through_id - stored_through >= STORE_BEHIND
         if changed or behind or _stale(round_):
             _store(round_, tally, labels)
         cache[key] = tally
@@ -336,7 +340,7 @@ class Reader:
         if newest <= start.through_id:
             return start
         low = max(start.through_id - LOOKBACK, 0)
-        part = self.read([Response.id > low, Response.id <= newest], skip=start.recent)
+        part = self.read([Response.id <= newest], after=low, skip=start.recent)
         before = np.fromiter(start.recent, dtype=np.int64, count=len(start.recent))
         if part.stats is None:
             return start.again(through_id=newest, recent=_recent(before, newest))
@@ -433,17 +437,20 @@ class Reader:
         self,
         where: Sequence[ColumnElement[bool]],
         *,
+        after: int = -1,
         skip: frozenset[int] = frozenset(),
         join: bool = False,
     ) -> _Part:
-        """Statistics of the counted responses meeting ``where`` (less the ``skip`` ids), their
-        ids, each cell's count and id sum, and their priorities, chunk by chunk."""
+        """Statistics of the counted responses above id ``after`` meeting ``where`` (less the
+        ``skip`` ids), their ids, each cell's count and id sum, and their priorities, chunk by
+        chunk. The lower bound is one parameter, moved up chunk by chunk: SQLite's planner
+        takes the first of several ``id >`` bounds for its index range, and with ``id > -1``
+        beside ``id > low`` it scanned the whole round to fold in one response."""
         template = self.template
         parts: list[CellStats] = []
         kept_ids: list[np.ndarray] = []
         cells: dict[Cell, tuple[int, int]] = {}
         choices: dict[Cell, dict[int, int]] = {}
-        after = -1
         item_ids = np.array(sorted(template.item_ids), dtype=np.int64)
         codes = template.spec.codes
         item_columns = np.array([codes.index(template.item_ids[int(i)]) for i in item_ids])
@@ -570,6 +577,21 @@ def _labels(ids: np.ndarray, codes: dict[int, str]) -> np.ndarray:
 
 
 # --- Stored statistics -------------------------------------------------------------------------
+
+
+def _stored_through(round_: Round, labels: str, connection: Connection) -> int | None:
+    """How far the stored statistics go (their ``through_id``), if they were made for this
+    questionnaire version and these codes: one small row, without the payload."""
+    row = connection.execute(
+        select(
+            RoundStatistics.template_version_id,
+            RoundStatistics.labels_key,
+            RoundStatistics.through_id,
+        ).where(RoundStatistics.round_id == round_.id)
+    ).first()
+    if row is None or row.template_version_id != round_.template_version_id:
+        return None
+    return int(row.through_id) if row.labels_key == labels else None
 
 
 def _stored(
