@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from analysis.satisfaction import IndexKind, Level
@@ -196,3 +197,26 @@ def test_a_qr_round_of_the_same_period_is_shown_beside_it_never_pooled(app: Flas
             own = round_index(c.round).find(Level.PROVINCE, kind=IndexKind.OVERALL)
             assert c.row is not None and c.row.estimate == own.estimate
         assert [c.round.id for c in companions(qr)] == [qr.id, sampled.id]
+
+
+def test_a_published_sampled_round_is_frozen_and_rederives_to_the_same_numbers(
+    app: Flask, client: FlaskClient
+) -> None:
+    from survey.models import RoundState
+    from survey.services.results.snapshots import rederive
+    from survey.services.rounds.lifecycle import transition_round
+
+    with app.test_request_context():
+        round_ = _sampled_round()
+        before = round_index(round_).find(Level.PROVINCE, kind=IndexKind.OVERALL)
+        transition_round(round_, RoundState.CLOSED, now=utcnow())
+        transition_round(round_, RoundState.PUBLISHED, now=utcnow())
+        round_.is_public = True
+        db.session.commit()
+        after = round_index(round_).find(Level.PROVINCE, kind=IndexKind.OVERALL)
+        assert (after.estimate, after.se) == (before.estimate, before.se)
+        check = rederive(round_)
+        assert check.same_responses and check.differences == ()
+        rid = round_.id
+    page = client.get(f"/ket-qua/{rid}").get_data(as_text=True)
+    assert "Đợt chọn mẫu" in page and "Mẫu ngẫu nhiên phân tầng" in page
