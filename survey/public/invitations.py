@@ -7,8 +7,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from limits import RateLimitItemPerHour
 
 from forms.answer import AnswerFormBase, answer_form, parse_answers, raw_answer, read_submission
 from survey.errors import ConflictError, NotFoundError
@@ -16,17 +17,30 @@ from survey.extensions import csrf, db
 from survey.i18n import select_locale
 from survey.models import AnswerMode, Invitation, InvitationState, Round, utcnow
 from survey.public import bp
-from survey.services.responses.abuse import server_key
+from survey.services.ratelimits import counter
+from survey.services.responses.abuse import client_network, keyed_hash, server_key
 from survey.services.responses.recording import RoundNotOpenError
 from survey.services.responses.signing import sign_started
 from survey.services.rounds.lifecycle import RoundRules
 from survey.services.rounds.sample_answers import invitation_spec, record_invitation_answer
 from survey.services.rounds.sampling import invitation_by_code
 
+# Codes are 50 random bits, so guessing is hopeless; still, a network that keeps trying codes
+# that do not exist is stopped for the hour rather than served.
+MISSES_PER_HOUR = RateLimitItemPerHour(30)
+
+
+def _misses() -> tuple[str, ...]:
+    network = keyed_hash(client_network(request.remote_addr), server_key("NETWORK_KEY"))
+    return (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "invitation-miss", network)
+
 
 def _invitation(code: str) -> tuple[Invitation, Round]:
+    if not counter().test(MISSES_PER_HOUR, *_misses()):
+        abort(429)
     invitation = invitation_by_code(code, server_key("DOSSIER_CODE_KEY"))
     if invitation is None:
+        counter().hit(MISSES_PER_HOUR, *_misses())
         raise NotFoundError(
             _("Không tìm thấy thư mời với mã này. Vui lòng kiểm tra lại mã in trên thư.")
         )

@@ -142,3 +142,16 @@ def test_a_desk_never_sends_its_citizens_into_a_sampled_round(
     with app.app_context():
         (response,) = db.session.scalars(select(Response)).all()
         assert response.round_id == qr_id and response.desk_id is not None
+
+
+def test_a_network_guessing_codes_is_stopped_for_the_hour(
+    app: Flask, client: FlaskClient, sampled: Sampled
+) -> None:
+    for n in range(30):
+        assert client.get(f"/m/GUESS{n:05d}").status_code == 404
+    stopped = client.get(f"/m/{sampled.code}")  # even a real code, from that network
+    assert stopped.status_code == 429
+    assert "Quá nhiều yêu cầu" in stopped.get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert other.get(f"/m/{sampled.code}").status_code == 200  # another network is served
