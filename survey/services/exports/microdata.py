@@ -17,7 +17,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from survey.extensions import db
 from survey.local_time import to_local
 from survey.models import (
     Answer,
+    Channel,
     Item,
     ItemRole,
     Response,
@@ -38,9 +39,12 @@ from survey.models import (
     RoundKind,
     Scale,
     User,
+    utcnow,
 )
 from survey.services.audit import record_event
+from survey.services.exports import statfiles
 from survey.services.exports.spreadsheets import csv_cell, csv_row, xlsx_row
+from survey.services.exports.statfiles import StatColumn
 from survey.services.questionnaires.frozen import ItemSpec, questionnaire_spec
 from survey.services.questionnaires.scores import score_definitions
 from survey.services.responses.counting import counted, design_frame
@@ -51,7 +55,6 @@ NOT_APPLICABLE = "NA"  # CSV and XLSX; R reads it as NA, the analysis command as
 NOT_APPLICABLE_SPSS = 99  # declared a user-missing value, labelled
 NOT_APPLICABLE_STATA = "a"  # the extended missing value .a, labelled
 NOT_APPLICABLE_LABEL = "Không áp dụng / not applicable"
-_NA_MARK = -99999.0  # stands for not applicable in the float matrix of _dataframe
 CAVEAT = (
     "Trọng số w = N_ô / n_ô cho mỗi ô đơn vị x lĩnh vực: trong một ô, người trả lời được coi "
     "như những người không trả lời. / Weights w = N_cell / n_cell per unit x service area cell: "
@@ -96,6 +99,7 @@ DESIGN = (
     Variable("responses_in_cell", "Số phiếu được tính của ô (n_ô)"),
     Variable("weight", "Trọng số (N_ô / n_ô; đợt chọn mẫu: đã hiệu chỉnh không trả lời)"),
 )
+DESIGN_NAMES = frozenset(v.name for v in DESIGN)
 
 
 def _safe(name: str) -> str:
@@ -137,7 +141,7 @@ def variables(round_: Round) -> list[Variable]:
 
 
 BLOCK = 20_000  # responses read and converted at once by ``_blocks``
-_NA = -1.0e300  # stands for "not applicable" in a block's answer matrix
+_NA = statfiles.NOT_APPLICABLE  # stands for "not applicable" in a block's answer matrix
 
 
 @dataclass
@@ -508,127 +512,95 @@ def _about(round_: Round, count: int) -> list[list[object]]:
     ]
 
 
-Labels = dict[str, str | None]
-ValueLabels = dict[str, dict[int | float, str]]
+def _stat_columns(round_: Round) -> list[StatColumn]:
+    """The export's variables for SPSS and Stata, texts as wide as their longest possible
+    value (in UTF-8 bytes): unit codes and names, area and desk codes are known before a row
+    is read."""
+    frame = design_frame(round_, with_counts=False)
+
+    def widest(values: Iterable[str]) -> int:
+        return max((len(v.encode("utf-8")) for v in values), default=1)
+
+    units = [code for code, _name in frame.units.values()]
+    areas = list(frame.areas.values())
+    widths = {
+        "received_at": len("2026-12-31T23:59:59"),
+        "channel": widest(c.value for c in Channel),
+        "unit": widest(units),
+        "unit_name": widest(name for _code, name in frame.units.values()),
+        "area": widest(areas),
+        "cell": widest(units) + 1 + widest(areas),
+        "desk": widest(frame.desks.values()),
+    }
+    return [
+        StatColumn(
+            v.name,
+            v.label,
+            text_width=0 if v.numeric else max(widths.get(v.name, 1), 1),
+            value_labels=v.value_labels,
+            answer=_answer_column(v),
+            precise=v.name in DESIGN_NAMES,
+        )
+        for v in variables(round_)
+    ]
 
 
-def _dataframe(round_: Round, not_applicable: float) -> tuple[Any, Labels, ValueLabels]:
-    """The export as a data frame for pyreadstat, which writes a whole frame at once. Built
-    block by block into preallocated columns: the answers as one float32 matrix (4 bytes a
-    value, exact for their small whole numbers), the design numbers in float64, the texts as
-    object arrays whose repeated values (unit, area, desk...) share one string; never a Python
-    list of every row, which would take several times the memory."""
-    import pandas as pd
-
-    columns = variables(round_)
-    count, last_id = db.session.execute(
-        select(func.count(Response.id), func.max(Response.id)).where(counted(round_))
-    ).one()
-    numeric = [i for i, v in enumerate(columns) if v.numeric]
-    texts = [i for i, v in enumerate(columns) if not v.numeric]
-    # Answers, options and scores are small whole numbers (and the missing codes), exact in
-    # float32, held column by column; the design numbers (ids, weights) in float64.
-    matrix = np.full((count, len(numeric)), np.nan, dtype=np.float32, order="F")
-    design = np.full((count, len(DESIGN)), np.nan, order="F")
-    strings = {i: np.full(count, "", dtype=object) for i in texts}
+def _stat_blocks(round_: Round, columns: list[Variable]) -> Iterator[dict[str, np.ndarray]]:
+    """The export rows, block by block, as columns: the design numbers in float64, the texts
+    as object arrays sharing their strings, the answers with NaN blank and
+    ``statfiles.NOT_APPLICABLE`` for not applicable. Responses counted after the first block
+    is read are left to the next export."""
+    last_id = db.session.scalar(select(func.max(Response.id)).where(counted(round_)))
     start = len(DESIGN)
-    filled = 0
     for block, cells in _blocks(round_, columns, last_id or 0):
-        end = min(filled + len(block.ids), count)  # a response counted meanwhile: not here
-        n = end - filled
-        c = block.cell[:n]
+        c = block.cell
 
         def numbers(values: list[Any], c: np.ndarray = c) -> np.ndarray:
             return np.array([np.nan if v is None else v for v in values], dtype=float)[c]
 
-        design_numbers = {
-            "response_id": block.ids[:n].astype(float),
-            "dossiers": numbers(cells.dossiers),
-            "responses_in_cell": numbers(cells.responses),
-            "weight": numbers(cells.weight),
-        }
-        design_texts = {
-            "received_at": block.received[:n],
-            "channel": block.channel[:n],
+        out: dict[str, np.ndarray] = {
+            "response_id": block.ids.astype(float),
+            "received_at": block.received,
+            "channel": block.channel,
             "unit": np.array(cells.unit, dtype=object)[c],
             "unit_name": np.array(cells.unit_name, dtype=object)[c],
             "area": np.array(cells.area, dtype=object)[c],
             "cell": np.array(cells.label, dtype=object)[c],
-            "desk": block.desk[:n],
+            "desk": block.desk,
+            "dossiers": numbers(cells.dossiers),
+            "responses_in_cell": numbers(cells.responses),
+            "weight": numbers(cells.weight),
         }
-        for j, i in enumerate(numeric):
-            if i < start:
-                design[filled:end, i] = design_numbers[columns[i].name]
-            else:
-                answers = block.answers[:n, i - start]
-                matrix[filled:end, j] = np.where(answers == _NA, not_applicable, answers)
-        for i in texts:
-            strings[i][filled:end] = design_texts[columns[i].name]
-        filled = end
-        if filled == count:
-            break
-    data: dict[str, Any] = {}
-    position = {i: j for j, i in enumerate(numeric)}
-    for i, v in enumerate(columns):
-        if not v.numeric:
-            data[v.name] = strings[i][:filled]
-        elif i < start:
-            data[v.name] = design[:filled, i]
-        else:
-            data[v.name] = matrix[:filled, position[i]]
-    frame = pd.DataFrame(data, copy=False)
-    labels: Labels = {v.name: v.label for v in columns}
-    values: ValueLabels = {
-        v.name: {key: text for key, text in v.value_labels.items()}
-        for v in columns
-        if v.value_labels
-    }
-    return frame, labels, values
+        for i, v in enumerate(columns[start:]):
+            out[v.name] = block.answers[:, i]
+        yield out
 
 
 def write_sav(round_: Round, path: Path) -> int:
-    import pyreadstat
-
-    frame, labels, values = _dataframe(round_, float(NOT_APPLICABLE_SPSS))
-    answers = [v.name for v in variables(round_) if _answer_column(v)]
-    for name in answers:
-        values[name] = {**values.get(name, {}), NOT_APPLICABLE_SPSS: NOT_APPLICABLE_LABEL}
-    pyreadstat.write_sav(
-        frame,
-        str(path),
-        column_labels=labels,
-        variable_value_labels=values,
-        missing_ranges={name: [NOT_APPLICABLE_SPSS] for name in answers},
-        file_label=round_.name[:64],
+    """The export as an SPSS system file, written block by block (``statfiles``)."""
+    columns = variables(round_)
+    return statfiles.write_sav(
+        path,
+        _stat_columns(round_),
+        _stat_blocks(round_, columns),
+        label=round_.name,
+        now=utcnow(),
+        na_code=float(NOT_APPLICABLE_SPSS),
+        na_label=NOT_APPLICABLE_LABEL,
     )
-    return len(frame)
 
 
 def write_dta(round_: Round, path: Path) -> int:
-    import pyreadstat
-
-    frame, labels, numeric_labels = _dataframe(round_, _NA_MARK)
-    # pyreadstat's type hints leave out Stata's letter keys (a..z) for extended missing values.
-    values: dict[str, dict[Any, str]] = dict(numeric_labels)
-    marked: dict[str, list[str]] = {}
-    for v in variables(round_):
-        column = frame[v.name]
-        if _answer_column(v) and (column == _NA_MARK).any():
-            # Stata's .a lives in the data as the letter: the column holds numbers and "a".
-            frame[v.name] = column.astype(object).where(column != _NA_MARK, NOT_APPLICABLE_STATA)
-            values[v.name] = {**values.get(v.name, {}), NOT_APPLICABLE_STATA: NOT_APPLICABLE_LABEL}
-            marked[v.name] = [NOT_APPLICABLE_STATA]
-    # Stata keeps variable labels to 80 characters.
-    short: Labels = {k: (v or "")[:80] for k, v in labels.items()}
-    pyreadstat.write_dta(
-        frame,
-        str(path),
-        column_labels=short,
-        variable_value_labels=values,
-        missing_user_values=marked,
-        version=15,
+    """The export as a Stata 118 file, written block by block (``statfiles``)."""
+    columns = variables(round_)
+    return statfiles.write_dta(
+        path,
+        _stat_columns(round_),
+        _stat_blocks(round_, columns),
+        label=round_.name,
+        now=utcnow(),
+        na_label=NOT_APPLICABLE_LABEL,
     )
-    return len(frame)
 
 
 def criteria_weights(items: tuple[ItemSpec, ...], version: Any) -> dict[str, float]:
