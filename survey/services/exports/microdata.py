@@ -200,7 +200,12 @@ def _blocks(
     cells = _Cells([], [], [], [], [], [], [])
     desks = {did: code for did, code in frame.desks.items()}
     channels: dict[str, str] = {}  # one string per channel, shared by every row
-    bound = [] if last_id is None else [Response.id <= last_id]
+    if last_id is None:
+        # Bounded above as well as below: without it PostgreSQL's planner preferred the
+        # (round, received_at) index and sorted the whole round for every block (CSV at
+        # 1,000,000: 68 s, against 23 s for the same blocks with the bound).
+        last_id = db.session.scalar(select(func.max(Response.id)).where(counted(round_))) or 0
+    bound = [Response.id <= last_id]
     after = 0
     while True:
         result = db.session.connection().execute(
