@@ -31,6 +31,7 @@ from survey.extensions import db
 from survey.local_time import to_local
 from survey.models import (
     Answer,
+    AnswerMode,
     Channel,
     Item,
     ItemRole,
@@ -98,6 +99,11 @@ DESIGN = (
     Variable("dossiers", "Số hồ sơ của ô trong kỳ (N_ô)"),
     Variable("responses_in_cell", "Số phiếu được tính của ô (n_ô)"),
     Variable("weight", "Trọng số (N_ô / n_ô; đợt chọn mẫu: đã hiệu chỉnh không trả lời)"),
+    Variable(
+        "mode",
+        "Cách trả lời của đợt chọn mẫu (self_web, paper, phone, face_to_face); trống tại quầy",
+        numeric=False,
+    ),
 )
 DESIGN_NAMES = frozenset(v.name for v in DESIGN)
 
@@ -155,6 +161,7 @@ class _Block:
     channel: np.ndarray  # object
     cell: np.ndarray  # int64: index into the round's cells (``_Cells``)
     desk: np.ndarray  # object: desk code
+    mode: np.ndarray  # object: how a sampled round's answer came ("" at a desk)
     answers: np.ndarray  # float64 (n, columns after the design variables)
 
 
@@ -216,6 +223,7 @@ def _blocks(
                 Response.unit_id,
                 Response.service_area_id,
                 Response.desk_id,
+                Response.mode,
             )
             .where(counted(round_), Response.id > after, *bound)
             .order_by(Response.id)
@@ -251,6 +259,9 @@ def _blocks(
             channel=np.array([channels.setdefault(r[2], r[2]) for r in chunk], dtype=object),
             cell=cell,
             desk=np.array([desks.get(r[5], "") for r in chunk], dtype=object),
+            mode=np.array(
+                [channels.setdefault(r[6] or "", r[6] or "") for r in chunk], dtype=object
+            ),
             answers=np.full((len(chunk), width), np.nan),
         )
         block.answers[:, option_columns] = 0.0  # an option not chosen, not a question not shown
@@ -375,6 +386,7 @@ def rows(
                 cells.dossiers[c],
                 cells.responses[c],
                 cells.weight[c],
+                block.mode[k],
             ]
             row.extend(
                 None if v != v else not_applicable if v == _NA else int(v) for v in answers[k]
@@ -423,6 +435,7 @@ def write_csv(round_: Round, out: IO[bytes]) -> int:
         parts[:, 3:7] = np.array(cell_fields, dtype=object)[block.cell]
         parts[:, 7] = _mapped(block.desk, field)
         parts[:, 8:11] = np.array(numbers, dtype=object)[block.cell]
+        parts[:, 11] = _mapped(block.mode, field)
         if block.answers.shape[1]:
             distinct, position = np.unique(block.answers, return_inverse=True)
             shown = np.array(
@@ -432,7 +445,7 @@ def write_csv(round_: Round, out: IO[bytes]) -> int:
                 ],
                 dtype=object,
             )
-            parts[:, 11:] = shown[position.reshape(block.answers.shape)]
+            parts[:, 12:] = shown[position.reshape(block.answers.shape)]
         text.write("".join(",".join(line) + "\r\n" for line in parts.tolist()))
         count += n
     text.flush()
@@ -536,6 +549,7 @@ def _stat_columns(round_: Round) -> list[StatColumn]:
         "area": widest(areas),
         "cell": widest(units) + 1 + widest(areas),
         "desk": widest(frame.desks.values()),
+        "mode": widest(m.value for m in AnswerMode),
     }
     return [
         StatColumn(
@@ -572,6 +586,7 @@ def _stat_blocks(round_: Round, columns: list[Variable]) -> Iterator[dict[str, n
             "area": np.array(cells.area, dtype=object)[c],
             "cell": np.array(cells.label, dtype=object)[c],
             "desk": block.desk,
+            "mode": block.mode,
             "dossiers": numbers(cells.dossiers),
             "responses_in_cell": numbers(cells.responses),
             "weight": numbers(cells.weight),

@@ -115,6 +115,11 @@ def test_the_weights_are_the_inverse_selection_probabilities_adjusted_for_nonres
         # U02/HT: 50 / 3. The median weight is 37.5, so the cap 3.5 x 37.5 trims nothing.
         weights = {(r[3], r[5]): (r[8], r[10]) for r in exports.rows(round_)}
         assert weights == {("U01", "DD"): (200, 37.5), ("U02", "HT"): (50, pytest.approx(50 / 3))}
+        names = [v.name for v in exports.variables(round_)]
+        modes = {r[names.index("mode")] for r in exports.rows(round_)}
+        assert modes == {"paper", "self_web"} and {
+            r[names.index("desk")] for r in exports.rows(round_)
+        } == {""}
         table = round_index(round_)
         province = table.find(Level.PROVINCE, kind=IndexKind.OVERALL)
         assert province.n == 11
