@@ -467,8 +467,9 @@ class RoundResults:
 
     def desks(self, code: str) -> list[DeskFigure]:
         """The unit's desks with their overall index where the round's publishing rule allows
-        one (``published``), otherwise only their number of responses; by desk name."""
-        if not self.sees(code) or self.empty:
+        one (``published``), otherwise only their number of responses; by desk name. A
+        sampled round's answers came through no desk: it has none."""
+        if not self.sees(code) or self.empty or self.round.kind == RoundKind.SAMPLE:
             return []
         table = round_index(self.round, (*LEVELS, Level.DESK))
         names = {

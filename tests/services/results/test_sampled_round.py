@@ -225,3 +225,18 @@ def test_a_published_sampled_round_is_frozen_and_rederives_to_the_same_numbers(
         rid = round_.id
     page = client.get(f"/ket-qua/{rid}").get_data(as_text=True)
     assert "Đợt chọn mẫu" in page and "Mẫu ngẫu nhiên phân tầng" in page
+
+
+def test_a_sampled_rounds_unit_page_has_no_desks(app: Flask, client: FlaskClient) -> None:
+    from tests.admin.conftest import login
+
+    with app.test_request_context():
+        round_ = _sampled_round()
+        rid = round_.id
+        uid = db.session.scalars(select(Unit.id).where(Unit.code == "U01")).one()
+    login(client, "admin", "Sóng-biển-Cần-Thơ-2026-xanh")
+    page = client.get(f"/admin/rounds/{rid}/results/units/{uid}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Sở Tài nguyên" in html and "Theo quầy" not in html and "—</span>" not in html
+    assert "Theo lĩnh vực của đơn vị" in html
