@@ -4,6 +4,7 @@ desk and the mode recorded; a second answer, a wrong code and a closed round sto
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.models import Answer, Invitation, Response, Round, RoundState, Unit, utcnow
 from survey.services.responses.abuse import server_key
+from survey.services.responses.recording import AnswerValue
 from survey.services.rounds.lifecycle import transition_round
 from survey.services.rounds.sampling import draw_sample, import_frame, one_time_code
 from tests.public.test_answer import valid_answers
@@ -155,3 +157,55 @@ def test_a_network_guessing_codes_is_stopped_for_the_hour(
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     assert other.get(f"/m/{sampled.code}").status_code == 200  # another network is served
+
+
+def test_two_phones_sending_one_letter_at_once_count_it_once(
+    app: Flask, app_factory: Callable[..., Flask], sampled: Sampled
+) -> None:
+    """The same letter answered on two phones at the same moment, through two app servers:
+    one answer counts, the other is told the letter is answered; nothing is stored twice."""
+    import threading
+
+    from survey.errors import ConflictError
+    from survey.services.rounds.sample_answers import record_invitation_answer
+
+    with app.app_context():
+        round_ = db.session.get(Round, sampled.round_id)
+        assert round_ is not None
+        items = round_.template_version.items
+        answers = [
+            AnswerValue(item.id, value=4)
+            for item in items
+            if item.scale not in ("text", "choice") and 4 in [v for v, _vi, _en in item.points()]
+        ]
+    servers = [app_factory(), app_factory()]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def send(server: Flask, key: str) -> None:
+        with server.app_context():
+            invitation = db.session.scalar(
+                select(Invitation).where(Invitation.reference == sampled.reference)
+            )
+            round_ = db.session.get(Round, sampled.round_id)
+            assert invitation is not None and round_ is not None
+            start.wait()
+            try:
+                record_invitation_answer(
+                    round_, invitation, answers, mode="self_web", idempotency_key=key, now=utcnow()
+                )
+                outcomes.append("stored")
+            except ConflictError:
+                db.session.rollback()
+                outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=send, args=(server, f"phone-{n}-0123456789abcdef"))
+        for n, server in enumerate(servers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["refused", "stored"]
+    assert _responses(app) == 1
