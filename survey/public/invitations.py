@@ -36,11 +36,12 @@ def _misses() -> tuple[str, ...]:
 
 
 def _invitation(code: str) -> tuple[Invitation, Round]:
-    if not counter().test(MISSES_PER_HOUR, *_misses()):
+    misses = _misses()
+    if not counter().test(MISSES_PER_HOUR, *misses):
         abort(429)
     invitation = invitation_by_code(code, server_key("DOSSIER_CODE_KEY"))
     if invitation is None:
-        counter().hit(MISSES_PER_HOUR, *_misses())
+        counter().hit(MISSES_PER_HOUR, *misses)
         raise NotFoundError(
             _("Không tìm thấy thư mời với mã này. Vui lòng kiểm tra lại mã in trên thư.")
         )

@@ -567,11 +567,10 @@ def _stat_columns(round_: Round) -> list[StatColumn]:
 def _stat_blocks(round_: Round, columns: list[Variable]) -> Iterator[dict[str, np.ndarray]]:
     """The export rows, block by block, as columns: the design numbers in float64, the texts
     as object arrays sharing their strings, the answers with NaN blank and
-    ``statfiles.NOT_APPLICABLE`` for not applicable. Responses counted after the first block
-    is read are left to the next export."""
-    last_id = db.session.scalar(select(func.max(Response.id)).where(counted(round_)))
+    ``statfiles.NOT_APPLICABLE`` for not applicable (``_blocks`` leaves responses counted
+    after the export starts to the next one)."""
     start = len(DESIGN)
-    for block, cells in _blocks(round_, columns, last_id or 0):
+    for block, cells in _blocks(round_, columns):
         c = block.cell
 
         def numbers(values: list[Any], c: np.ndarray = c) -> np.ndarray:

@@ -50,6 +50,14 @@ from survey.services.rounds.lifecycle import RoundRules
 STAFF_MODES = (AnswerMode.PAPER, AnswerMode.PHONE, AnswerMode.FACE_TO_FACE)
 
 
+def _staff_mode(mode: AnswerMode | str) -> AnswerMode:
+    """How a form entered by staff came: on paper, by phone or face to face."""
+    chosen = AnswerMode(mode)
+    if chosen not in STAFF_MODES:
+        raise ConflictError(_l("Hãy chọn cách trả lời: phiếu giấy, điện thoại hoặc phỏng vấn."))
+    return chosen
+
+
 def invitation_spec(round_: Round) -> QuestionnaireSpec:
     return questionnaire_spec(round_.template_version)
 
@@ -126,7 +134,7 @@ def _shown(item: Any, values: list[AnswerValue]) -> str:
     shown = []
     for v in values:
         if v.not_applicable:
-            shown.append("Không áp dụng")
+            shown.append(str(_l("Không áp dụng")))
         elif v.text is not None:
             shown.append(v.text)
         else:
@@ -149,7 +157,7 @@ def compare_entries(
         parsed.append(by_item)
     differences = []
     if first.mode != second.mode:
-        differences.append(Difference(0, "mode", "Cách trả lời", first.mode, second.mode))
+        differences.append(Difference(0, "mode", str(_l("Cách trả lời")), first.mode, second.mode))
     for item in spec.items:
         a, b = parsed[0].get(item.id, []), parsed[1].get(item.id, [])
         if a != b:
@@ -203,9 +211,7 @@ def enter_answers(
     Without double entry the answer is recorded at once. With it, the first entry is kept; the
     second (by another clerk) records the answer if both agree, or is kept beside the first and
     the differences returned. Commits what it stores."""
-    mode = AnswerMode(mode)
-    if mode not in STAFF_MODES:
-        raise ConflictError(_l("Hãy chọn cách trả lời: phiếu giấy, điện thoại hoặc phỏng vấn."))
+    mode = _staff_mode(mode)
     _check_answerable(invitation)
     spec = invitation_spec(round_)
     answers, problems = parse_answers(spec.items, raw_answer(form))
@@ -263,9 +269,7 @@ def resolve_entries(
 ) -> dict[int, list[str]]:
     """A third person's answer to two differing entries: recorded as the one that counts.
     Returns the problems per item id when the answers are wrong (nothing stored)."""
-    mode = AnswerMode(mode)
-    if mode not in STAFF_MODES:
-        raise ConflictError(_l("Hãy chọn cách trả lời: phiếu giấy, điện thoại hoặc phỏng vấn."))
+    mode = _staff_mode(mode)
     _check_answerable(invitation)
     _check_open(round_, now)
     entries = entries_of(invitation)
