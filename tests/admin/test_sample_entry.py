@@ -200,3 +200,13 @@ def test_a_unit_officer_sees_the_response_rates_of_their_own_units_only(
     rates = html[html.index('id="rates"') :]
     assert "UBND phường Bình Minh" in rates and "UBND xã Phú Lộc" not in rates
     assert client.get(f"/admin/rounds/{rid}/sample/entry").status_code == 403
+
+
+def test_the_trimming_rule_is_written_in_the_readers_language(
+    app: Flask, client: FlaskClient, staff: Staff
+) -> None:
+    rid = _sampled_round(app, staff)
+    login(client, "admin")
+    assert "3,5 lần trung vị" in client.get(f"/admin/rounds/{rid}/sample").get_data(as_text=True)
+    english = client.get(f"/admin/rounds/{rid}/sample?lang=en").get_data(as_text=True)
+    assert "above 3.5 times the median" in english
