@@ -37,7 +37,6 @@ from survey.services.rounds.monitoring import (
     daily_chart,
     daily_tallies,
     desk_totals,
-    figure_svg,
     monitor_round,
 )
 
@@ -79,7 +78,7 @@ def round_daily_chart(round_id: int) -> FlaskResponse:
         excluded_label=_("Bị loại"),
         ylabel=_("Số phiếu"),
     )
-    answer = FlaskResponse(figure_svg(figure), mimetype="image/svg+xml")
+    answer = FlaskResponse(figure.svg(), mimetype="image/svg+xml")
     answer.headers["Content-Security-Policy"] = SVG_CSP
     answer.headers["Cache-Control"] = "private, max-age=60"
     return answer

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Response as FlaskResponse
 from flask import render_template, request, send_file
@@ -32,7 +32,7 @@ from survey.services.access import ensure_unit_visible, visible_unit_ids
 from survey.services.exports import index_tables as index_exports
 from survey.services.exports.microdata import RESPONSE_FORMATS, export_for_staff, export_name
 from survey.services.paging import paginate_list
-from survey.services.results.charts import figure_bytes
+from survey.services.results.charts import Chart, figure_bytes
 from survey.services.results.figures import (
     areas_chart,
     change_chart,
@@ -64,9 +64,6 @@ from survey.services.results.pages import (
 )
 from survey.services.results.small_area import model_estimates
 from survey.services.rounds.lifecycle import visible_round
-
-if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not at start-up
-    from matplotlib.figure import Figure
 
 PER_PAGE = 50
 # Response-level data and model-based estimates: administrators and analysts only.
@@ -152,7 +149,7 @@ def _unit_in_round(round_: Round, unit_id: int) -> None:
     ensure_unit_visible(current_staff(), unit_id)
 
 
-def _chart(results: RoundResults | None, build: Callable[[], Figure]) -> FlaskResponse:
+def _chart(results: RoundResults | None, build: Callable[[], Chart]) -> FlaskResponse:
     """The chart ``build`` draws, in the format asked for; drawn once per state of
     ``results`` and page arguments (None: drawn every time)."""
     fmt = "png" if request.args.get("format") == "png" else "svg"

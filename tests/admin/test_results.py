@@ -290,6 +290,23 @@ def test_charts_are_svg_or_png_images(app: Flask, demo: Demo) -> None:
     assert png.get_data().startswith(b"\x89PNG")
 
 
+def test_the_units_chart_names_the_readers_units_only(app: Flask, demo: Demo) -> None:
+    """The chart's labels are text: the analyst's names every unit of the round, a unit
+    officer's names their branch and nothing outside it."""
+    with app.app_context():
+        names = {
+            uid: db.session.get(Unit, uid).name  # type: ignore[union-attr]
+            for uid in (demo.officer_unit, demo.sub_unit, demo.other_unit)
+        }
+    url = f"/admin/rounds/{demo.round}/results/units/chart"
+    everyone = _signed_in(app, "analyst").get(url).get_data(as_text=True)
+    assert all(f">{name}<" in everyone for name in names.values())
+    branch = _signed_in(app, "officer").get(url).get_data(as_text=True)
+    assert f">{names[demo.officer_unit]}<" in branch
+    assert f">{names[demo.sub_unit]}<" in branch
+    assert f">{names[demo.other_unit]}<" not in branch
+
+
 def test_a_chart_is_drawn_again_when_the_round_changes_not_before(app: Flask, demo: Demo) -> None:
     """Charts are kept once drawn; a new response, another reader's units or another
     language is another chart."""

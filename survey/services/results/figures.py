@@ -8,7 +8,6 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import get_locale
@@ -18,6 +17,7 @@ from analysis.satisfaction import IndexDefinition, IndexKind, Level
 from analysis.satisfaction.compare import Direction
 from survey.models import Round
 from survey.services.results.charts import (
+    Chart,
     Interval,
     bar_chart,
     figure_bytes,
@@ -33,9 +33,6 @@ from survey.services.results.pages import (
     unit_changes,
 )
 from survey.services.results.small_area import ModelEstimates
-
-if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not at start-up
-    from matplotlib.figure import Figure
 
 
 def _axis(results: RoundResults) -> str:
@@ -71,7 +68,7 @@ def _interval(shown: Shown, label: str | None = None) -> Interval:
     )
 
 
-def units_chart(results: RoundResults, units: list[Shown]) -> Figure:
+def units_chart(results: RoundResults, units: list[Shown]) -> Chart:
     """Forest chart of the units' overall index with the target line."""
     return forest_chart(
         [_interval(u) for u in units],
@@ -82,7 +79,7 @@ def units_chart(results: RoundResults, units: list[Shown]) -> Figure:
     )
 
 
-def unit_chart(results: RoundResults, code: str) -> Figure:
+def unit_chart(results: RoundResults, code: str) -> Chart:
     """One unit's elements then criteria, as bars with intervals."""
     rows = [
         _interval(s, f"{s.code} {s.name.upper()}")
@@ -99,7 +96,7 @@ def unit_chart(results: RoundResults, code: str) -> Figure:
     )
 
 
-def elements_chart(results: RoundResults, units: list[Shown]) -> Figure:
+def elements_chart(results: RoundResults, units: list[Shown]) -> Chart:
     """Heat map of units x elements."""
     heat = results.heat_map(units)
     values = [[math.nan if c is None else c.estimate for c in row] for row in heat.cells]
@@ -115,7 +112,7 @@ def elements_chart(results: RoundResults, units: list[Shown]) -> Figure:
     )
 
 
-def criteria_chart(results: RoundResults) -> Figure:
+def criteria_chart(results: RoundResults) -> Chart:
     """The province's criteria (for a unit officer: their first unit's) as bars."""
     keys: dict[str, str] = {}
     level = Level.PROVINCE
@@ -134,7 +131,7 @@ def criteria_chart(results: RoundResults) -> Figure:
     )
 
 
-def areas_chart(results: RoundResults) -> Figure:
+def areas_chart(results: RoundResults) -> Chart:
     """Service areas over the province (a unit officer: the cells of their units)."""
     if results.sees_everything:
         rows = [_interval(s) for s in results.areas()]
@@ -149,7 +146,7 @@ def areas_chart(results: RoundResults) -> Figure:
     )
 
 
-def change_chart(found: list[UnitChange]) -> Figure:
+def change_chart(found: list[UnitChange]) -> Chart:
     """Each unit's change with its interval; significant changes in the accent colour."""
     rows = [
         Interval(
@@ -175,7 +172,7 @@ CHART_SECONDS = 300.0
 
 
 def drawn(
-    results: RoundResults, asked: Hashable, build: Callable[[], Figure], fmt: str = "svg"
+    results: RoundResults, asked: Hashable, build: Callable[[], Chart], fmt: str = "svg"
 ) -> bytes:
     """The chart ``build`` draws, in ``fmt``, drawn once per state of ``results`` and
     ``asked`` (what else decides it: the chart, the page's arguments) and language."""
@@ -229,7 +226,7 @@ def report_charts(
     return charts
 
 
-def model_check_chart(estimates: ModelEstimates) -> Figure:
+def model_check_chart(estimates: ModelEstimates) -> Chart:
     """The small-area model's residuals against its synthetic estimates."""
     return residual_chart(
         [(c.synthetic, c.residual) for c in estimates.checks],

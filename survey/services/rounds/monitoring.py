@@ -6,10 +6,9 @@ ones side by side; excluded responses are never added to anything."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import ColumnElement, Date, and_, func, or_, select
@@ -32,9 +31,7 @@ from survey.models import (
 from survey.models.org import unit_service_areas
 from survey.services.paging import Page, paginate_list
 from survey.services.responses.counting import cell_counts, counted, dossier_frame
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from survey.services.results.charts import Chart, column_chart
 
 
 @dataclass(frozen=True)
@@ -411,34 +408,16 @@ def daily_tallies(round_: Round, unit_ids: set[int] | None, *, now: datetime) ->
 
 def daily_chart(
     days: list[DayTally], *, counted_label: str, excluded_label: str, ylabel: str
-) -> Figure:
-    """Stacked bars of counted and excluded responses per day."""
-    # Imported here: matplotlib takes a noticeable time to import and only this chart needs it.
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    figure = Figure(figsize=(8, 3), layout="constrained")
-    axes = figure.add_subplot()
-    x = date2num([datetime.combine(d.day, time()) for d in days])
-    counted_ = [d.counted for d in days]
-    excluded = [d.excluded for d in days]
-    axes.bar(x, counted_, width=0.8, color="#1f5f9c", label=counted_label)
-    axes.bar(x, excluded, width=0.8, bottom=counted_, color="#d9822b", label=excluded_label)
-    locator = AutoDateLocator(maxticks=10)
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axes.set_ylabel(ylabel)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
-    return figure
-
-
-def figure_svg(figure: Figure) -> bytes:
-    out = io.BytesIO()
-    figure.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+) -> Chart:
+    """Stacked columns of counted and excluded responses per day."""
+    return column_chart(
+        [f"{d.day.day:02d}/{d.day.month:02d}" for d in days],
+        [
+            (counted_label, "#1f5f9c", [d.counted for d in days]),
+            (excluded_label, "#d9822b", [d.excluded for d in days]),
+        ],
+        ylabel=ylabel,
+    )
 
 
 def find_bursts(
