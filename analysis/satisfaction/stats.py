@@ -181,16 +181,28 @@ class CellStats:
         return _aggregate(self, with_desk=False)
 
 
+def _group(*labels: np.ndarray) -> np.ndarray:
+    """One integer per distinct combination of ``labels``, ordered as the combinations."""
+    key = np.zeros(len(labels[0]), dtype=np.int64)
+    for label in labels:
+        _distinct, rank = np.unique(label, return_inverse=True)
+        key = key * (int(rank.max(initial=0)) + 1) + rank.reshape(-1)
+    return key
+
+
 def _aggregate(stats: CellStats, *, with_desk: bool) -> CellStats:
-    keys = np.char.add(np.char.add(stats.unit, "\x1f"), stats.area)
+    by = [stats.unit, stats.area]
     if with_desk and stats.desk is not None:
-        keys = np.char.add(np.char.add(keys, "\x1f"), stats.desk)
-    labels, first, group = np.unique(keys, return_index=True, return_inverse=True)
+        by.append(stats.desk)
+    labels, first, group = np.unique(_group(*by), return_index=True, return_inverse=True)
+    # Blocks in group order, each group's run summed at once (np.add.at, unbuffered, and
+    # labels joined as strings took most of a page's time after a new response).
+    group = group.reshape(-1)
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(len(labels)))
 
     def total(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(labels), *values.shape[1:]), dtype=values.dtype)
-        np.add.at(out, group, values)
-        return out
+        return np.add.reduceat(values[order], starts, axis=0)
 
     return CellStats(
         items=stats.items,

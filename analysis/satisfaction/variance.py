@@ -162,10 +162,44 @@ class _Domains:
     calibrated_rows: int | None  # the n of Korn-Graubard's t_{n-1} after raking
     take: np.ndarray | None  # blocks of each domain when domains overlap (unit trees)
 
+    parts: tuple[_Domains, ...] = ()  # the levels' domains, one after the other
+
     def total(self, values: np.ndarray) -> np.ndarray:
         """Per-block values (in block order) added up per domain."""
+        if self.parts:
+            return np.concatenate([part.total(values) for part in self.parts])
         taken = values if self.take is None else values[self.take]
         return _add_up(taken, self.order, self.starts, self.identity)
+
+
+def _joined(parts: Sequence[_Domains]) -> _Domains:
+    """The domains of several levels as one set, so that each measure's columns are computed
+    once for all levels: a table's time after a new response was mostly the fixed cost of
+    each of these array computations, repeated per level."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def join(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in parts])
+
+    nothing = np.array([], dtype=np.int64)
+    return _Domains(
+        order=nothing,
+        starts=nothing,
+        identity=False,
+        n=join("n"),
+        n_excluded=join("n_excluded"),
+        weighted=join("weighted"),
+        m=join("m"),
+        group_weight=join("group_weight"),
+        df=join("df"),
+        lonely=join("lonely"),
+        average=join("average"),
+        represented=join("represented"),
+        calibrated_rows=parts[0].calibrated_rows,
+        take=None,
+        parts=tuple(parts),
+    )
 
 
 def _add_up(
@@ -493,10 +527,15 @@ def _levels_of(
             (level, (unit, area, desk), _domain_setup(stats, cells, domain, comp, options, take))
         )
     columns: list[list[dict[str, np.ndarray]]] = [[] for _ in setups]
+    if not setups:
+        return []
+    joined = _joined([dom for _level, _labels, dom in setups])
+    edges = np.cumsum([0, *(len(dom.n) for _level, _labels, dom in setups)])
     for measure in options.measures:
         blocks = _measure_blocks(stats, cells, measure)
-        for i, (_level, _labels, dom) in enumerate(setups):
-            columns[i].append(_measure_columns(dom, blocks, comp, options, measure))
+        found = _measure_columns(joined, blocks, comp, options, measure)
+        for i in range(len(setups)):
+            columns[i].append({name: v[edges[i] : edges[i + 1]] for name, v in found.items()})
         del blocks
     return [
         (level, labels, _level_columns(dom, columns[i]))

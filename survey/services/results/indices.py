@@ -81,7 +81,24 @@ class TemplateIndex:
 
 def template_index(version: TemplateVersion) -> TemplateIndex:
     """Criteria (in their elements and aspects) and the overall question of ``version``, on
-    their scales, satisfied values from the item or the scale's default."""
+    their scales, satisfied values from the item or the scale's default. A frozen version (one
+    a round has used) cannot change: its index is kept per application, as it costs a dozen
+    queries of its aspects, elements and items."""
+    if version.frozen_at is None:
+        return _template_index(version)
+    cache: dict[tuple[int, object], TemplateIndex] = current_app.extensions.setdefault(
+        "hailong_template_index", {}
+    )
+    key = (version.id, version.frozen_at)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= CACHE_SIZE * 8:
+            cache.clear()
+        found = cache[key] = _template_index(version)
+    return found
+
+
+def _template_index(version: TemplateVersion) -> TemplateIndex:
     items: list[ItemSpec] = []
     item_ids: dict[int, str] = {}
     elements: list[ElementSpec] = []

@@ -60,9 +60,9 @@ CHUNK = 50_000
 LOOKBACK = 1_000  # ids below the newest folded one read again for late commits
 CACHE_SIZE = 8
 # The stored row is rewritten after a recomputation, and after folding when it is this far
-# behind or this old: a page after one new response does not rewrite megabytes.
+# behind: a page after one new response does not rewrite a megabyte, and a server that starts
+# folds in at most this many responses on top of it (a few tens of milliseconds).
 STORE_BEHIND = 2_000
-STORE_AGE_SECONDS = 60.0
 
 Cell = tuple[str, str]  # (unit code, service area code)
 FORMAT = 1  # of the stored payload: another is recomputed, not read
@@ -199,7 +199,7 @@ def round_tally(round_: Round, frame: DesignFrame, *, check: bool = False) -> Ta
     tally = tally.again(key=key, generation=generation)
     if clean:
         behind = stored_through is None or tally.through_id - stored_through >= STORE_BEHIND
-        if changed or behind or _stale(round_):
+        if changed or behind:
             _store(round_, tally, labels)
         cache[key] = tally
         while len(cache) > CACHE_SIZE:
@@ -652,7 +652,9 @@ def decode(payload: bytes) -> Tally | None:
 
 
 def encode(tally: Tally) -> bytes:
-    """The statistics as one compressed ``numpy.savez`` payload (no pickled objects)."""
+    """The statistics as one ``numpy.savez`` payload (no pickled objects). Not compressed:
+    compressing took 48 ms of a page's time, for a payload of about a megabyte at any round
+    size (it grows with cells and desks), which PostgreSQL compresses on its side anyway."""
     arrays = {} if tally.stats is None else stats_to_arrays(tally.stats)
     ordered = sorted(tally.cells)
     arrays["cell_unit"] = np.array([u for u, _a in ordered], dtype=str)
@@ -668,15 +670,8 @@ def encode(tally: Tally) -> bytes:
     arrays["choice_value"] = np.array([v for _c, v, _n in chosen], dtype=np.int64)
     arrays["choice_n"] = np.array([n for _c, _v, n in chosen], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub
     return buffer.getvalue()
-
-
-def _stale(round_: Round) -> bool:
-    stamp = db.session.scalar(
-        select(RoundStatistics.computed_at).where(RoundStatistics.round_id == round_.id)
-    )
-    return stamp is None or (utcnow() - stamp).total_seconds() > STORE_AGE_SECONDS
 
 
 def _session_is_clean() -> bool:
