@@ -63,6 +63,16 @@ def when_ready(server: object) -> None:
         app.logger.exception("warming the result tables failed; pages will make them")
 
 
+def post_fork(server: object, worker: object) -> None:
+    """In the worker just forked: the database connections of a result page, opened before
+    its first request (``survey.services.results.warmup.warm_worker``)."""
+    if os.environ.get("HAILONG_WARM_UP", "1") == "0":
+        return
+    from survey.services.results.warmup import warm_worker
+
+    warm_worker(server.app.wsgi())  # type: ignore[attr-defined]  # gunicorn's Arbiter
+
+
 def pre_fork(server: object, worker: object) -> None:
     """Freeze what the master imported before each worker is forked from it (the use Python's
     ``gc.freeze`` documentation gives): the cyclic garbage collector then never walks those

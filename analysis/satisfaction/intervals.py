@@ -11,6 +11,8 @@ one-sided Korn-Graubard bound of a proportion on its answering responses (``ci_m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import special
 
@@ -26,6 +28,49 @@ from analysis.intervals import CIMethod, proportion_interval
 from analysis.satisfaction.table import _BIT
 
 
+class _Kept:
+    """A costly pure function of floats (a quantile: a root search per value), elementwise,
+    with the values it gave kept, up to ``size``: the table after one more response asks
+    for nearly the same ones again (only the domains holding that response change)."""
+
+    def __init__(self, function: Callable[..., np.ndarray], size: int = 500_000) -> None:
+        self.function = function
+        self.size = size
+        self.values: dict[tuple[float, ...], float] = {}
+
+    def __call__(self, *args: np.ndarray | float) -> np.ndarray:
+        arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
+        shape = arrays[0].shape
+        flat = [a.ravel() for a in arrays]
+        keys = list(zip(*(f.tolist() for f in flat), strict=True))
+        out = np.empty(len(keys))
+        missing = []
+        values = self.values
+        for i, key in enumerate(keys):
+            found = values.get(key)
+            if found is None:
+                missing.append(i)
+            else:
+                out[i] = found
+        if missing:
+            at = np.array(missing, dtype=np.int64)
+            computed = self.function(*(f[at] for f in flat))
+            out[at] = computed
+            if len(values) + len(missing) > self.size:
+                values.clear()
+            # A key with NaN is never found again (NaN != NaN): not kept.
+            values.update(
+                (keys[i], v)
+                for i, v in zip(missing, computed.tolist(), strict=True)
+                if v == v and all(x == x for x in keys[i])
+            )
+        return out.reshape(shape)
+
+
+_betaincinv = _Kept(special.betaincinv)
+_quantile = _Kept(special.stdtrit)
+
+
 def _t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     """t_{df} quantile, the normal one where df is not positive and finite
     (``analysis.intervals.t_quantile``)."""
@@ -37,7 +82,7 @@ def _stdtrit(df: np.ndarray, q: float) -> np.ndarray:
     """special.stdtrit(df, q), computed once per distinct df: a table has a few hundred
     distinct df among hundreds of thousands of rows, and each quantile is a root search."""
     distinct, inverse = np.unique(np.ravel(df), return_inverse=True)
-    return special.stdtrit(distinct, q)[inverse.reshape(-1)].reshape(np.shape(df))
+    return _quantile(distinct, q)[inverse.reshape(-1)].reshape(np.shape(df))
 
 
 def _kg_ratio(rows: np.ndarray, df: np.ndarray, alpha: float) -> np.ndarray:
@@ -107,8 +152,8 @@ def _proportion_intervals(
     else:  # BETA: Clopper-Pearson on Korn and Graubard's effective size
         kg = rows[regular] if kg_rows is None else np.full(len(pr), float(kg_rows))
         n = pr * (1 - pr) / sr**2 * _kg_ratio(kg, df[regular], alpha)
-        lo = special.betaincinv(n * pr, n * (1 - pr) + 1, alpha / 2)
-        hi = special.betaincinv(n * pr + 1, n * (1 - pr), 1 - alpha / 2)
+        lo = _betaincinv(n * pr, n * (1 - pr) + 1, alpha / 2)
+        hi = _betaincinv(n * pr + 1, n * (1 - pr), 1 - alpha / 2)
     low[regular], high[regular] = lo, hi
     return low, high
 

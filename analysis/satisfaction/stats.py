@@ -175,10 +175,15 @@ class CellStats:
         )
 
     def by_cell(self) -> CellStats:
-        """The same statistics summed over the desks of each cell."""
+        """The same statistics summed over the desks of each cell (made once per object: the
+        statistics never change once made)."""
         if self.desk is None:
             return self
-        return _aggregate(self, with_desk=False)
+        found: CellStats | None = self.__dict__.get("_by_cell")
+        if found is None:
+            found = _aggregate(self, with_desk=False)
+            object.__setattr__(self, "_by_cell", found)
+        return found
 
 
 def _group(*labels: np.ndarray) -> np.ndarray:
@@ -249,6 +254,10 @@ def merge_stats(parts: Sequence[CellStats]) -> CellStats:
             raise ValueError("cannot merge statistics of different templates or PSU choices")
         if (part.desk is None) != (first.desk is None):
             raise ValueError("cannot merge statistics per cell with statistics per desk")
+    if len(parts) == 2 and first.psu == PSU.RESPONSE:
+        added = _added_in_place(first, parts[1])
+        if added is not None:
+            return added
 
     def join(name: str) -> np.ndarray:
         return np.concatenate([getattr(p, name) for p in parts])
@@ -278,6 +287,39 @@ def merge_stats(parts: Sequence[CellStats]) -> CellStats:
         if len(np.unique(keys)) != len(keys):
             raise ValueError("a desk (a PSU) appears in two parts: merge whole desks only")
     return _aggregate(stacked, with_desk=first.desk is not None)
+
+
+_ADDED = ("rows", "psus", "answering_psus", "answering_any", "sums", "cross")
+
+
+def _added_in_place(base: CellStats, extra: CellStats) -> CellStats | None:
+    """``base`` plus ``extra`` when every block of ``extra`` is already one of ``base``'s (a
+    few new responses folded into a round's statistics): the blocks keep their order and
+    only theirs are added to, instead of sorting and summing every block again. None when
+    ``extra`` has a block ``base`` lacks. Valid with responses as PSUs (no PSU is split)."""
+    desks = (lambda s: s.desk.tolist()) if base.desk is not None else (lambda s: [""] * s.blocks)
+    index = {
+        key: b
+        for b, key in enumerate(
+            zip(base.unit.tolist(), base.area.tolist(), desks(base), strict=True)
+        )
+    }
+    if len(index) != base.blocks or base.cross_rows is not None or extra.cross_rows is not None:
+        return None
+    keys = zip(extra.unit.tolist(), extra.area.tolist(), desks(extra), strict=True)
+    at = [index.get(key) for key in keys]
+    if any(b is None for b in at) or len(set(at)) != len(at):
+        return None
+    where = np.array(at, dtype=np.int64)
+    merged = CellStats.__new__(CellStats)
+    for name in ("items", "groups", "psu", "unit", "area", "desk"):
+        object.__setattr__(merged, name, getattr(base, name))
+    for name in _ADDED:
+        total = getattr(base, name).copy()
+        total[where] += getattr(extra, name)
+        object.__setattr__(merged, name, total)
+    object.__setattr__(merged, "cross_rows", None)
+    return merged
 
 
 def indicator_matrix(answers: np.ndarray, template: TemplateSpec, dtype: type) -> np.ndarray:

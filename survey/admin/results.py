@@ -111,9 +111,9 @@ def reads_all_units() -> bool:
 
 
 @bp.app_template_global()
-def round_companions(round_: Round) -> list[Companion]:
+def round_companions(results: RoundResults) -> list[Companion]:
     """The rounds of the other kind in the same period, side by side with this one."""
-    return companions(round_)
+    return companions(results.round, results.table)
 
 
 @bp.app_template_global()

@@ -535,6 +535,54 @@ def test_statistics_merged_from_parts_give_the_same_table() -> None:
         merge_stats(split)
 
 
+@pytest.mark.parametrize("by_desk", [False, True])
+def test_a_few_responses_folded_in_give_the_statistics_of_all(by_desk: bool) -> None:
+    """Responses as PSUs: the statistics of all the responses equal those of all but the last
+    few merged with those of the last few, whether their blocks are already there (added in
+    place) or one is new (summed again), block for block."""
+    responses, _dossiers = random_round(seed=21)
+
+    def in_order(stats: CellStats) -> CellStats:
+        desk = stats.desk if stats.desk is not None else np.full(stats.blocks, "")
+        o = np.lexsort((desk, stats.area, stats.unit))
+        return CellStats(
+            stats.items,
+            stats.groups,
+            stats.psu,
+            stats.unit[o],
+            stats.area[o],
+            None if stats.desk is None else stats.desk[o],
+            stats.rows[o],
+            stats.psus[o],
+            stats.answering_psus[o],
+            stats.answering_any[o],
+            stats.sums[o],
+            stats.cross[o],
+            None,
+        )
+
+    whole = in_order(cell_stats(responses, TEMPLATE, psu="response", by_desk=by_desk))
+    last = responses.response_id >= np.sort(responses.response_id)[-3]
+    units = responses.unit_of_rows()
+    alone = units == units[-1]  # every response of one unit: its blocks are new to the rest
+    for extra in (last, alone):
+        merged = in_order(
+            merge_stats(
+                [
+                    cell_stats(responses, TEMPLATE, psu="response", by_desk=by_desk, rows=~extra),
+                    cell_stats(responses, TEMPLATE, psu="response", by_desk=by_desk, rows=extra),
+                ]
+            )
+        )
+        for name in ("unit", "area", "rows", "psus", "answering_psus", "answering_any", "sums"):
+            assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
+        assert np.array_equal(merged.cross, whole.cross)
+        if by_desk:
+            assert merged.desk is not None and whole.desk is not None
+            assert np.array_equal(merged.desk, whole.desk)
+        assert np.array_equal(merged.by_cell().sums, whole.by_cell().sums)
+
+
 def test_statistics_computed_outside_as_a_database_would() -> None:
     """Per cell GROUP BY sums written with plain Python loops (no numpy), fed in as arrays."""
     responses = literal_round()

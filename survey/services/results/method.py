@@ -8,6 +8,10 @@ of its elements), and that the overall question stands beside the index, not in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from analysis.satisfaction import IndexDefinition
@@ -43,24 +47,20 @@ def method_statements(
                 "hỏi, của người đã trả lời."
             )
         )
-    aspects = [a for a in version.aspects if any(_criteria(e) for e in a.elements)]
-    if len(aspects) <= 1:
-        elements = [e for a in aspects for e in a.elements if _criteria(e)]
+    shape = _shape(version)
+    if len(shape.aspects) <= 1:
         out.append(
             _(
                 "Chỉ số của mỗi yếu tố là trung bình cộng các chỉ số tiêu chí của yếu tố đó; "
                 "chỉ số chung là trung bình cộng các chỉ số của %(n)s yếu tố.",
-                n=len(elements),
+                n=sum(n for _vi, _en, n in shape.aspects),
             )
         )
     else:
+        english = str(get_locale()) == "en"
         parts = "; ".join(
-            _(
-                "%(aspect)s: %(n)s yếu tố",
-                aspect=a.name,
-                n=len([e for e in a.elements if _criteria(e)]),
-            )
-            for a in aspects
+            _("%(aspect)s: %(n)s yếu tố", aspect=(en if english and en else vi), n=n)
+            for vi, en, n in shape.aspects
         )
         out.append(
             _(
@@ -68,7 +68,7 @@ def method_statements(
                 "chỉ số của mỗi khía cạnh là trung bình cộng các chỉ số yếu tố của khía cạnh "
                 "đó; chỉ số chung là trung bình cộng các chỉ số của %(n)s khía cạnh (%(parts)s), "
                 "không phải trung bình của tất cả các yếu tố.",
-                n=len(aspects),
+                n=len(shape.aspects),
                 parts=parts,
             )
         )
@@ -78,7 +78,7 @@ def method_statements(
             "trung bình tính trên những tiêu chí (yếu tố, khía cạnh) có câu trả lời."
         )
     )
-    if any(i.role == ItemRole.OVERALL for i in version.items):
+    if shape.overall:
         out.append(
             _("Câu hỏi về mức độ hài lòng chung được báo cáo riêng, không tính vào chỉ số chung.")
         )
@@ -98,6 +98,37 @@ def kind_statement(kind: str) -> str:
         "Đợt khảo sát qua mã QR tại quầy: người trả lời là những người tự quét mã, không phải "
         "một mẫu ngẫu nhiên; mỗi phiếu có trọng số theo số hồ sơ của ô đơn vị × lĩnh vực."
     )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the statements say of a version: its aspects with criteria, as (name, English
+    name, elements with criteria), and whether it asks the overall question."""
+
+    aspects: tuple[tuple[str, str, int], ...]
+    overall: bool
+
+
+def _shape(version: TemplateVersion) -> _Shape:
+    """The version's shape; a frozen version's is kept per application (it cannot change, and
+    walking its aspects, elements and items took a dozen queries a page)."""
+    cache: dict[tuple[object, ...], _Shape] = current_app.extensions.setdefault(
+        "hailong_method_shape", {}
+    )
+    key = (version.id, version.frozen_at)
+    if version.frozen_at is not None and key in cache:
+        return cache[key]
+    aspects = []
+    for aspect in version.aspects:
+        n = len([e for e in aspect.elements if _criteria(e)])
+        if n:
+            aspects.append((aspect.name, aspect.name_en or "", n))
+    shape = _Shape(tuple(aspects), any(i.role == ItemRole.OVERALL for i in version.items))
+    if version.frozen_at is not None:
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = shape
+    return shape
 
 
 def _criteria(element: Element) -> list[Item]:

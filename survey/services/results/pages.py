@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -41,6 +42,7 @@ from survey.models import (
     RoundKind,
     RoundState,
     ServiceArea,
+    TemplateVersion,
     Unit,
 )
 from survey.services.access import unit_subtree
@@ -120,6 +122,34 @@ def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | No
         areas[area.code] = (area.name_en if english and area.name_en else area.name) or area.code
         area_ids[area.code] = area.id
 
+    indices, element_of, elements, criteria = _version_names(round_.template_version, english)
+    return Names(
+        unit_ids,
+        units,
+        levels,
+        areas,
+        area_ids,
+        dict(indices),
+        dict(element_of),
+        elements,
+        criteria,
+    )
+
+
+_VersionNames = tuple[dict[str, str], dict[str, str], tuple[str, ...], tuple[str, ...]]
+
+
+def _version_names(version: TemplateVersion, english: bool) -> _VersionNames:
+    """The names of a version's aspects, elements and criteria (and overall question), its
+    elements and criteria in order, and each criterion's element. A frozen version cannot
+    change: its names are kept per application (eight queries a page otherwise)."""
+    key = (version.id, version.frozen_at, english)
+    cache: dict[tuple[object, ...], _VersionNames] = current_app.extensions.setdefault(
+        "hailong_version_names", {}
+    )
+    if version.frozen_at is not None and key in cache:
+        return cache[key]
+
     def say(vi: str, en: str) -> str:
         return en if english and en else vi
 
@@ -127,7 +157,6 @@ def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | No
     element_of: dict[str, str] = {}
     elements: list[str] = []
     criteria: list[str] = []
-    version = round_.template_version
     for aspect in sorted(version.aspects, key=lambda a: (a.position, a.id)):
         indices[aspect.code] = say(aspect.name, aspect.name_en)
         for element in sorted(aspect.elements, key=lambda e: (e.position, e.id)):
@@ -141,17 +170,12 @@ def round_names(round_: Round, *, english: bool = False, frame: DesignFrame | No
     for item in version.items:
         if item.role == ItemRole.OVERALL:
             indices[item.code] = say(item.text, item.text_en)
-    return Names(
-        unit_ids,
-        units,
-        levels,
-        areas,
-        area_ids,
-        indices,
-        element_of,
-        tuple(elements),
-        tuple(criteria),
-    )
+    found = (indices, element_of, tuple(elements), tuple(criteria))
+    if version.frozen_at is not None:
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def is_unreliable(row: IndexRow) -> bool:
@@ -774,10 +798,11 @@ class Companion:
     row: IndexRow | None  # None: no counted response yet
 
 
-def companions(round_: Round) -> list[Companion]:
+def companions(round_: Round, table: IndexTable | None = None) -> list[Companion]:
     """The round itself and every round of the other kind (QR or sampled) whose period overlaps
     it, each with its own province-level overall index: shown side by side, never pooled (a
-    convenience sample and a probability sample answer different questions)."""
+    convenience sample and a probability sample answer different questions). ``table``: the
+    round's own, when the page has it."""
     other = RoundKind.QR if round_.kind == RoundKind.SAMPLE else RoundKind.SAMPLE
     rounds = db.session.scalars(
         select(Round)
@@ -793,12 +818,12 @@ def companions(round_: Round) -> list[Companion]:
         return []
     found = []
     for each in [round_, *rounds]:
-        # The pages' own table (cached): no second computation for the round being viewed.
-        table = round_index(each)
+        # The page's own table for the round being viewed; the others' are cached.
+        found_table = table if each is round_ and table is not None else round_index(each)
         row = None
-        if len(table):
+        if len(found_table):
             try:
-                row = table.find(Level.PROVINCE, kind=IndexKind.OVERALL)
+                row = found_table.find(Level.PROVINCE, kind=IndexKind.OVERALL)
             except ValueError:
                 row = None
         found.append(Companion(each, each.kind, row))

@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.models import Round, utcnow
+from survey.models import AuditEvent, Round, utcnow
 from survey.services.demo import demo_accounts
 from survey.services.results import indices, tally
-from survey.services.results.warmup import warm_results
+from survey.services.results.warmup import PAGES, warm_results, warm_worker
 from tests.admin.conftest import login
 from tests.services.results.test_indices import _demo_round
 
@@ -53,3 +54,37 @@ def test_a_round_never_computed_is_left_to_its_first_view(
     _refuse_reading(monkeypatch)
     done = warm_results(app_factory())
     assert (done.rounds, done.skipped) == (0, 1)
+
+
+def test_the_master_opens_the_result_pages_and_a_worker_its_overview(
+    app: Flask, app_factory: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master opens the newest round's result pages in both languages (as its first
+    administrator, writing nothing); a worker just forked opens the overview once, from the
+    stored statistics: neither reads the answers, and nobody is signed in by it."""
+    with app.app_context():
+        round_id = _demo_round(200)
+        round_ = db.session.get(Round, round_id)
+        assert round_ is not None
+        indices.round_index(round_)
+        demo_accounts("ao-dai-xanh-2026", now=utcnow())
+        db.session.commit()
+        audit_rows = db.session.scalar(select(func.count(AuditEvent.id)))
+    _refuse_reading(monkeypatch)
+    server = app_factory()
+    done = warm_results(server)
+    assert done.pages == 2 * len(PAGES)  # every page in Vietnamese and in English
+    worker = app_factory()
+    assert warm_worker(worker) == 1
+    with worker.app_context():
+        # the overview's table is in the worker's memory; nothing was written
+        assert worker.extensions["hailong_round_index"]
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == audit_rows
+    # The warm-up's session is its own: a visitor is not signed in by it.
+    answer = worker.test_client().get(f"/admin/rounds/{round_id}/results")
+    assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+
+
+def test_a_worker_without_a_database_still_starts(app_factory: Callable[..., Flask]) -> None:
+    worker = app_factory(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert warm_worker(worker) == 0
