@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -652,9 +653,10 @@ def decode(payload: bytes) -> Tally | None:
 
 
 def encode(tally: Tally) -> bytes:
-    """The statistics as one ``numpy.savez`` payload (no pickled objects). Not compressed:
-    compressing took 48 ms of a page's time, for a payload of about a megabyte at any round
-    size (it grows with cells and desks), which PostgreSQL compresses on its side anyway."""
+    """The statistics as one ``.npz`` payload (no pickled objects), deflated at level 1:
+    ``numpy.savez_compressed``'s default level took 48 ms for the demo round's 1.2 MB (it grows
+    with cells and desks, not responses), level 1 about 10 ms for nearly the same size
+    (380 KB against 350 KB)."""
     arrays = {} if tally.stats is None else stats_to_arrays(tally.stats)
     ordered = sorted(tally.cells)
     arrays["cell_unit"] = np.array([u for u, _a in ordered], dtype=str)
@@ -670,7 +672,10 @@ def encode(tally: Tally) -> bytes:
     arrays["choice_value"] = np.array([v for _c, v, _n in chosen], dtype=np.int64)
     arrays["choice_n"] = np.array([n for _c, _v, n in chosen], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 
