@@ -319,6 +319,12 @@ def _added_in_place(base: CellStats, extra: CellStats) -> CellStats | None:
         total[where] += getattr(extra, name)
         object.__setattr__(merged, name, total)
     object.__setattr__(merged, "cross_rows", None)
+    # The sums per cell follow: added to in place too when the base's are already made.
+    per_cell: CellStats | None = base.__dict__.get("_by_cell")
+    if per_cell is not None and base.desk is not None:
+        cells = _added_in_place(per_cell, extra.by_cell())
+        if cells is not None:
+            object.__setattr__(merged, "_by_cell", cells)
     return merged
 
 

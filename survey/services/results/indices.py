@@ -77,6 +77,7 @@ class TemplateIndex:
 
     spec: TemplateSpec
     item_ids: dict[int, str]  # item id -> item code, for the scored items only
+    priorities: tuple[int, ...] = ()  # the id of the priorities question, if it is asked
 
 
 def template_index(version: TemplateVersion) -> TemplateIndex:
@@ -132,11 +133,13 @@ def _template_index(version: TemplateVersion) -> TemplateIndex:
         if i.role == ItemRole.OVERALL and i.scale in SCORED_SCALES
     ]
     items.extend(spec_of(i, AnalysisRole.OVERALL) for i in overall[:1])
+    priorities = [i.id for i in version.items if i.role == ItemRole.PRIORITIES][:1]
     return TemplateIndex(
         TemplateSpec(
             tuple(items), tuple(elements), tuple(aspects), IndexDefinition(version.index_definition)
         ),
         item_ids,
+        tuple(priorities),
     )
 
 

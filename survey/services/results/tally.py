@@ -53,7 +53,7 @@ from analysis.satisfaction import (
     stats_to_arrays,
 )
 from survey.extensions import db
-from survey.models import Answer, ItemRole, Response, Round, RoundStatistics
+from survey.models import Answer, Response, Round, RoundStatistics
 from survey.models.base import utcnow
 from survey.services.responses.counting import NO_DESK, DesignFrame, counted
 
@@ -326,9 +326,7 @@ class Reader:
         self.template = template_index(round_.template_version)
         self.connection = connection if connection is not None else db.session.connection()
         self.units = {k: v[0] for k, v in frame.units.items()}
-        self.priorities = [
-            i.id for i in round_.template_version.items if i.role == ItemRole.PRIORITIES
-        ][:1]
+        self.priorities = list(self.template.priorities)
 
     def full(self, newest: int, generation: tuple[int, int]) -> Tally:
         part = self.read([Response.id <= newest])
