@@ -233,6 +233,15 @@ def _state(connection: Connection, round_: Round) -> tuple[int, tuple[int, int]]
     return int(newest or 0), (int(generations[0]), int(generations[1]))
 
 
+def rehearse_fold(round_: Round, frame: DesignFrame) -> None:
+    """Read the round's newest response into statistics and drop them: the statements and the
+    code a fold runs are then compiled and loaded in this process (gunicorn's master, before
+    it forks), not in each worker at its first view after a new response."""
+    newest = newest_response_id(round_)
+    if newest:
+        Reader(round_, frame).read([Response.id <= newest], after=newest - 1)
+
+
 def reconcile(round_: Round, frame: DesignFrame) -> Reconciliation:
     """Recompute the round's statistics from every answer, compare them with the stored ones
     (brought up to date first), store the recomputation and say whether they agreed."""

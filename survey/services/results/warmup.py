@@ -7,7 +7,9 @@ statistics or published snapshot and makes their tables, and compiles every page
 that every worker starts with them in memory and the first view after a start is a warm one;
 it then opens the newest round's result pages once in each language (``_warm_pages``). In each
 worker, once forked, ``warm_worker`` opens the database connections a page holds.
-It never reads a round's answers: a round without stored statistics is left to its first view.
+It never reads a round's answers (but the newest response's, once, to rehearse what a page does
+after a new response: ``tally.rehearse_fold``): a round without stored statistics is left to
+its first view.
 It stops after ``budget_seconds``, and closes its database connections, which must not be
 shared with the forked workers.
 """
@@ -30,7 +32,7 @@ from survey.models import Response, Role, Round, RoundState, RoundStatistics, Us
 from survey.services.results.indices import LEVELS, round_index
 from survey.services.results.pages import priorities, round_results
 from survey.services.results.snapshots import published_snapshot
-from survey.services.results.tally import STORE_BEHIND
+from survey.services.results.tally import STORE_BEHIND, rehearse_fold
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def warm_results(app: Flask, *, budget_seconds: float = 20.0) -> WarmUp:
                 results = round_results(round_, None)
                 priorities(results)
                 round_index(round_, (*LEVELS, Level.DESK), frame=results.frame)
+                if not warmed and results.frame is not None:
+                    rehearse_fold(round_, results.frame)
                 db.session.rollback()
                 if not warmed and time.perf_counter() - started < budget_seconds:
                     pages = _warm_pages(app, round_)
