@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from survey.extensions import db
+from survey.local_time import to_local
 from survey.models import ApiToken, AuditEvent, User
 from tests.admin.conftest import Staff, csrf_token, login
 
@@ -145,7 +146,8 @@ def test_the_lifetime_is_chosen_checked_and_shown(app: Flask, staff: Staff) -> N
         stored = db.session.scalar(select(ApiToken))
         assert stored is not None
         assert stored.expires_at - stored.created_at == timedelta(days=7)
-        ends = stored.expires_at.strftime("%d/%m/%Y")
+        # The listing shows Vietnam time: from 17:00 UTC that is already the next day.
+        ends = to_local(stored.expires_at).strftime("%d/%m/%Y %H:%M")
     assert "Mã dùng được đến" in answer.get_data(as_text=True)
     listing = admin.get("/admin/api-tokens").get_data(as_text=True)
     assert ends in listing and "Thu hồi" in listing
