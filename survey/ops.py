@@ -106,7 +106,8 @@ class ControlCharacterError(DomainError):
 
 def _refuse_nul() -> None:
     """No person types a NUL character, and PostgreSQL text cannot hold one: refuse it in any
-    query string or form field before a view (or a search filter) passes it to the database.
+    query string, form field or JSON string before a view (or a search filter) passes it to the
+    database.
     URL-encoded bodies are checked raw (``%00``), so the body stays unread for the views.
 
     Citizens send a few kilobytes (anything far larger is an attack or a mistake), far less than
@@ -122,10 +123,24 @@ def _refuse_nul() -> None:
             found = b"\x00" in raw or b"%00" in raw
         elif request.mimetype == "multipart/form-data":
             found = any("\x00" in k or "\x00" in v for k, vs in request.form.lists() for v in vs)
+        elif request.is_json:
+            # JSON writes it \u0000: look in the parsed body (cached for the view).
+            found = _has_nul(request.get_json(silent=True, cache=True))
     if found:
         raise ControlCharacterError(
             _("Dữ liệu gửi lên có ký tự điều khiển không hợp lệ (NUL). Vui lòng nhập lại.")
         )
+
+
+def _has_nul(value: object) -> bool:
+    """Whether a parsed JSON document holds a NUL character in any key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def init_app(app: Flask) -> None:

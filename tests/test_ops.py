@@ -133,6 +133,29 @@ def test_a_nul_character_anywhere_is_refused_with_a_message(
     assert "ký tự điều khiển không hợp lệ" in answer.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"desk_token": "a\\u0000b", "codes": ["x"]}',  # in a value
+        b'{"desk_token": "ab", "codes": ["x", "\\u0000"]}',  # in a list
+        b'{"desk_token": "ab", "codes": ["x"], "a\\u0000": 1}',  # in a key
+    ],
+)
+def test_a_nul_character_in_a_json_body_is_refused_with_a_message(
+    client: FlaskClient, body: bytes
+) -> None:
+    """JSON writes a NUL as \\u0000: the API refuses it as the forms do, before the token is
+    even checked (schemathesis found a 500 on /api/v1/receipt-links on PostgreSQL)."""
+    answer = client.post("/api/v1/receipt-links", data=body, content_type="application/json")
+    assert answer.status_code == 400
+    assert "ký tự điều khiển không hợp lệ" in answer.get_json()["message"]
+    fine = body.replace(b"\\u0000", b"\\u0041")
+    assert (
+        client.post("/api/v1/receipt-links", data=fine, content_type="application/json").status_code
+        == 401
+    )  # no NUL: on to the token check
+
+
 def test_percent_signs_that_are_not_nul_pass(client: FlaskClient) -> None:
     # "%00" typed by a person arrives encoded as %2500; it is text, not a NUL.
     assert client.get("/admin/login?next=%2500").status_code == 200
