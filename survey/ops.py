@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -125,21 +125,31 @@ def _refuse_nul() -> None:
             found = any("\x00" in k or "\x00" in v for k, vs in request.form.lists() for v in vs)
         elif request.is_json:
             # JSON writes it \u0000: look in the parsed body (cached for the view).
-            found = _has_nul(request.get_json(silent=True, cache=True))
+            try:
+                body = request.get_json(silent=True, cache=True)
+            except RecursionError:  # [[[[...]]]] nested past Python's stack
+                abort(400, description=_("Dữ liệu JSON lồng nhau quá sâu."))
+            found = _has_nul(body)
     if found:
         raise ControlCharacterError(
             _("Dữ liệu gửi lên có ký tự điều khiển không hợp lệ (NUL). Vui lòng nhập lại.")
         )
 
 
-def _has_nul(value: object) -> bool:
-    """Whether a parsed JSON document holds a NUL character in any key or string."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+def _has_nul(document: object) -> bool:
+    """Whether a parsed JSON document holds a NUL character in any key or string (walked with
+    a list, not by recursion: a document may be nested as deep as the parser allows)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
 
 

@@ -156,6 +156,17 @@ def test_a_nul_character_in_a_json_body_is_refused_with_a_message(
     )  # no NUL: on to the token check
 
 
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_a_json_body_nested_deep_is_never_a_server_error(client: FlaskClient, depth: int) -> None:
+    """The NUL check walks a JSON body without recursion; a body nested past what the parser
+    takes is refused with a message."""
+    body = ("[" * depth + "]" * depth).encode()
+    answer = client.post("/api/v1/receipt-links", data=body, content_type="application/json")
+    assert answer.status_code in (400, 401)
+    if answer.status_code == 400:
+        assert "lồng nhau quá sâu" in answer.get_json()["message"]
+
+
 def test_percent_signs_that_are_not_nul_pass(client: FlaskClient) -> None:
     # "%00" typed by a person arrives encoded as %2500; it is text, not a NUL.
     assert client.get("/admin/login?next=%2500").status_code == 200
