@@ -7,15 +7,40 @@ read afresh every time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import TypeVar
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from survey.extensions import db
 from survey.models import Item, TemplateVersion
+
+T = TypeVar("T")
+KEPT_SIZE = 1024
+
+
+def kept_while_frozen(
+    version: TemplateVersion, what: str, build: Callable[[], T], *extra: Hashable
+) -> T:
+    """``build()`` for ``version``, kept per application (under ``what`` and ``extra``) once the
+    version is frozen: it can no longer change, and walking its aspects, elements and items
+    costs a dozen queries. A draft's is built every time."""
+    if version.frozen_at is None:
+        return build()
+    kept: dict[tuple[object, ...], object] = current_app.extensions.setdefault(
+        "hailong_frozen_versions", {}
+    )
+    key = (what, version.id, version.frozen_at, *extra)
+    if key not in kept:
+        if len(kept) >= KEPT_SIZE:
+            kept.clear()
+        kept[key] = build()
+    return kept[key]  # type: ignore[return-value]  # what build() returned for this key
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from survey.models import (
     TemplateVersion,
 )
 from survey.models.templates import DEFAULT_SATISFIED, SCALE_POINTS
+from survey.services.questionnaires.frozen import kept_while_frozen
 from survey.services.responses.counting import NO_DESK, DesignFrame, counted, design_frame
 
 # What the product reports: the province, each unit on its own desks and, for a unit with
@@ -85,18 +86,7 @@ def template_index(version: TemplateVersion) -> TemplateIndex:
     their scales, satisfied values from the item or the scale's default. A frozen version (one
     a round has used) cannot change: its index is kept per application, as it costs a dozen
     queries of its aspects, elements and items."""
-    if version.frozen_at is None:
-        return _template_index(version)
-    cache: dict[tuple[int, object], TemplateIndex] = current_app.extensions.setdefault(
-        "hailong_template_index", {}
-    )
-    key = (version.id, version.frozen_at)
-    found = cache.get(key)
-    if found is None:
-        if len(cache) >= CACHE_SIZE * 8:
-            cache.clear()
-        found = cache[key] = _template_index(version)
-    return found
+    return kept_while_frozen(version, "template index", lambda: _template_index(version))
 
 
 def _template_index(version: TemplateVersion) -> TemplateIndex:

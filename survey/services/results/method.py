@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from analysis.satisfaction import IndexDefinition
 from survey.models import Element, Item, ItemRole, TemplateVersion
+from survey.services.questionnaires.frozen import kept_while_frozen
 
 
 def method_statements(
@@ -112,23 +112,16 @@ class _Shape:
 def _shape(version: TemplateVersion) -> _Shape:
     """The version's shape; a frozen version's is kept per application (it cannot change, and
     walking its aspects, elements and items took a dozen queries a page)."""
-    cache: dict[tuple[object, ...], _Shape] = current_app.extensions.setdefault(
-        "hailong_method_shape", {}
-    )
-    key = (version.id, version.frozen_at)
-    if version.frozen_at is not None and key in cache:
-        return cache[key]
+    return kept_while_frozen(version, "method shape", lambda: _shape_of(version))
+
+
+def _shape_of(version: TemplateVersion) -> _Shape:
     aspects = []
     for aspect in version.aspects:
         n = len([e for e in aspect.elements if _criteria(e)])
         if n:
             aspects.append((aspect.name, aspect.name_en or "", n))
-    shape = _Shape(tuple(aspects), any(i.role == ItemRole.OVERALL for i in version.items))
-    if version.frozen_at is not None:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = shape
-    return shape
+    return _Shape(tuple(aspects), any(i.role == ItemRole.OVERALL for i in version.items))
 
 
 def _criteria(element: Element) -> list[Item]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -46,6 +45,7 @@ from survey.models import (
     Unit,
 )
 from survey.services.access import unit_subtree
+from survey.services.questionnaires.frozen import kept_while_frozen
 from survey.services.responses.counting import DesignFrame, design_frame
 from survey.services.results.indices import LEVELS, round_frame, round_index, template_index
 from survey.services.results.tally import ANSWERED, round_tally
@@ -143,13 +143,10 @@ def _version_names(version: TemplateVersion, english: bool) -> _VersionNames:
     """The names of a version's aspects, elements and criteria (and overall question), its
     elements and criteria in order, and each criterion's element. A frozen version cannot
     change: its names are kept per application (eight queries a page otherwise)."""
-    key = (version.id, version.frozen_at, english)
-    cache: dict[tuple[object, ...], _VersionNames] = current_app.extensions.setdefault(
-        "hailong_version_names", {}
-    )
-    if version.frozen_at is not None and key in cache:
-        return cache[key]
+    return kept_while_frozen(version, "names", lambda: _names_of(version, english), english)
 
+
+def _names_of(version: TemplateVersion, english: bool) -> _VersionNames:
     def say(vi: str, en: str) -> str:
         return en if english and en else vi
 
@@ -170,12 +167,7 @@ def _version_names(version: TemplateVersion, english: bool) -> _VersionNames:
     for item in version.items:
         if item.role == ItemRole.OVERALL:
             indices[item.code] = say(item.text, item.text_en)
-    found = (indices, element_of, tuple(elements), tuple(criteria))
-    if version.frozen_at is not None:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = found
-    return found
+    return indices, element_of, tuple(elements), tuple(criteria)
 
 
 def is_unreliable(row: IndexRow) -> bool:
