@@ -47,7 +47,7 @@ from survey.models import (
 from survey.services.access import unit_subtree
 from survey.services.questionnaires.frozen import kept_while_frozen
 from survey.services.responses.counting import DesignFrame, design_frame
-from survey.services.results.indices import LEVELS, round_frame, round_index, template_index
+from survey.services.results.indices import round_frame, round_index, template_index
 from survey.services.results.tally import ANSWERED, round_tally
 from survey.services.rounds.result_settings import (
     Targets,
@@ -487,7 +487,10 @@ class RoundResults:
         sampled round's answers came through no desk: it has none."""
         if not self.sees(code) or self.empty or self.round.kind == RoundKind.SAMPLE:
             return []
-        table = round_index(self.round, (*LEVELS, Level.DESK))
+        # The desks alone: their rows do not depend on the other levels, which the page's
+        # own table holds already (computing them twice was most of the unit page's time
+        # after a new response).
+        table = round_index(self.round, (Level.DESK,))
         names = {
             desk_code: name
             for desk_code, name in db.session.execute(

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analysis.satisfaction import Level
 from survey.extensions import db
 from survey.models import Response, Role, Round, RoundState, RoundStatistics, User
-from survey.services.results.indices import LEVELS, round_index
+from survey.services.results.indices import round_index
 from survey.services.results.pages import priorities, round_results
 from survey.services.results.snapshots import published_snapshot
 from survey.services.results.tally import STORE_BEHIND, rehearse_fold
@@ -74,7 +74,7 @@ def warm_results(app: Flask, *, budget_seconds: float = 20.0) -> WarmUp:
                     continue
                 results = round_results(round_, None)
                 priorities(results)
-                round_index(round_, (*LEVELS, Level.DESK), frame=results.frame)
+                round_index(round_, (Level.DESK,), frame=results.frame)
                 if not warmed and results.frame is not None:
                     rehearse_fold(round_, results.frame)
                 db.session.rollback()
