@@ -30,41 +30,44 @@ from analysis.satisfaction.table import _BIT
 
 class _Kept:
     """A costly pure function of floats (a quantile: a root search per value), elementwise,
-    with the values it gave kept, up to ``size``: the table after one more response asks
-    for nearly the same ones again (only the domains holding that response change)."""
+    that remembers its last few calls: the table after one more response asks for nearly the
+    same values again, in the same places (only the domains holding that response change), so
+    each call is compared with the most alike of the kept ones of its length, element by
+    element, and only the values that differ are computed. The comparison is a few array
+    operations: a first computation (a table of a million responses, 280,000 values) costs
+    what the function costs, where a dictionary of values cost twice that."""
 
-    def __init__(self, function: Callable[..., np.ndarray], size: int = 500_000) -> None:
+    def __init__(
+        self, function: Callable[..., np.ndarray], calls: int = 8, largest: int = 500_000
+    ) -> None:
         self.function = function
-        self.size = size
-        self.values: dict[tuple[float, ...], float] = {}
+        self.calls = calls
+        self.largest = largest
+        self.kept: list[tuple[tuple[np.ndarray, ...], np.ndarray]] = []
 
     def __call__(self, *args: np.ndarray | float) -> np.ndarray:
         arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
         shape = arrays[0].shape
-        flat = [a.ravel() for a in arrays]
-        keys = list(zip(*(f.tolist() for f in flat), strict=True))
-        out = np.empty(len(keys))
-        missing = []
-        values = self.values
-        for i, key in enumerate(keys):
-            found = values.get(key)
-            if found is None:
-                missing.append(i)
-            else:
-                out[i] = found
-        if missing:
-            at = np.array(missing, dtype=np.int64)
-            computed = self.function(*(f[at] for f in flat))
-            out[at] = computed
-            if len(values) + len(missing) > self.size:
-                values.clear()
-            # A key with NaN is never found again (NaN != NaN): not kept.
-            values.update(
-                (keys[i], v)
-                for i, v in zip(missing, computed.tolist(), strict=True)
-                if v == v and all(x == x for x in keys[i])
-            )
-        return out.reshape(shape)
+        flat = tuple(np.array(a.ravel()) for a in arrays)  # copies: kept, never a view
+        size = len(flat[0])
+        best: np.ndarray | None = None
+        best_out: np.ndarray | None = None
+        for inputs, out in list(self.kept):
+            if len(out) != size:
+                continue
+            same = np.logical_and.reduce([a == b for a, b in zip(inputs, flat, strict=True)])
+            if best is None or same.sum() > best.sum():
+                best, best_out = same, out
+        if best is None or best_out is None or not best.any():
+            result = np.asarray(self.function(*flat), dtype=float)
+        else:
+            result = best_out.copy()
+            missing = ~best
+            if missing.any():
+                result[missing] = self.function(*(f[missing] for f in flat))
+        if size <= self.largest:
+            self.kept = [(flat, result.copy()), *self.kept][: self.calls]
+        return result.reshape(shape)
 
 
 _betaincinv = _Kept(special.betaincinv)
