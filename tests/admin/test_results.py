@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -494,3 +494,20 @@ def test_response_downloads_read_back_and_their_spec_reproduces_the_overview(
             )
         ]
     assert sorted(formats) == ["bundle", "csv", "csv", "dta", "sav", "xlsx", "zip"]
+
+
+def test_a_download_is_named_by_the_day_in_vietnam(
+    app: Flask, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 18:30 UTC on 5 December it is 01:30 on 6 December in Vietnam: the file an analyst
+    downloads then is dated the 6th, as their own calendar says."""
+    late = datetime(2026, 12, 5, 18, 30)
+    monkeypatch.setattr("survey.admin.results.utcnow", lambda: late)
+    analyst = _signed_in(app, "analyst")
+    for fmt in ("csv", "sav"):
+        with analyst.get(f"/admin/rounds/{demo.round}/export/{fmt}") as answer:
+            assert answer.status_code == 200
+            assert "-20261206." in answer.headers["Content-Disposition"], fmt
+    answer = analyst.get(f"/admin/rounds/{demo.round}/results/indices")
+    assert answer.status_code == 200
+    assert "-20261206.csv" in answer.headers["Content-Disposition"]

@@ -663,7 +663,7 @@ def write_sav(round_: Round, path: Path) -> int:
         _stat_columns(round_),
         _stat_blocks(round_, columns),
         label=round_.name,
-        now=utcnow(),
+        now=to_local(utcnow()),  # the file's creation stamp, as the analyst's clock
         na_code=float(NOT_APPLICABLE_SPSS),
         na_label=NOT_APPLICABLE_LABEL,
     )
@@ -677,7 +677,7 @@ def write_dta(round_: Round, path: Path) -> int:
         _stat_columns(round_),
         _stat_blocks(round_, columns),
         label=round_.name,
-        now=utcnow(),
+        now=to_local(utcnow()),
         na_label=NOT_APPLICABLE_LABEL,
     )
 
@@ -754,9 +754,11 @@ def write_spec(round_: Round, out: IO[bytes], data_file: str) -> None:
 
 
 def export_name(round_: Round, now: datetime, extension: str) -> str:
+    """The download's file name, dated by the day in Vietnam at ``now`` (naive UTC)."""
+    day = to_local(now)
     if extension == "bundle":
-        return f"hailong-round{round_.id}-{now:%Y%m%d}-reproduce.zip"
-    return f"hailong-round{round_.id}-{now:%Y%m%d}.{extension}"
+        return f"hailong-round{round_.id}-{day:%Y%m%d}-reproduce.zip"
+    return f"hailong-round{round_.id}-{day:%Y%m%d}.{extension}"
 
 
 # The formats of one round's counted responses, with what a browser is told they are.

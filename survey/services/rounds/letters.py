@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from survey.extensions import db
+from survey.local_time import to_local
 from survey.models import Invitation, Round, SampleFrameRow
 from survey.services.exports.spreadsheets import csv_row
 from survey.services.posters.content import public_base_url
@@ -136,8 +137,8 @@ class LetterCanvas(PosterCanvas):
             area=_text(letter.area_name),
             done=letter.completed_on.strftime("%d/%m/%Y"),
             round=_text(round_.name),
-            start=round_.opens_at.strftime("%d/%m/%Y"),
-            end=round_.closes_at.strftime("%d/%m/%Y"),
+            start=to_local(round_.opens_at).strftime("%d/%m/%Y"),
+            end=to_local(round_.closes_at).strftime("%d/%m/%Y"),
         )
         for text, font, size, colour, lines in (
             (GREETING, SANS, 10.5, INK, 1),

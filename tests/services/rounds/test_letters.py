@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 import pypdfium2
 import zxingcpp
@@ -11,6 +12,7 @@ from flask import Flask
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
+from survey.local_time import to_utc
 from survey.models import Round, utcnow
 from survey.services.rounds.letters import delivery_list_csv, write_letters
 from survey.services.rounds.sampling import draw_sample, find_invitation, import_frame
@@ -66,3 +68,16 @@ def test_the_delivery_list_has_one_line_per_letter_and_no_code(app: Flask) -> No
         first_code = text.split("Mã trả lời: ")[1].split()[0]
         assert first_code not in listing
         assert "000.00." not in listing  # no dossier code either
+
+
+def test_the_letter_gives_the_period_as_the_days_in_vietnam(app: Flask) -> None:
+    # A round set to run from 00:00 on 1 December to 23:59 on 31 December, Vietnam time, is
+    # stored in UTC as 30 November 17:00 to 31 December 16:59: the letter must say 01/12.
+    with app.test_request_context():
+        round_ = _drawn(app)
+        round_.opens_at = to_utc(datetime(2026, 12, 1, 0, 0))
+        round_.closes_at = to_utc(datetime(2026, 12, 31, 23, 59))
+        out = io.BytesIO()
+        write_letters(round_, KEY, out)
+        text = " ".join(PdfReader(io.BytesIO(out.getvalue())).pages[0].extract_text().split())
+        assert "(từ 01/12/2026 đến 31/12/2026)" in text
